@@ -1,0 +1,29 @@
+# Two INTERFACE targets hold every flag (ccache's standard_settings/standard_warnings); every
+# first-party target links them PRIVATE, no third-party code does.
+add_library(promptops_settings INTERFACE)
+target_compile_features(promptops_settings INTERFACE cxx_std_20)
+target_compile_definitions(promptops_settings INTERFACE $<$<CONFIG:Debug>:_GLIBCXX_ASSERTIONS>)
+if(PROMPTOPS_SANITIZE)
+  string(REPLACE ";" "," _promptops_san "${PROMPTOPS_SANITIZE}")
+  target_compile_options(promptops_settings INTERFACE -fsanitize=${_promptops_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(promptops_settings INTERFACE -fsanitize=${_promptops_san})
+endif()
+
+add_library(promptops_warnings INTERFACE)
+target_compile_options(promptops_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
+  -Wnull-dereference -Wcast-align -Wextra-semi -Wunused
+  $<$<BOOL:${PROMPTOPS_WERROR}>:-Werror>)
+
+if(PROMPTOPS_CLANG_TIDY)
+  find_program(CLANG_TIDY_EXE NAMES clang-tidy-14 clang-tidy REQUIRED)
+  set(CMAKE_CXX_CLANG_TIDY ${CLANG_TIDY_EXE})
+endif()
+
+# promptops_module(NAME SOURCES... DEPS ...) declares one static library per module folder.
+function(promptops_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(promptops_${name} STATIC ${ARG_SOURCES})
+  target_include_directories(promptops_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(promptops_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} promptops_settings promptops_warnings)
+endfunction()

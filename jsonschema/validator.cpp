@@ -1,0 +1,1 @@
+#include "jsonschema/validator.hpp"

@@ -1,0 +1,22 @@
+#include "util/error.hpp"
+
+namespace promptops {
+
+std::string format_location(const std::string& path, SourcePosition position) {
+  std::string out = path;
+  if (position.line > 0) {
+    out += ':' + std::to_string(position.line);
+    if (position.column > 0) {
+      out += ':' + std::to_string(position.column);
+    }
+  }
+  return out;
+}
+
+InputError::InputError(std::string path, SourcePosition position, std::string problem)
+    : Error(path.empty() ? problem : format_location(path, position) + ": " + problem, 2),
+      m_path(std::move(path)), m_position(position), m_problem(std::move(problem)) {}
+
+InputError::InputError(std::string problem) : Error(problem, 2), m_problem(std::move(problem)) {}
+
+} // namespace promptops

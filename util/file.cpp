@@ -1,0 +1,109 @@
+#include "util/file.hpp"
+
+#include "util/error.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <random>
+#include <unistd.h>
+
+namespace promptops::util {
+
+namespace {
+
+std::string shown(const std::filesystem::path& path, const std::string& display_path) {
+  return display_path.empty() ? path.string() : display_path;
+}
+
+// Read through a raw descriptor: it is the fastest way and avoids iostream locale set-up on
+// every small prompt file.
+std::optional<std::string> read_impl(const std::filesystem::path& path,
+                                     const std::string& display_path, bool missing_ok) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (missing_ok && errno == ENOENT) {
+      return std::nullopt;
+    }
+    throw InputError(shown(path, display_path), {}, std::string("cannot read file: ") +
+                                                        std::strerror(errno));
+  }
+  std::string out;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      const int saved = errno;
+      ::close(fd);
+      throw InputError(shown(path, display_path), {},
+                       std::string("cannot read file: ") + std::strerror(saved));
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+} // namespace
+
+std::string read_file(const std::filesystem::path& path, const std::string& display_path) {
+  return *read_impl(path, display_path, false);
+}
+
+std::optional<std::string> read_file_if_exists(const std::filesystem::path& path,
+                                               const std::string& display_path) {
+  return read_impl(path, display_path, true);
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
+  std::error_code ec;
+  if (path.has_parent_path()) {
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) {
+      throw Error("cannot create folder \"" + path.parent_path().string() + "\": " +
+                  ec.message());
+    }
+  }
+  std::random_device rd;
+  const std::filesystem::path tmp =
+      path.string() + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(errno));
+  }
+  const char* data = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      const int saved = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved));
+    }
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved));
+  }
+}
+
+} // namespace promptops::util

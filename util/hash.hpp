@@ -1,0 +1,11 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace promptops::util {
+
+// Lower-case hex SHA-256 of `data` (64 characters).
+std::string sha256_hex(std::string_view data);
+
+} // namespace promptops::util
