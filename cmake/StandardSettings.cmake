@@ -27,3 +27,15 @@ function(promptops_module name)
   target_include_directories(promptops_${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(promptops_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} promptops_settings promptops_warnings)
 endfunction()
+
+# promptops_embed(OUT HEADER NAMESPACE FUNCTION BASE FILES...) generates OUT at build time.
+function(promptops_embed out header namespace function base)
+  string(REPLACE ";" "|" _files "${ARGN}") # a ';' would split the command line
+  add_custom_command(OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DHEADER=${header} -DNAMESPACE=${namespace}
+            -DFUNCTION=${function} -DBASE=${base} "-DFILES=${_files}"
+            -P ${PROJECT_SOURCE_DIR}/cmake/EmbedFiles.cmake
+    DEPENDS ${ARGN} ${PROJECT_SOURCE_DIR}/cmake/EmbedFiles.cmake
+    COMMENT "Embedding ${function}"
+    VERBATIM)
+endfunction()

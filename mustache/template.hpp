@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,7 +16,8 @@
 // data. Lambdas are not supported: data comes from JSON and YAML files.
 namespace promptops::mustache {
 
-// A template that does not parse. line and column (1-based) point into the template text.
+// A template that does not parse. line and column (1-based; the column counts UTF-8 characters)
+// point at the offending tag in the template text; what() reads "line:column: problem".
 class TemplateSyntaxError : public std::runtime_error {
 public:
   TemplateSyntaxError(std::size_t line, std::size_t column, const std::string& problem);
@@ -51,13 +53,15 @@ enum class MissingPartial { error, empty };
 struct RenderOptions {
   Escape escape = Escape::none;
   MissingPartial missing_partial = MissingPartial::error;
-  PartialSource partials;               // may be empty: then every partial is unknown
-  std::size_t max_partial_depth = 64;   // guards against a partial including itself forever
+  PartialSource partials;             // may be empty: then every partial is unknown
+  std::size_t max_partial_depth = 64; // guards against a partial including itself forever
 };
 
 class Template {
 public:
-  // Parse `source`. Throws TemplateSyntaxError.
+  // Parse `source`. Throws TemplateSyntaxError for an unclosed tag or section, a closing tag
+  // that matches no open section, an empty or invalid name, a bad set-delimiter tag, or
+  // sections nested deeper than 512 levels.
   static Template parse(std::string_view source);
 
   Template(Template&&) noexcept;
@@ -68,6 +72,9 @@ public:
   // `options.partials` does not know (unless MissingPartial::empty), a partial that does not
   // parse (the message names the partial, line and column) or recursion deeper than
   // max_partial_depth.
+  // Values read: strings as they are, numbers as JSON writes them (85, 1.21), true and false
+  // as words, null and missing names as nothing, objects and arrays as compact JSON. A section
+  // is hidden for a missing name, null, false, "" and []; 0 and {} show it.
   std::string render(const nlohmann::json& data, const RenderOptions& options = {}) const;
 
   // The first segment of every name the template looks up ("customer" for

@@ -19,4 +19,29 @@ InputError::InputError(std::string path, SourcePosition position, std::string pr
 
 InputError::InputError(std::string problem) : Error(problem, 2), m_problem(std::move(problem)) {}
 
+namespace {
+std::string join_messages(const std::vector<InputError>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    if (!out.empty()) {
+      out += '\n';
+    }
+    out += e.what();
+  }
+  return out;
+}
+} // namespace
+
+InputErrors::InputErrors(std::vector<InputError> errors)
+    : Error(join_messages(errors), 2), m_errors(std::move(errors)) {}
+
+void throw_if_any(std::vector<InputError> errors) {
+  if (errors.size() == 1) {
+    throw errors.front();
+  }
+  if (!errors.empty()) {
+    throw InputErrors(std::move(errors));
+  }
+}
+
 } // namespace promptops

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace promptops {
 
@@ -47,6 +48,21 @@ private:
   SourcePosition m_position;
   std::string m_problem;
 };
+
+// Several input errors found in one pass (validate reports every problem, not the first).
+// cli::run prints each on its own line.
+class InputErrors : public Error {
+public:
+  explicit InputErrors(std::vector<InputError> errors);
+  const std::vector<InputError>& errors() const noexcept { return m_errors; }
+
+private:
+  std::vector<InputError> m_errors;
+};
+
+// Throw `errors` as one InputError when there is one, as InputErrors when there are more;
+// nothing when empty.
+void throw_if_any(std::vector<InputError> errors);
 
 // The run could not complete: a provider unreachable after retries, a registry conflict
 // (exit 3).

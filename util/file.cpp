@@ -68,7 +68,8 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
     std::filesystem::create_directories(path.parent_path(), ec);
     if (ec) {
       throw Error("cannot create folder \"" + path.parent_path().string() + "\": " +
-                  ec.message());
+                      ec.message(),
+                  3);
     }
   }
   std::random_device rd;
@@ -76,7 +77,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
       path.string() + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(rd());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
-    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(errno));
+    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(errno), 3);
   }
   const char* data = content.data();
   std::size_t left = content.size();
@@ -89,7 +90,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
       const int saved = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved));
+      throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved), 3);
     }
     data += n;
     left -= static_cast<std::size_t>(n);
@@ -97,12 +98,12 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const int saved = errno;
     ::unlink(tmp.c_str());
-    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved));
+    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved), 3);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int saved = errno;
     ::unlink(tmp.c_str());
-    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved));
+    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved), 3);
   }
 }
 

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+// Each subcommand lives in cmd_<name>.cpp: it adds its options to the app and returns the
+// function that runs it, which returns the exit code.
+namespace promptops::cli {
+
+using Action = std::function<int()>;
+
+Action add_init(CLI::App& app);
+Action add_validate(CLI::App& app);
+Action add_list(CLI::App& app);
+Action add_show(CLI::App& app);
+Action add_render(CLI::App& app);
+
+} // namespace promptops::cli

@@ -1,0 +1,141 @@
+#include "registry/git.hpp"
+
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <vector>
+
+namespace promptops::registry::git {
+
+void check(int rc, std::string_view what) {
+  if (rc >= 0) {
+    return;
+  }
+  const git_error* e = git_error_last();
+  const std::string message = e != nullptr && e->message != nullptr ? e->message : "unknown error";
+  throw RunError(std::string(what) + ": " + message);
+}
+
+std::filesystem::path workdir(git_repository* repo) {
+  const char* dir = git_repository_workdir(repo);
+  return dir == nullptr ? std::filesystem::path() : std::filesystem::path(dir);
+}
+
+std::optional<Repository> discover(const std::filesystem::path& path) {
+  git_repository* raw = nullptr;
+  const int rc = git_repository_open_ext(&raw, path.c_str(), 0, nullptr);
+  if (rc == GIT_ENOTFOUND) {
+    return std::nullopt;
+  }
+  check(rc, "cannot open the git repository at \"" + path.string() + "\"");
+  return Repository(raw);
+}
+
+std::optional<Commit> find_commit(git_repository* repo, const std::string& revision) {
+  git_object* raw = nullptr;
+  const int rc = git_revparse_single(&raw, repo, (revision + "^{commit}").c_str());
+  if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC || rc == GIT_EUNBORNBRANCH) {
+    return std::nullopt;
+  }
+  if (rc == GIT_EAMBIGUOUS) {
+    throw InputError("ambiguous git revision \"" + revision + "\"");
+  }
+  check(rc, "cannot resolve \"" + revision + "\"");
+  return Commit(reinterpret_cast<git_commit*>(raw));
+}
+
+TreeSource::TreeSource(Repository repo, Commit commit, std::string prefix, std::string label)
+    : m_repo(std::move(repo)), m_commit(std::move(commit)), m_prefix(std::move(prefix)),
+      m_label(std::move(label)) {
+  git_tree* raw = nullptr;
+  check(git_commit_tree(&raw, m_commit.get()), "cannot read the tree of " + m_label);
+  m_tree.reset(raw);
+}
+
+std::optional<std::string> TreeSource::read(std::string_view path) const {
+  git_tree_entry* raw_entry = nullptr;
+  const std::string full = m_prefix + std::string(path);
+  const int rc = git_tree_entry_bypath(&raw_entry, m_tree.get(), full.c_str());
+  if (rc == GIT_ENOTFOUND) {
+    return std::nullopt;
+  }
+  check(rc, "cannot read " + display(path));
+  TreeEntry entry(raw_entry);
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
+    throw InputError(display(path), {}, "is a folder, not a file");
+  }
+  git_blob* raw_blob = nullptr;
+  check(git_blob_lookup(&raw_blob, m_repo.get(), git_tree_entry_id(entry.get())),
+        "cannot read " + display(path));
+  Blob blob(raw_blob);
+  const auto* data = static_cast<const char*>(git_blob_rawcontent(blob.get()));
+  return std::string(data, static_cast<std::size_t>(git_blob_rawsize(blob.get())));
+}
+
+namespace {
+struct WalkState {
+  std::string suffix;
+  std::vector<std::string> found;
+  std::exception_ptr error;
+};
+
+// No exception may cross libgit2's C frames: store it and abort the walk.
+int collect_entry(const char* root, const git_tree_entry* entry, void* payload) {
+  auto* state = static_cast<WalkState*>(payload);
+  try {
+    if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
+      return 0;
+    }
+    std::string name = std::string(root) + git_tree_entry_name(entry);
+    if (name.size() >= state->suffix.size() &&
+        name.compare(name.size() - state->suffix.size(), state->suffix.size(), state->suffix) ==
+            0) {
+      state->found.push_back(std::move(name));
+    }
+    return 0;
+  } catch (...) {
+    state->error = std::current_exception();
+    return -1;
+  }
+}
+} // namespace
+
+std::vector<std::string> TreeSource::list(std::string_view dir, std::string_view suffix) const {
+  const std::string full = m_prefix + std::string(dir);
+  git_tree_entry* raw_entry = nullptr;
+  const int rc = git_tree_entry_bypath(&raw_entry, m_tree.get(), full.c_str());
+  if (rc == GIT_ENOTFOUND) {
+    return {};
+  }
+  check(rc, "cannot list " + display(dir));
+  TreeEntry entry(raw_entry);
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) {
+    return {};
+  }
+  git_tree* raw_tree = nullptr;
+  check(git_tree_lookup(&raw_tree, m_repo.get(), git_tree_entry_id(entry.get())),
+        "cannot list " + display(dir));
+  Tree tree(raw_tree);
+  WalkState state{std::string(suffix), {}, nullptr};
+  const int walk = git_tree_walk(tree.get(), GIT_TREEWALK_PRE, collect_entry, &state);
+  if (state.error) {
+    std::rethrow_exception(state.error);
+  }
+  check(walk, "cannot list " + display(dir));
+  std::string base(dir);
+  if (!base.empty() && base.back() != '/') {
+    base += '/';
+  }
+  for (auto& name : state.found) {
+    name = base + name;
+  }
+  std::sort(state.found.begin(), state.found.end());
+  return state.found;
+}
+
+std::string TreeSource::display(std::string_view path) const {
+  return m_label + ":" + std::string(path);
+}
+
+} // namespace promptops::registry::git

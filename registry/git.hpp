@@ -1,0 +1,72 @@
+#pragma once
+
+#include "registry/source.hpp"
+
+#include <git2.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// Thin RAII over libgit2 1.5.1. This is the only header that includes <git2.h>.
+namespace promptops::registry::git {
+
+template <typename T, void (*Free)(T*)> struct GitDeleter {
+  void operator()(T* p) const noexcept { Free(p); }
+};
+using Repository = std::unique_ptr<git_repository, GitDeleter<git_repository, git_repository_free>>;
+using Object = std::unique_ptr<git_object, GitDeleter<git_object, git_object_free>>;
+using Commit = std::unique_ptr<git_commit, GitDeleter<git_commit, git_commit_free>>;
+using Tree = std::unique_ptr<git_tree, GitDeleter<git_tree, git_tree_free>>;
+using TreeEntry = std::unique_ptr<git_tree_entry, GitDeleter<git_tree_entry, git_tree_entry_free>>;
+using Blob = std::unique_ptr<git_blob, GitDeleter<git_blob, git_blob_free>>;
+using Reference = std::unique_ptr<git_reference, GitDeleter<git_reference, git_reference_free>>;
+using Config = std::unique_ptr<git_config, GitDeleter<git_config, git_config_free>>;
+using Signature = std::unique_ptr<git_signature, GitDeleter<git_signature, git_signature_free>>;
+using Index = std::unique_ptr<git_index, GitDeleter<git_index, git_index_free>>;
+
+// git_libgit2_init / git_libgit2_shutdown, paired. One lives in cli::run and in the test main.
+class GitLibrary {
+public:
+  GitLibrary() { git_libgit2_init(); }
+  ~GitLibrary() { git_libgit2_shutdown(); }
+  GitLibrary(const GitLibrary&) = delete;
+  GitLibrary& operator=(const GitLibrary&) = delete;
+};
+
+// Throws RunError "what: <libgit2's message>" when `rc` < 0. Reads git_error_last() at once,
+// on this thread, tolerating NULL.
+void check(int rc, std::string_view what);
+
+// The work tree of `repo` ("" for a bare repository).
+std::filesystem::path workdir(git_repository* repo);
+
+// The repository that contains `path` (searching parent folders), or std::nullopt when
+// there is none.
+std::optional<Repository> discover(const std::filesystem::path& path);
+
+// The commit `revision` names ("HEAD", a branch, an id), or std::nullopt when it names
+// nothing (including HEAD of a repository with no commits yet).
+std::optional<Commit> find_commit(git_repository* repo, const std::string& revision);
+
+// Registry files as they are in one commit. `prefix` is the registry root's path inside the
+// repository ("" or ending in '/'); `label` shows in messages ("HEAD").
+class TreeSource final : public Source {
+public:
+  TreeSource(Repository repo, Commit commit, std::string prefix, std::string label);
+
+  std::optional<std::string> read(std::string_view path) const override;
+  std::vector<std::string> list(std::string_view dir, std::string_view suffix) const override;
+  std::string display(std::string_view path) const override;
+
+private:
+  Repository m_repo; // declared first: freed last
+  Commit m_commit;
+  Tree m_tree;
+  std::string m_prefix;
+  std::string m_label;
+};
+
+} // namespace promptops::registry::git

@@ -1,0 +1,235 @@
+#include "registry/registry.hpp"
+
+#include "registry/git.hpp"
+#include "util/error.hpp"
+#include "util/hash.hpp"
+#include "util/suggest.hpp"
+#include "util/yaml_json.hpp"
+
+#include <deque>
+#include <set>
+
+namespace promptops::registry {
+
+std::optional<std::filesystem::path> find_root(const std::filesystem::path& start) {
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::absolute(start, ec);
+  if (ec) {
+    return std::nullopt;
+  }
+  dir = dir.lexically_normal();
+  for (;;) {
+    if (std::filesystem::is_regular_file(dir / k_config_file, ec)) {
+      return dir;
+    }
+    if (!dir.has_relative_path()) {
+      return std::nullopt;
+    }
+    std::filesystem::path parent = dir.parent_path();
+    if (parent == dir) {
+      return std::nullopt;
+    }
+    dir = parent;
+  }
+}
+
+std::string compute_version(const std::string& prompt_path, const std::string& prompt_content,
+                            const std::map<std::string, std::string>& partials,
+                            const std::string& schema_path,
+                            const std::optional<std::string>& schema_content) {
+  // A manifest of (path, content hash) lines in path order, hashed once more: stable, and
+  // independent of how the parts are read.
+  std::map<std::string, std::string> files;
+  files[prompt_path] = util::sha256_hex(prompt_content);
+  for (const auto& [name, content] : partials) {
+    files[partial_path(name)] = util::sha256_hex(content);
+  }
+  if (schema_content) {
+    files[schema_path] = util::sha256_hex(*schema_content);
+  }
+  std::string manifest = "promptops-version 1\n";
+  for (const auto& [path, hash] : files) {
+    manifest += path;
+    manifest += '\0';
+    manifest += hash;
+    manifest += '\n';
+  }
+  return util::sha256_hex(manifest);
+}
+
+Registry::Registry(std::filesystem::path root, std::shared_ptr<const WorkTreeSource> work_tree,
+                   Config config)
+    : m_root(std::move(root)), m_work_tree(std::move(work_tree)), m_config(std::move(config)) {}
+
+Registry Registry::open(const std::filesystem::path& start) {
+  auto root = find_root(start);
+  if (!root) {
+    throw InputError("not a promptops registry (no promptops.yaml in \"" +
+                     std::filesystem::absolute(start).lexically_normal().string() +
+                     "\" or any parent folder): run \"promptops init\" to create one");
+  }
+  std::error_code ec;
+  const std::filesystem::path cwd = std::filesystem::current_path(ec);
+  std::string prefix;
+  if (!ec) {
+    const std::filesystem::path rel = root->lexically_relative(cwd);
+    if (!rel.empty() && rel != ".") {
+      prefix = rel.generic_string() + "/";
+    }
+  }
+  auto source = std::make_shared<const WorkTreeSource>(*root, prefix);
+  const std::string config_display = source->display(k_config_file);
+  auto text = source->read(k_config_file);
+  if (!text) {
+    throw InputError(config_display, {}, "cannot read file");
+  }
+  Config config = parse_config(*text, config_display);
+  return Registry(*root, std::move(source), std::move(config));
+}
+
+namespace {
+std::vector<std::string> names_from_paths(const std::vector<std::string>& paths,
+                                          std::string_view dir, std::string_view suffix) {
+  std::vector<std::string> names;
+  for (const auto& p : paths) {
+    names.push_back(p.substr(dir.size(), p.size() - dir.size() - suffix.size()));
+  }
+  return names;
+}
+} // namespace
+
+std::vector<std::string> Registry::prompt_names(const Source* source) const {
+  const Source& s = source ? *source : *m_work_tree;
+  std::vector<std::string> names;
+  for (auto& name : names_from_paths(s.list("prompts", ".yaml"), "prompts/", ".yaml")) {
+    // Partials live beside prompts but are not prompts.
+    if (name.rfind("partials/", 0) != 0) {
+      names.push_back(std::move(name));
+    }
+  }
+  return names;
+}
+
+std::vector<std::string> Registry::partial_names() const {
+  return names_from_paths(m_work_tree->list("prompts/partials", ".mustache"),
+                          "prompts/partials/", ".mustache");
+}
+
+std::shared_ptr<const Source> Registry::source_for(const std::string& ref) const {
+  if (ref.empty()) {
+    return m_work_tree;
+  }
+  if (ref != "HEAD") {
+    throw InputError("unknown reference \"@" + ref +
+                     "\": this version of promptops reads NAME (the work tree) and NAME@HEAD "
+                     "(the last commit)");
+  }
+  auto repo = git::discover(m_root);
+  if (!repo) {
+    throw InputError("\"@HEAD\" needs git, and \"" + m_root.string() +
+                     "\" is not inside a git repository");
+  }
+  const std::filesystem::path workdir = git::workdir(repo->get());
+  if (workdir.empty()) {
+    throw InputError("\"@HEAD\" needs a work tree; the repository at \"" + m_root.string() +
+                     "\" is bare");
+  }
+  std::error_code ec;
+  const std::filesystem::path canonical_root = std::filesystem::weakly_canonical(m_root, ec);
+  const std::filesystem::path canonical_workdir = std::filesystem::weakly_canonical(workdir, ec);
+  std::string prefix = canonical_root.lexically_relative(canonical_workdir).generic_string();
+  prefix = prefix == "." || prefix.empty() ? "" : prefix + "/";
+  auto commit = git::find_commit(repo->get(), "HEAD");
+  if (!commit) {
+    throw InputError("\"@HEAD\": the repository has no commits yet");
+  }
+  return std::make_shared<const git::TreeSource>(std::move(*repo), std::move(*commit), prefix,
+                                                 "HEAD");
+}
+
+ResolvedPrompt Registry::resolve(const PromptRef& ref) const {
+  auto source = source_for(ref.ref);
+  const std::string path = prompt_path(ref.name);
+  auto text = source->read(path);
+  if (!text) {
+    if (!ref.ref.empty() && m_work_tree->read(path)) {
+      throw InputError("prompt \"" + ref.name + "\" is not committed at " + ref.ref +
+                       " (it exists only in the work tree)");
+    }
+    throw InputError("unknown prompt \"" + ref.name + "\"" +
+                     (ref.ref.empty() ? "" : " at " + ref.ref) +
+                     util::did_you_mean(ref.name, prompt_names(source.get())) + " (no file " +
+                     source->display(path) + ")");
+  }
+  Prompt prompt = parse_prompt(ref.name, *text, path, source->display(path));
+  return resolve_prompt(std::move(prompt), *source, ref.ref);
+}
+
+ResolvedPrompt resolve_prompt(Prompt prompt, const Source& source, const std::string& ref) {
+  ResolvedPrompt r{std::move(prompt), ref, {}, {}, {}};
+  const Prompt& p = r.prompt;
+
+  // Collect partials breadth-first; a partial may include others.
+  std::deque<std::string> queue;
+  for (const auto& name : p.template_partials()) {
+    queue.push_back(name);
+  }
+  std::vector<std::string> known_partials;
+  bool listed = false;
+  while (!queue.empty()) {
+    const std::string name = queue.front();
+    queue.pop_front();
+    if (r.partials.count(name) != 0) {
+      continue;
+    }
+    if (r.partials.size() > 1000) {
+      throw InputError(p.display_path, {}, "more than 1000 partials included");
+    }
+    check_name(name, "partial");
+    const std::string path = partial_path(name);
+    auto text = source.read(path);
+    if (!text) {
+      if (!listed) {
+        known_partials =
+            names_from_paths(source.list("prompts/partials", ".mustache"), "prompts/partials/",
+                             ".mustache");
+        listed = true;
+      }
+      throw InputError(p.display_path, {},
+                       "partial \"" + name + "\" not found (no file " + source.display(path) +
+                           ")" + util::did_you_mean(name, known_partials));
+    }
+    try {
+      const auto compiled = mustache::Template::parse(*text);
+      for (const auto& inner : compiled.partials()) {
+        queue.push_back(inner);
+      }
+    } catch (const mustache::TemplateSyntaxError& e) {
+      throw InputError(source.display(path), {e.line(), e.column()}, e.problem());
+    }
+    r.partials.emplace(name, std::move(*text));
+  }
+
+  if (!p.output_schema.empty()) {
+    const std::filesystem::path schema(p.output_schema);
+    const std::string normal = schema.lexically_normal().generic_string();
+    if (schema.is_absolute() || normal.rfind("..", 0) == 0) {
+      throw InputError(p.display_path, p.output_schema_position,
+                       "output_schema \"" + p.output_schema +
+                           "\" must be a path inside the registry, relative to its root");
+    }
+    r.output_schema = source.read(normal);
+    if (!r.output_schema) {
+      throw InputError(p.display_path, p.output_schema_position,
+                       "output schema \"" + p.output_schema + "\" not found (no file " +
+                           source.display(normal) + ")");
+    }
+    util::parse_json(*r.output_schema, source.display(normal)); // must at least be JSON
+  }
+  r.version = compute_version(p.path, p.file_content, r.partials,
+                              std::filesystem::path(p.output_schema).lexically_normal().generic_string(),
+                              r.output_schema);
+  return r;
+}
+
+} // namespace promptops::registry

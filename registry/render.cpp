@@ -1,0 +1,94 @@
+#include "registry/render.hpp"
+
+#include "util/error.hpp"
+#include "util/suggest.hpp"
+
+namespace promptops::registry {
+
+RenderedPrompt render_prompt(const ResolvedPrompt& resolved, const Config& config,
+                             const nlohmann::json& vars, const std::string& context) {
+  const Prompt& p = resolved.prompt;
+  const std::string where = context.empty() ? "" : ", in " + context;
+  if (!vars.is_object()) {
+    throw InputError("variables for prompt \"" + p.name + "\" must be an object" + where);
+  }
+  // No template renders a silent empty string for a required input.
+  for (const auto& required : p.required) {
+    auto it = vars.find(required.name);
+    if (it == vars.end() || it->is_null()) {
+      throw InputError(p.display_path, required.position,
+                       "missing required variable \"" + required.name + "\" for prompt \"" +
+                           p.name + "\"" + where);
+    }
+  }
+
+  RenderedPrompt out;
+  out.name = p.name;
+  out.version = resolved.version;
+  out.kind = p.kind;
+  out.provider = p.provider;
+  if (out.provider.empty() && config.find_provider("default")) {
+    out.provider = "default";
+  }
+  out.params = nlohmann::json::object();
+  if (!p.provider.empty() && !config.find_provider(p.provider)) {
+    throw InputError(p.display_path, p.provider_position,
+                     "unknown provider \"" + p.provider + "\"" +
+                         util::did_you_mean(p.provider, config.provider_names()) +
+                         " (providers are defined in " + config.display_path + ")");
+  }
+  if (const ProviderConfig* provider = config.find_provider(out.provider)) {
+    out.model = provider->model;
+    if (provider->params.is_object()) {
+      out.params.update(provider->params);
+    }
+  }
+  if (!p.model.empty()) {
+    out.model = p.model;
+  }
+  out.params.update(p.params);
+
+  mustache::RenderOptions options;
+  options.escape = p.escape;
+  options.partials = [&resolved](const std::string& name) -> std::optional<std::string> {
+    auto it = resolved.partials.find(name);
+    if (it == resolved.partials.end()) {
+      return std::nullopt;
+    }
+    return it->second;
+  };
+  try {
+    if (p.kind == PromptKind::chat) {
+      out.messages.reserve(p.messages.size());
+      for (const auto& m : p.messages) {
+        out.messages.push_back({m.role, m.compiled.render(vars, options)});
+      }
+    } else {
+      out.text = p.text->render(vars, options);
+    }
+  } catch (const mustache::TemplateRenderError& e) {
+    throw InputError(p.display_path, {}, std::string(e.what()) + where);
+  }
+  return out;
+}
+
+nlohmann::json to_json(const RenderedPrompt& r) {
+  nlohmann::json j = nlohmann::json::object();
+  j["name"] = r.name;
+  j["version"] = r.version;
+  j["provider"] = r.provider.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.provider);
+  j["model"] = r.model.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.model);
+  j["params"] = r.params;
+  if (r.kind == PromptKind::chat) {
+    nlohmann::json messages = nlohmann::json::array();
+    for (const auto& m : r.messages) {
+      messages.push_back({{"role", m.role}, {"content", m.content}});
+    }
+    j["messages"] = std::move(messages);
+  } else {
+    j["text"] = r.text;
+  }
+  return j;
+}
+
+} // namespace promptops::registry

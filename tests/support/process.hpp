@@ -1,0 +1,24 @@
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace promptops::test {
+
+struct ProcessResult {
+  int exit_code = -1; // the exit status, or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+// Run the built promptops binary (found through the PROMPTOPS environment variable that
+// CTest sets) with `args` in folder `cwd`. `env` adds or replaces environment variables.
+ProcessResult run_promptops(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                            const std::map<std::string, std::string>& env = {});
+
+// The path of the built promptops binary.
+std::string promptops_binary();
+
+} // namespace promptops::test
