@@ -71,7 +71,8 @@ void run_file(const fs::path& file, const CompileOptions& options, Tally& tally)
       const bool expected = test.at("valid").get<bool>();
       const std::string name = where + " / " + test.at("description").get<std::string>();
       if (!validator) {
-        tally.failures.push_back(name + " (schema error: " + compile_error + ")");
+        tally.failures.push_back(name);
+        tally.failures.back().append(" (schema error: ").append(compile_error).append(")");
         continue;
       }
       const bool fast = validator->is_valid(test.at("data"));
@@ -102,10 +103,7 @@ void print(const std::string& label, const Tally& tally, bool list_failures) {
   }
 }
 
-} // namespace
-
-int main(int argc, char* argv[]) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+int run(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help") {
     std::cerr << "usage: jsonschema_conformance SUITE_DIR [--optional] [--failures] "
                  "[--draft draft7|draft2020-12]\n";
@@ -176,4 +174,15 @@ int main(int argc, char* argv[]) {
     }
   }
   return all_required_pass ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char* argv[]) {
+  try {
+    return run(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const std::exception& e) {
+    std::cerr << "jsonschema_conformance: " << e.what() << "\n";
+    return 2;
+  }
 }

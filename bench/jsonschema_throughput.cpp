@@ -108,10 +108,7 @@ json make_instance(Random& random, std::size_t i) {
   return instance;
 }
 
-} // namespace
-
-int main(int argc, char* argv[]) {
-  const std::size_t count = argc > 1 ? std::stoul(argv[1]) : 100000;
+int run(std::size_t count) {
   const Validator validator = Validator::compile(json::parse(k_schema));
   Random random;
   std::vector<json> instances;
@@ -141,4 +138,15 @@ int main(int argc, char* argv[]) {
   std::cout << "validate: " << static_cast<std::uint64_t>(static_cast<double>(count) / full_seconds)
             << " validations/second\n";
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char* argv[]) {
+  try {
+    return run(argc > 1 ? std::stoul(argv[1]) : 100000);
+  } catch (const std::exception& e) {
+    std::cerr << "jsonschema_throughput: " << e.what() << "\n";
+    return 2;
+  }
 }

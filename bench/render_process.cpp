@@ -5,16 +5,15 @@
 // Creates a registry with `promptops init` in a temporary folder, commits it with git, then
 // runs each command RUNS times (default 300), interleaved so that machine noise hits all of
 // them alike, and prints the median and 90th percentile wall time of each, and ratios.
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <spawn.h>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 extern char** environ;
@@ -82,17 +81,26 @@ int main(int argc, char** argv) {
   };
   std::vector<Command> commands = {
       {"promptops --version", {promptops, "--version"}, {}},
-      {"promptops render support/classify", {promptops, "render", "support/classify", "--var", "ticket=x"}, {}},
-      {"promptops render support/classify@HEAD", {promptops, "render", "support/classify@HEAD", "--var", "ticket=x"}, {}},
-      {"promptops render summarize --json", {promptops, "render", "summarize", "--json", "--vars-file", "vars/summarize.json"}, {}},
-      {"git show HEAD:prompts/support/classify.yaml", {"git", "show", "HEAD:prompts/support/classify.yaml"}, {}},
+      {"promptops render support/classify",
+       {promptops, "render", "support/classify", "--var", "ticket=x"},
+       {}},
+      {"promptops render support/classify@HEAD",
+       {promptops, "render", "support/classify@HEAD", "--var", "ticket=x"},
+       {}},
+      {"promptops render summarize --json",
+       {promptops, "render", "summarize", "--json", "--vars-file", "vars/summarize.json"},
+       {}},
+      {"git show HEAD:prompts/support/classify.yaml",
+       {"git", "show", "HEAD:prompts/support/classify.yaml"},
+       {}},
   };
   for (int i = 0; i < runs; ++i) {
     for (auto& c : commands) {
       c.times.push_back(run_once(c.args, registry));
     }
   }
-  std::printf("%-46s %10s %10s %12s\n", "command (whole process)", "median ms", "p90 ms", "vs git show");
+  std::printf("%-46s %10s %10s %12s\n", "command (whole process)", "median ms", "p90 ms",
+              "vs git show");
   const double git = percentile(commands.back().times, 0.5);
   for (const auto& c : commands) {
     const double median = percentile(c.times, 0.5);

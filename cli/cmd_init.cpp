@@ -10,13 +10,14 @@ Action add_init(CLI::App& app) {
     bool no_git = false;
   };
   auto options = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("init", "Create a working example registry in DIR (default: here)");
+  auto* cmd =
+      app.add_subcommand("init", "Create a working example registry in DIR (default: here)");
   cmd->add_option("DIR", options->dir, "Folder to create the registry in")->type_name("DIR");
   cmd->add_flag("--no-git", options->no_git, "Do not create a git repository");
   return [options] {
     const auto result = registry::init_registry(
-        options->dir, options->no_git ? registry::InitGit::leave_alone
-                                      : registry::InitGit::create_repository);
+        options->dir,
+        options->no_git ? registry::InitGit::leave_alone : registry::InitGit::create_repository);
     std::string out = "Created a promptops registry in " + options->dir + ":\n";
     for (const auto& file : result.files_written) {
       out += "  " + file + "\n";

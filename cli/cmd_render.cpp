@@ -30,7 +30,9 @@ Action add_render(CLI::App& app) {
     const auto resolved = registry.resolve(ref);
     const auto rendered = registry::render_prompt(resolved, registry.config(), vars);
     if (options->json) {
-      print(registry::to_json(rendered).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+      print(registry::to_json(rendered).dump(2, ' ', false,
+                                             nlohmann::ordered_json::error_handler_t::replace) +
+            "\n");
     } else if (rendered.kind == registry::PromptKind::text) {
       print(rendered.text); // exactly the text, nothing added
     } else {

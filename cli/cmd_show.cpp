@@ -55,7 +55,8 @@ Action add_show(CLI::App& app) {
       j["input"] = {{"required", required}, {"optional", optional}};
       j["variables"] = p.template_variables();
       j["partials"] = partials;
-      j["output_schema"] = p.output_schema.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.output_schema);
+      j["output_schema"] =
+          p.output_schema.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.output_schema);
       if (p.kind == registry::PromptKind::chat) {
         nlohmann::json messages = nlohmann::json::array();
         for (const auto& m : p.messages) {
@@ -75,7 +76,8 @@ Action add_show(CLI::App& app) {
     if (!p.description.empty()) {
       out += "description:   " + p.description + "\n";
     }
-    out += std::string("kind:          ") + (p.kind == registry::PromptKind::chat ? "chat" : "text") + "\n";
+    out += std::string("kind:          ") +
+           (p.kind == registry::PromptKind::chat ? "chat" : "text") + "\n";
     out += "provider:      " + (p.provider.empty() ? std::string("-") : p.provider) + "\n";
     if (!p.model.empty()) {
       out += "model:         " + p.model + "\n";
@@ -95,7 +97,8 @@ Action add_show(CLI::App& app) {
       partial_list += (partial_list.empty() ? "" : ", ") + n;
     }
     out += "partials:      " + (partial_list.empty() ? std::string("-") : partial_list) + "\n";
-    out += "output schema: " + (p.output_schema.empty() ? std::string("-") : p.output_schema) + "\n";
+    out +=
+        "output schema: " + (p.output_schema.empty() ? std::string("-") : p.output_schema) + "\n";
     if (p.kind == registry::PromptKind::chat) {
       for (const auto& m : p.messages) {
         out += "\n[" + m.role + "]\n" + m.content;

@@ -14,6 +14,8 @@ void print(std::string_view text) {
   }
 }
 
-void print_note(std::string_view text) { std::fwrite(text.data(), 1, text.size(), stderr); }
+void print_note(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
 
 } // namespace promptops::cli

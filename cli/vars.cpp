@@ -13,7 +13,8 @@ nlohmann::json build_vars(const std::string& vars_file, const std::vector<std::s
     const bool yaml = vars_file.ends_with(".yaml") || vars_file.ends_with(".yml");
     vars = yaml ? util::parse_yaml(text, vars_file).value : util::parse_json(text, vars_file);
     if (!vars.is_object()) {
-      throw InputError(vars_file, {1, 1}, "variables must be an object, e.g. {\"ticket\": \"...\"}");
+      throw InputError(vars_file, {1, 1},
+                       "variables must be an object, e.g. {\"ticket\": \"...\"}");
     }
   }
   for (const auto& flag : flags) {

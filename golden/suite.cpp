@@ -13,9 +13,11 @@ Suite parse_suite(std::string_view name, std::string_view text, const std::strin
                   const std::string& display_path, const registry::Config& config) {
   util::ParsedDocument doc = util::parse_yaml(text, display_path);
   if (doc.value.is_null()) {
-    throw InputError(display_path, {1, 1}, "empty suite: it needs at least \"prompt:\" and \"cases:\"");
+    throw InputError(display_path, {1, 1},
+                     "empty suite: it needs at least \"prompt:\" and \"cases:\"");
   }
-  throw_if_any(registry::check_document(doc.value, doc.source_map, "suite.schema.json", display_path));
+  throw_if_any(
+      registry::check_document(doc.value, doc.source_map, "suite.schema.json", display_path));
   const nlohmann::json& v = doc.value;
 
   Suite s;
@@ -41,8 +43,9 @@ Suite parse_suite(std::string_view name, std::string_view text, const std::strin
   const bool has_prompt = v.contains("prompt");
   const bool has_candidates = v.contains("candidates");
   if (has_prompt == has_candidates) {
-    errors.emplace_back(display_path, has_candidates ? doc.source_map.key_position("/candidates")
-                                                     : SourcePosition{1, 1},
+    errors.emplace_back(display_path,
+                        has_candidates ? doc.source_map.key_position("/candidates")
+                                       : SourcePosition{1, 1},
                         has_prompt ? "a suite has \"prompt:\" (with \"providers:\") or "
                                      "\"candidates:\", not both"
                                    : "a suite needs \"prompt:\" (with \"providers:\") or "
@@ -88,8 +91,9 @@ Suite parse_suite(std::string_view name, std::string_view text, const std::strin
     const auto& list = v.at("candidates");
     for (std::size_t i = 0; i < list.size(); ++i) {
       const std::string base = util::pointer_append("/candidates", i);
-      add_candidate(list[i].at("prompt").get<std::string>(), list[i].at("provider").get<std::string>(),
-                    util::pointer_append(base, "prompt"), util::pointer_append(base, "provider"));
+      add_candidate(list[i].at("prompt").get<std::string>(),
+                    list[i].at("provider").get<std::string>(), util::pointer_append(base, "prompt"),
+                    util::pointer_append(base, "provider"));
     }
   }
   s.source_map = std::move(doc.source_map);
@@ -124,8 +128,9 @@ CaseFile parse_cases(std::string_view text, const std::string& display_path) {
       auto cut = what.find("syntax error while parsing");
       const auto at = util::position_of_offset(line, e.byte > 0 ? e.byte - 1 : 0);
       out.errors.emplace_back(display_path, SourcePosition{line_number, at.column},
-                              "invalid JSON: " + (cut != std::string::npos ? what.substr(cut)
-                                                                           : std::string("parse error")));
+                              "invalid JSON: " + (cut != std::string::npos
+                                                      ? what.substr(cut)
+                                                      : std::string("parse error")));
       continue;
     }
     util::SourceMap map; // every problem of a JSON line is reported at the line

@@ -32,10 +32,10 @@ struct Candidate {
 
 // golden/<name>.yaml.
 struct Suite {
-  std::string name;          // path under golden/ without ".yaml"
-  std::string path;          // relative to the registry root
+  std::string name; // path under golden/ without ".yaml"
+  std::string path; // relative to the registry root
   std::string display_path;
-  std::string cases_path;    // relative to the registry root
+  std::string cases_path; // relative to the registry root
   SourcePosition cases_position;
   std::vector<Candidate> candidates;
   nlohmann::json evaluators; // an array, as written

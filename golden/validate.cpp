@@ -49,11 +49,11 @@ void check_prompt(const Registry& registry, const registry::ResolvedPrompt& r,
                   ValidationReport& report) {
   const registry::Prompt& p = r.prompt;
   if (!p.provider.empty() && !registry.config().find_provider(p.provider)) {
-    report.errors.emplace_back(p.display_path, p.provider_position,
-                               "unknown provider \"" + p.provider + "\"" +
-                                   util::did_you_mean(p.provider, registry.config().provider_names()) +
-                                   " (providers are defined in " +
-                                   registry.config().display_path + ")");
+    report.errors.emplace_back(
+        p.display_path, p.provider_position,
+        "unknown provider \"" + p.provider + "\"" +
+            util::did_you_mean(p.provider, registry.config().provider_names()) +
+            " (providers are defined in " + registry.config().display_path + ")");
   }
   const std::set<std::string> used = used_variables(r);
   const std::vector<std::string> used_list(used.begin(), used.end());
@@ -67,7 +67,8 @@ void check_prompt(const Registry& registry, const registry::ResolvedPrompt& r,
   }
 }
 
-void check_schema_file(const Registry& registry, const std::string& path, ValidationReport& report) {
+void check_schema_file(const Registry& registry, const std::string& path,
+                       ValidationReport& report) {
   const std::string shown = registry.display(path);
   try {
     auto text = registry.work_tree().read(path);
@@ -91,7 +92,8 @@ void check_schema_file(const Registry& registry, const std::string& path, Valida
     };
     jsonschema::Validator::compile(schema, options);
   } catch (const jsonschema::SchemaError& e) {
-    report.errors.emplace_back(shown, SourcePosition{}, std::string("invalid JSON Schema: ") + e.what());
+    report.errors.emplace_back(shown, SourcePosition{},
+                               std::string("invalid JSON Schema: ") + e.what());
   } catch (const Error& e) {
     collect(report, e);
   }
@@ -105,9 +107,10 @@ void check_evaluator(const Registry& registry, const nlohmann::json& evaluator,
   if (type == "llm_judge") {
     const std::string provider = evaluator.value("provider", "");
     if (!registry.config().find_provider(provider)) {
-      report.errors.emplace_back(display_path, position,
-                                 "unknown judge provider \"" + provider + "\"" +
-                                     util::did_you_mean(provider, registry.config().provider_names()));
+      report.errors.emplace_back(
+          display_path, position,
+          "unknown judge provider \"" + provider + "\"" +
+              util::did_you_mean(provider, registry.config().provider_names()));
     }
   } else if (type == "regex") {
     RE2::Options options;
@@ -122,9 +125,10 @@ void check_evaluator(const Registry& registry, const nlohmann::json& evaluator,
       const std::filesystem::path written(it->get<std::string>());
       const std::string path = written.lexically_normal().generic_string();
       if (written.is_absolute() || path.rfind("..", 0) == 0) {
-        report.errors.emplace_back(display_path, position,
-                                   "schema \"" + written.string() +
-                                       "\" must be a path inside the registry, relative to its root");
+        report.errors.emplace_back(
+            display_path, position,
+            "schema \"" + written.string() +
+                "\" must be a path inside the registry, relative to its root");
       } else if (!registry.work_tree().read(path)) {
         report.errors.emplace_back(display_path, position,
                                    "schema \"" + it->get<std::string>() + "\" not found (no file " +
@@ -216,7 +220,8 @@ void check_suite(const Registry& registry, const std::string& name,
   report.errors.insert(report.errors.end(), cases.errors.begin(), cases.errors.end());
   report.cases += cases.cases.size();
   if (cases.cases.empty() && cases.errors.empty()) {
-    report.errors.emplace_back(cases_shown, SourcePosition{}, "no cases: write one JSON object a line");
+    report.errors.emplace_back(cases_shown, SourcePosition{},
+                               "no cases: write one JSON object a line");
   }
   for (const auto& c : cases.cases) {
     const SourcePosition at{c.line, 1};
@@ -228,8 +233,8 @@ void check_suite(const Registry& registry, const std::string& name,
         if (it == c.vars.end() || it->is_null()) {
           report.errors.emplace_back(cases_shown, at,
                                      "case \"" + c.id + "\": missing required variable \"" +
-                                         required.name + "\" for prompt \"" +
-                                         prompt->prompt.name + "\"");
+                                         required.name + "\" for prompt \"" + prompt->prompt.name +
+                                         "\"");
           complete = false;
         }
       }
@@ -301,9 +306,8 @@ ValidationReport validate_registry(const Registry& registry) {
       unique.push_back(std::move(e));
     }
   }
-  std::stable_sort(unique.begin(), unique.end(), [](const InputError& a, const InputError& b) {
-    return a.path() < b.path();
-  });
+  std::stable_sort(unique.begin(), unique.end(),
+                   [](const InputError& a, const InputError& b) { return a.path() < b.path(); });
   report.errors = std::move(unique);
   return report;
 }

@@ -330,7 +330,8 @@ private:
       if (const json* vocabularies = find_member(*root, "$vocabulary");
           vocabularies && vocabularies->is_object() && dialect.draft == Draft::draft2020_12) {
         dialect.vocabularies = 0;
-        for (const auto& [vocabulary, required] : vocabularies->items()) {
+        for (const auto& [name, required] : vocabularies->items()) {
+          const std::string& vocabulary = name; // a lambda can't capture a structured binding
           const auto known = std::find_if(k_vocabularies.begin(), k_vocabularies.end(),
                                           [&](const auto& v) { return v.first == vocabulary; });
           if (known != k_vocabularies.end()) {

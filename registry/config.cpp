@@ -39,7 +39,8 @@ const ProviderConfig* Config::find_provider(std::string_view name) const {
 Config parse_config(std::string_view text, const std::string& display_path) {
   util::ParsedDocument doc = util::parse_yaml(text, display_path);
   if (doc.value.is_null()) {
-    throw InputError(display_path, {1, 1}, "empty configuration: at least \"version: 1\" is needed");
+    throw InputError(display_path, {1, 1},
+                     "empty configuration: at least \"version: 1\" is needed");
   }
   throw_if_any(check_document(doc.value, doc.source_map, "promptops.schema.json", display_path));
 

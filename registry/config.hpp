@@ -27,11 +27,11 @@ Gate gate_from_json(const nlohmann::json& value);
 // One entry of promptops.yaml's `providers:`.
 struct ProviderConfig {
   std::string name;
-  std::string type;          // openai | anthropic | exec | replay | echo
-  std::string model;         // may be empty (echo, exec)
-  nlohmann::json params;     // an object
-  nlohmann::json settings;   // the whole entry as written
-  SourcePosition position;   // where the entry starts
+  std::string type;        // openai | anthropic | exec | replay | echo
+  std::string model;       // may be empty (echo, exec)
+  nlohmann::json params;   // an object
+  nlohmann::json settings; // the whole entry as written
+  SourcePosition position; // where the entry starts
 };
 
 // promptops.yaml.

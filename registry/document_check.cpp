@@ -50,7 +50,8 @@ const Compiled& compiled(std::string_view schema_file) {
   jsonschema::CompileOptions options;
   options.base_uri = std::string(k_base) + std::string(schema_file);
   options.loader = load_builtin;
-  c.validator = std::make_unique<jsonschema::Validator>(jsonschema::Validator::compile(c.schema, options));
+  c.validator =
+      std::make_unique<jsonschema::Validator>(jsonschema::Validator::compile(c.schema, options));
   return cache.emplace(std::string(schema_file), std::move(c)).first->second;
 }
 
@@ -162,7 +163,8 @@ std::vector<InputError> check_document(const nlohmann::json& value,
     const std::string where = util::pointer_to_display(e.instance_location);
     if (e.keyword == "additionalProperties" || e.keyword == "unevaluatedProperties") {
       const std::string key = util::pointer_last_token(e.instance_location);
-      const std::string parent = util::pointer_to_display(util::pointer_parent(e.instance_location));
+      const std::string parent =
+          util::pointer_to_display(util::pointer_parent(e.instance_location));
       problem = "unknown key \"" + key + "\"" + (parent.empty() ? "" : " in " + parent) +
                 util::did_you_mean(key, allowed_keys(e, schema_file));
       if (key == "api_key") {
@@ -172,7 +174,8 @@ std::vector<InputError> check_document(const nlohmann::json& value,
       position = source_map.key_position(e.instance_location);
     } else if (e.keyword == "enum" || e.keyword == "const") {
       nlohmann::json allowed;
-      if (const nlohmann::json* node = schema_node(split_location(e.schema_location, schema_file))) {
+      if (const nlohmann::json* node =
+              schema_node(split_location(e.schema_location, schema_file))) {
         allowed = e.keyword == "enum" ? *node : nlohmann::json::array({*node});
       }
       const nlohmann::json* actual = nullptr;
@@ -187,8 +190,9 @@ std::vector<InputError> check_document(const nlohmann::json& value,
         }
       }
       const std::string shown = actual ? actual->dump() : "value";
-      std::string suggestion =
-          actual && actual->is_string() ? util::did_you_mean(actual->get<std::string>(), names) : "";
+      std::string suggestion = actual && actual->is_string()
+                                   ? util::did_you_mean(actual->get<std::string>(), names)
+                                   : "";
       problem = (where.empty() ? "" : where + ": ") + shown + " is not allowed" +
                 (suggestion.empty() ? (allowed.is_array() && !allowed.empty()
                                            ? ": expected " + quoted_list(allowed)

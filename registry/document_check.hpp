@@ -4,6 +4,7 @@
 #include "util/yaml_json.hpp"
 
 #include <nlohmann/json.hpp>
+
 #include <string>
 #include <string_view>
 #include <vector>

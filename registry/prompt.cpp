@@ -9,7 +9,8 @@ namespace promptops::registry {
 
 void check_name(std::string_view name, std::string_view what) {
   auto bad = [&](const std::string& why) {
-    throw InputError("invalid " + std::string(what) + " name \"" + std::string(name) + "\": " + why);
+    throw InputError("invalid " + std::string(what) + " name \"" + std::string(name) +
+                     "\": " + why);
   };
   if (name.empty()) {
     bad("it is empty");
@@ -20,8 +21,8 @@ void check_name(std::string_view name, std::string_view what) {
   std::size_t start = 0;
   while (start <= name.size()) {
     const std::size_t slash = name.find('/', start);
-    const std::string_view segment =
-        name.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const std::string_view segment = name.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (segment.empty()) {
       bad("a name may not start or end with '/' or contain \"//\"");
     }
@@ -42,7 +43,9 @@ void check_name(std::string_view name, std::string_view what) {
   }
 }
 
-std::string prompt_path(std::string_view name) { return "prompts/" + std::string(name) + ".yaml"; }
+std::string prompt_path(std::string_view name) {
+  return "prompts/" + std::string(name) + ".yaml";
+}
 
 std::string partial_path(std::string_view name) {
   return "prompts/partials/" + std::string(name) + ".mustache";
@@ -87,11 +90,14 @@ mustache::Template compile(const std::string& source, const std::string& display
 std::vector<Variable> variables(const nlohmann::json& input, const char* key,
                                 const util::SourceMap& map) {
   std::vector<Variable> out;
-  if (auto it = input.find(key); it != input.end()) {
-    for (std::size_t i = 0; i < it->size(); ++i) {
-      out.push_back({(*it)[i].get<std::string>(),
-                     map.value_position(util::pointer_append(std::string("/input/") + key, i))});
-    }
+  if (!input.contains(key)) {
+    return out;
+  }
+  std::size_t i = 0;
+  for (const auto& name : input.at(key)) {
+    out.push_back({name.get<std::string>(),
+                   map.value_position(util::pointer_append(std::string("/input/") + key, i))});
+    ++i;
   }
   return out;
 }
@@ -124,7 +130,8 @@ Prompt parse_prompt(std::string_view name, std::string_view text, const std::str
                     const std::string& display_path) {
   util::ParsedDocument doc = util::parse_yaml(text, display_path);
   if (doc.value.is_null()) {
-    throw InputError(display_path, {1, 1}, "empty prompt file: it needs \"messages:\" or \"template:\"");
+    throw InputError(display_path, {1, 1},
+                     "empty prompt file: it needs \"messages:\" or \"template:\"");
   }
   throw_if_any(check_document(doc.value, doc.source_map, "prompt.schema.json", display_path));
 
@@ -134,8 +141,9 @@ Prompt parse_prompt(std::string_view name, std::string_view text, const std::str
   if (has_messages == has_template) {
     throw InputError(display_path,
                      has_messages ? doc.source_map.key_position("/template") : SourcePosition{1, 1},
-                     has_messages ? "a prompt has \"messages:\" (chat) or \"template:\" (text), not both"
-                                  : "a prompt needs \"messages:\" (chat) or \"template:\" (text)");
+                     has_messages
+                         ? "a prompt has \"messages:\" (chat) or \"template:\" (text), not both"
+                         : "a prompt needs \"messages:\" (chat) or \"template:\" (text)");
   }
 
   Prompt p;
@@ -159,7 +167,8 @@ Prompt parse_prompt(std::string_view name, std::string_view text, const std::str
     p.kind = PromptKind::chat;
     const auto& messages = v.at("messages");
     for (std::size_t i = 0; i < messages.size(); ++i) {
-      const std::string pointer = util::pointer_append(util::pointer_append("/messages", i), "content");
+      const std::string pointer =
+          util::pointer_append(util::pointer_append("/messages", i), "content");
       const std::string content = messages[i].at("content").get<std::string>();
       try {
         p.messages.push_back({messages[i].at("role").get<std::string>(), content,

@@ -52,16 +52,16 @@ struct Prompt {
   std::string display_path; // as shown in messages
   std::string file_content; // the bytes of the file, for the version id
   std::string description;
-  std::string provider;     // may be empty
-  std::string model;        // may be empty
-  nlohmann::json params;    // an object
+  std::string provider;  // may be empty
+  std::string model;     // may be empty
+  nlohmann::json params; // an object
   PromptKind kind = PromptKind::chat;
-  std::vector<Message> messages;           // chat prompts
-  std::optional<mustache::Template> text;  // text prompts
+  std::vector<Message> messages;          // chat prompts
+  std::optional<mustache::Template> text; // text prompts
   std::string text_source;
   std::vector<Variable> required;
   std::vector<Variable> optional;
-  std::string output_schema;               // may be empty
+  std::string output_schema; // may be empty
   SourcePosition output_schema_position;
   SourcePosition provider_position;
   mustache::Escape escape = mustache::Escape::none;

@@ -111,8 +111,8 @@ std::vector<std::string> Registry::prompt_names(const Source* source) const {
 }
 
 std::vector<std::string> Registry::partial_names() const {
-  return names_from_paths(m_work_tree->list("prompts/partials", ".mustache"),
-                          "prompts/partials/", ".mustache");
+  return names_from_paths(m_work_tree->list("prompts/partials", ".mustache"), "prompts/partials/",
+                          ".mustache");
 }
 
 std::shared_ptr<const Source> Registry::source_for(const std::string& ref) const {
@@ -190,14 +190,13 @@ ResolvedPrompt resolve_prompt(Prompt prompt, const Source& source, const std::st
     auto text = source.read(path);
     if (!text) {
       if (!listed) {
-        known_partials =
-            names_from_paths(source.list("prompts/partials", ".mustache"), "prompts/partials/",
-                             ".mustache");
+        known_partials = names_from_paths(source.list("prompts/partials", ".mustache"),
+                                          "prompts/partials/", ".mustache");
         listed = true;
       }
       throw InputError(p.display_path, {},
-                       "partial \"" + name + "\" not found (no file " + source.display(path) +
-                           ")" + util::did_you_mean(name, known_partials));
+                       "partial \"" + name + "\" not found (no file " + source.display(path) + ")" +
+                           util::did_you_mean(name, known_partials));
     }
     try {
       const auto compiled = mustache::Template::parse(*text);
@@ -226,9 +225,9 @@ ResolvedPrompt resolve_prompt(Prompt prompt, const Source& source, const std::st
     }
     util::parse_json(*r.output_schema, source.display(normal)); // must at least be JSON
   }
-  r.version = compute_version(p.path, p.file_content, r.partials,
-                              std::filesystem::path(p.output_schema).lexically_normal().generic_string(),
-                              r.output_schema);
+  r.version = compute_version(
+      p.path, p.file_content, r.partials,
+      std::filesystem::path(p.output_schema).lexically_normal().generic_string(), r.output_schema);
   return r;
 }
 

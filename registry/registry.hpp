@@ -21,10 +21,10 @@ std::optional<std::filesystem::path> find_root(const std::filesystem::path& star
 // A prompt with everything it pulls in, read from one source (work tree or a commit).
 struct ResolvedPrompt {
   Prompt prompt;
-  std::string ref;                              // "" (work tree) or the ref it was read at
-  std::string version;                          // full content hash (hex)
-  std::map<std::string, std::string> partials;  // every partial it includes, transitively
-  std::optional<std::string> output_schema;     // the text of output_schema, when it has one
+  std::string ref;                             // "" (work tree) or the ref it was read at
+  std::string version;                         // full content hash (hex)
+  std::map<std::string, std::string> partials; // every partial it includes, transitively
+  std::optional<std::string> output_schema;    // the text of output_schema, when it has one
 
   // The version id as shown to people: its first 12 hex digits.
   std::string short_version() const { return version.substr(0, 12); }

@@ -72,15 +72,17 @@ RenderedPrompt render_prompt(const ResolvedPrompt& resolved, const Config& confi
   return out;
 }
 
-nlohmann::json to_json(const RenderedPrompt& r) {
-  nlohmann::json j = nlohmann::json::object();
+nlohmann::ordered_json to_json(const RenderedPrompt& r) {
+  using ordered = nlohmann::ordered_json;
+  ordered j = ordered::object();
   j["name"] = r.name;
   j["version"] = r.version;
-  j["provider"] = r.provider.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.provider);
-  j["model"] = r.model.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.model);
-  j["params"] = r.params;
+  j["provider"] = r.provider.empty() ? ordered(nullptr) : ordered(r.provider);
+  j["model"] = r.model.empty() ? ordered(nullptr) : ordered(r.model);
+  j["params"] =
+      ordered::parse(r.params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (r.kind == PromptKind::chat) {
-    nlohmann::json messages = nlohmann::json::array();
+    ordered messages = ordered::array();
     for (const auto& m : r.messages) {
       messages.push_back({{"role", m.role}, {"content", m.content}});
     }

@@ -19,10 +19,10 @@ struct RenderedMessage {
 // A prompt as an application sends it.
 struct RenderedPrompt {
   std::string name;
-  std::string version;        // full id
-  std::string provider;       // may be empty: no provider named anywhere
-  std::string model;          // may be empty
-  nlohmann::json params;      // the provider's params overridden by the prompt's
+  std::string version;   // full id
+  std::string provider;  // may be empty: no provider named anywhere
+  std::string model;     // may be empty
+  nlohmann::json params; // the provider's params overridden by the prompt's
   PromptKind kind = PromptKind::chat;
   std::vector<RenderedMessage> messages; // chat prompts
   std::string text;                      // text prompts
@@ -35,7 +35,7 @@ struct RenderedPrompt {
 RenderedPrompt render_prompt(const ResolvedPrompt& prompt, const Config& config,
                              const nlohmann::json& vars, const std::string& context = {});
 
-// {"name", "version", "provider", "model", "params", "messages"|"text"}.
-nlohmann::json to_json(const RenderedPrompt& rendered);
+// {"name", "version", "provider", "model", "params", "messages"|"text"}, keys in that order.
+nlohmann::ordered_json to_json(const RenderedPrompt& rendered);
 
 } // namespace promptops::registry

@@ -1,6 +1,5 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
-
 #include <git2.h>
 
 // One main for every test executable: libgit2 is initialised once, as cli::run does.

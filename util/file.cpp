@@ -26,8 +26,8 @@ std::optional<std::string> read_impl(const std::filesystem::path& path,
     if (missing_ok && errno == ENOENT) {
       return std::nullopt;
     }
-    throw InputError(shown(path, display_path), {}, std::string("cannot read file: ") +
-                                                        std::strerror(errno));
+    throw InputError(shown(path, display_path), {},
+                     std::string("cannot read file: ") + std::strerror(errno));
   }
   std::string out;
   char buffer[65536];
@@ -67,8 +67,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
   if (path.has_parent_path()) {
     std::filesystem::create_directories(path.parent_path(), ec);
     if (ec) {
-      throw Error("cannot create folder \"" + path.parent_path().string() + "\": " +
-                      ec.message(),
+      throw Error("cannot create folder \"" + path.parent_path().string() + "\": " + ec.message(),
                   3);
     }
   }

@@ -260,8 +260,7 @@ nlohmann::json parse_json(std::string_view text, const std::string& display_path
     // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error while
     // parsing value - invalid literal; last read: 'tru'" -> keep what follows "- " or ": ".
     auto cut = what.find("syntax error while parsing");
-    std::string problem =
-        cut != std::string::npos ? what.substr(cut) : std::string("invalid JSON");
+    std::string problem = cut != std::string::npos ? what.substr(cut) : std::string("invalid JSON");
     throw InputError(display_path, position_of_offset(text, offset), "invalid JSON: " + problem);
   }
 }

@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 
 #include <nlohmann/json.hpp>
+
 #include <string>
 #include <string_view>
 #include <unordered_map>

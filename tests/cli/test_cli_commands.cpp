@@ -23,7 +23,8 @@ std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
-const std::filesystem::path k_example = std::filesystem::path(PROMPTOPS_SOURCE_DIR) / "examples" / "support";
+const std::filesystem::path k_example =
+    std::filesystem::path(PROMPTOPS_SOURCE_DIR) / "examples" / "support";
 
 } // namespace
 
@@ -130,8 +131,8 @@ TEST_CASE("cli validate, list and show on the example", "[cli]") {
 TEST_CASE("cli render, a chat prompt exactly as sent", "[cli]") {
   TempDir dir;
   REQUIRE(run_promptops({"init", "demo", "--no-git"}, dir.path()).exit_code == 0);
-  const auto r = run_promptops({"render", "support/classify", "--var", "ticket=I was charged <twice>",
-                                "--var", "customer.name=Ada & co"},
+  const auto r = run_promptops({"render", "support/classify", "--var",
+                                "ticket=I was charged <twice>", "--var", "customer.name=Ada & co"},
                                dir.path() / "demo");
   CHECK(r.err == "");
   CHECK(r.exit_code == 0);
@@ -151,8 +152,8 @@ TEST_CASE("cli render, a chat prompt exactly as sent", "[cli]") {
 TEST_CASE("cli render, a text prompt prints its text and nothing else", "[cli]") {
   TempDir dir;
   REQUIRE(run_promptops({"init", "demo", "--no-git"}, dir.path()).exit_code == 0);
-  const auto r =
-      run_promptops({"render", "summarize", "--vars-file", "vars/summarize.json"}, dir.path() / "demo");
+  const auto r = run_promptops({"render", "summarize", "--vars-file", "vars/summarize.json"},
+                               dir.path() / "demo");
   CHECK(r.exit_code == 0);
   CHECK(r.out == "Summarize this conversation with Ada in at most 3 bullet points.\n"
                  "- Ada: My invoice shows two charges for March.\n"
@@ -160,9 +161,9 @@ TEST_CASE("cli render, a text prompt prints its text and nothing else", "[cli]")
                  "- Ada: Thanks! When will the money arrive?\n"
                  "- Agent: Within five working days.\n");
   // An inverted section fills in when the optional variable is absent; --var wins over the file.
-  const auto r2 = run_promptops({"render", "summarize", "--vars-file", "vars/summarize.json",
-                                 "--var", "customer=Bob"},
-                                dir.path() / "demo");
+  const auto r2 = run_promptops(
+      {"render", "summarize", "--vars-file", "vars/summarize.json", "--var", "customer=Bob"},
+      dir.path() / "demo");
   CHECK_THAT(r2.out, Catch::StartsWith("Summarize this conversation with Bob in at most 3"));
 }
 
@@ -187,11 +188,12 @@ TEST_CASE("cli render --json, the shape applications read", "[cli]") {
 TEST_CASE("cli, -C and walking up to the registry root", "[cli]") {
   TempDir dir;
   REQUIRE(run_promptops({"init", "demo", "--no-git"}, dir.path()).exit_code == 0);
-  auto r = run_promptops({"-C", "demo", "render", "summarize", "--var", "customer=A", "--var",
-                          "messages="},
-                         dir.path());
+  auto r = run_promptops(
+      {"-C", "demo", "render", "summarize", "--var", "customer=A", "--var", "messages="},
+      dir.path());
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.out, Catch::StartsWith("Summarize this conversation with A in a few bullet points."));
+  CHECK_THAT(r.out,
+             Catch::StartsWith("Summarize this conversation with A in a few bullet points."));
   r = run_promptops({"render", "summarize", "--var", "customer=A", "--var", "messages="},
                     dir.path() / "demo" / "prompts" / "support");
   CHECK(r.exit_code == 0);
@@ -220,13 +222,15 @@ TEST_CASE("cli render NAME@HEAD, reads the last commit through libgit2", "[cli][
   }
   dir.write("demo/prompts/summarize.yaml", "template: \"edited {{customer}}\"\n"
                                            "input: {required: [customer]}\n");
-  r = run_promptops({"render", "summarize@HEAD", "--var", "customer=A", "--var", "messages="}, demo);
+  r = run_promptops({"render", "summarize@HEAD", "--var", "customer=A", "--var", "messages="},
+                    demo);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::StartsWith("Summarize this conversation with A"));
   r = run_promptops({"render", "summarize", "--var", "customer=A"}, demo);
   CHECK(r.out == "edited A");
 
-  const auto head = nlohmann::json::parse(run_promptops({"show", "summarize@HEAD", "--json"}, demo).out);
+  const auto head =
+      nlohmann::json::parse(run_promptops({"show", "summarize@HEAD", "--json"}, demo).out);
   const auto work = nlohmann::json::parse(run_promptops({"show", "summarize", "--json"}, demo).out);
   CHECK(head["ref"] == "HEAD");
   CHECK(head["version"] != work["version"]);

@@ -73,9 +73,8 @@ TEST_CASE("cli errors, missing partial", "[cli][errors]") {
   TempDir dir;
   write_registry(dir);
   dir.write("prompts/a.yaml", "template: \"{{> header}}Hi\"\n");
-  expect_error(run(dir, {"render", "a"}),
-               "prompts/a.yaml: partial \"header\" not found (no file "
-               "prompts/partials/header.mustache)");
+  expect_error(run(dir, {"render", "a"}), "prompts/a.yaml: partial \"header\" not found (no file "
+                                          "prompts/partials/header.mustache)");
 }
 
 TEST_CASE("cli errors, missing schema", "[cli][errors]") {
@@ -148,8 +147,9 @@ TEST_CASE("cli validate, reports every problem at once", "[cli][errors]") {
   dir.write("prompts/b.yaml", "template: \"{{#open}}\"\n");
   dir.write("prompts/partials/p.mustache", "{{/close}}");
   dir.write("schemas/bad.json", "{\"type\": 5}");
-  dir.write("golden/s.yaml", "prompt: a\nproviders: [default]\ncases: s.jsonl\n"
-                             "evaluators:\n  - {type: exact_mach}\n  - {type: regex, pattern: \"(\"}\n");
+  dir.write("golden/s.yaml",
+            "prompt: a\nproviders: [default]\ncases: s.jsonl\n"
+            "evaluators:\n  - {type: exact_mach}\n  - {type: regex, pattern: \"(\"}\n");
   dir.write("golden/s.jsonl", "{\"id\": \"one\", \"vars\": {\"name\": \"Ada\"}}\n"
                               "{\"id\": \"two\", \"vars\": {}}\n{broken\n");
   dir.write("golden/t.yaml", "prompt: a\ncases: missing.jsonl\n");
@@ -166,8 +166,9 @@ TEST_CASE("cli validate, reports every problem at once", "[cli][errors]") {
                                     "section \"open\""));
   CHECK_THAT(r.err, Catch::Contains("promptops: error: prompts/partials/p.mustache:1:1: "));
   CHECK_THAT(r.err, Catch::Contains("promptops: error: schemas/bad.json: invalid JSON Schema"));
-  CHECK_THAT(r.err, Catch::Contains("promptops: error: golden/s.yaml:5:12: evaluators[0].type: "
-                                    "\"exact_mach\" is not allowed, did you mean \"exact_match\"?\n"));
+  CHECK_THAT(r.err,
+             Catch::Contains("promptops: error: golden/s.yaml:5:12: evaluators[0].type: "
+                             "\"exact_mach\" is not allowed, did you mean \"exact_match\"?\n"));
   CHECK_THAT(r.err, Catch::Contains("promptops: error: golden/t.yaml:2:8: cases file not found "
                                     "(no file golden/missing.jsonl)\n"));
   CHECK_THAT(r.err, Catch::EndsWith(" in 2 prompts, 1 partial, 1 schema, 1 suite, 0 cases\n"));

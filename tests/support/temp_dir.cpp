@@ -49,6 +49,8 @@ std::string TempDir::read(const std::string& relative) const {
   return ss.str();
 }
 
-std::filesystem::path test_data_dir() { return PROMPTOPS_TEST_DATA; }
+std::filesystem::path test_data_dir() {
+  return PROMPTOPS_TEST_DATA;
+}
 
 } // namespace promptops::test

@@ -25,7 +25,9 @@ TestRepo::TestRepo(const std::filesystem::path& dir) {
   git_config_free(config);
 }
 
-TestRepo::~TestRepo() { git_repository_free(m_repo); }
+TestRepo::~TestRepo() {
+  git_repository_free(m_repo);
+}
 
 std::string TestRepo::commit_all(const std::string& message) {
   git_index* index = nullptr;

@@ -16,8 +16,9 @@ Suite parse(const std::string& text) {
 } // namespace
 
 TEST_CASE("golden::parse_suite, prompt x providers", "[golden]") {
-  const Suite s = parse("prompt: support/classify\nproviders: [default, judge]\ncases: s.jsonl\n"
-                        "evaluators:\n  - {type: contains, value: x}\ngate: {min_pass_rate: 0.5}\n");
+  const Suite s =
+      parse("prompt: support/classify\nproviders: [default, judge]\ncases: s.jsonl\n"
+            "evaluators:\n  - {type: contains, value: x}\ngate: {min_pass_rate: 0.5}\n");
   REQUIRE(s.candidates.size() == 2);
   CHECK(s.candidates[0].prompt.name == "support/classify");
   CHECK(s.candidates[1].provider == "judge");
@@ -46,8 +47,9 @@ TEST_CASE("golden::parse_suite, bad input names the line", "[golden]") {
                       "\"candidates:\"");
   REQUIRE_THROWS_WITH(parse("prompt: ../x\ncases: s.jsonl\n"),
                       Catch::StartsWith("golden/s.yaml:1:9: invalid prompt name \"../x\""));
-  REQUIRE_THROWS_WITH(parse("prompt: a\ncases: ../../s.jsonl\n"),
-                      "golden/s.yaml:2:8: cases file \"../../s.jsonl\" must be inside the registry");
+  REQUIRE_THROWS_WITH(
+      parse("prompt: a\ncases: ../../s.jsonl\n"),
+      "golden/s.yaml:2:8: cases file \"../../s.jsonl\" must be inside the registry");
 }
 
 TEST_CASE("golden::parse_suite, evaluator options are checked by type", "[golden]") {

@@ -75,7 +75,8 @@ TEST_CASE("jsonschema::Validator, Debian JSON-Schema-Test-Suite draft-07 require
         ++total;
         const std::string name = where + " / " + test.at("description").get<std::string>();
         if (!validator) {
-          failures.push_back(name + ": " + compile_error);
+          failures.push_back(name);
+          failures.back().append(": ").append(compile_error);
           continue;
         }
         const bool expected = test.at("valid").get<bool>();

@@ -1,3 +1,5 @@
+#include "jsonschema/regex.hpp"
+#include "jsonschema/uri.hpp"
 #include "jsonschema/validator.hpp"
 
 #include <catch2/catch.hpp>
@@ -569,4 +571,39 @@ TEST_CASE("jsonschema::Validator, $dynamicRef extends a recursive schema", "[jso
   const auto error = only_error(validator, R"({"children": [{"daat": 1}]})");
   CHECK(error.instance_location == "/children/0/daat");
   CHECK(error.keyword == "unevaluatedProperties");
+}
+
+TEST_CASE("jsonschema::detail::resolve_uri, RFC 3986 examples", "[jsonschema]") {
+  using promptops::jsonschema::detail::resolve_uri;
+  const std::string base = "http://a/b/c/d;p?q";
+  CHECK(resolve_uri(base, "g:h") == "g:h");
+  CHECK(resolve_uri(base, "g") == "http://a/b/c/g");
+  CHECK(resolve_uri(base, "./g") == "http://a/b/c/g");
+  CHECK(resolve_uri(base, "g/") == "http://a/b/c/g/");
+  CHECK(resolve_uri(base, "/g") == "http://a/g");
+  CHECK(resolve_uri(base, "//g") == "http://g");
+  CHECK(resolve_uri(base, "?y") == "http://a/b/c/d;p?y");
+  CHECK(resolve_uri(base, "#s") == "http://a/b/c/d;p?q#s");
+  CHECK(resolve_uri(base, "") == "http://a/b/c/d;p?q");
+  CHECK(resolve_uri(base, "..") == "http://a/b/");
+  CHECK(resolve_uri(base, "../g") == "http://a/b/g");
+  CHECK(resolve_uri(base, "../../../g") == "http://a/g");
+  CHECK(resolve_uri(base, "g;x=1/../y") == "http://a/b/c/y");
+  CHECK(resolve_uri("urn:uuid:deadbeef-1234-ffff-ffff-4321feebdaed", "#/$defs/a") ==
+        "urn:uuid:deadbeef-1234-ffff-ffff-4321feebdaed#/$defs/a");
+  CHECK(resolve_uri("", "#/definitions/a") == "#/definitions/a");
+  CHECK(resolve_uri("schemas/a.json", "../common.json") == "common.json");
+}
+
+TEST_CASE("jsonschema::detail::translate_ecma_regex, ECMA-262 syntax for RE2", "[jsonschema]") {
+  using promptops::jsonschema::detail::is_ecma_syntax;
+  using promptops::jsonschema::detail::translate_ecma_regex;
+  CHECK(translate_ecma_regex("^\\p{Letter}\\p{Script=Greek}$") == "^\\p{L}\\p{Greek}$");
+  CHECK(translate_ecma_regex("\\cC\\u00e9\\uD83D\\uDC32") == "\\x{3}\\x{E9}\\x{1F432}");
+  CHECK(translate_ecma_regex("(?<year>\\d{4})") == "(?P<year>\\d{4})");
+  CHECK(translate_ecma_regex("[^]") == "[\\x00-\\x{10FFFF}]");
+  CHECK(is_ecma_syntax("^(?:a|b)(?=c)\\d$"));
+  CHECK_FALSE(is_ecma_syntax("\\a"));
+  CHECK_FALSE(is_ecma_syntax("(?i)abc"));
+  CHECK_FALSE(is_ecma_syntax("(?P<name>a)"));
 }

@@ -37,10 +37,10 @@ TEST_CASE("registry::parse_config, a stored API key is refused", "[registry]") {
 }
 
 TEST_CASE("registry::parse_config, checks across keys", "[registry]") {
-  REQUIRE_THROWS_WITH(parse_config("version: 1\nenvironments: [staging, prod]\nprotected: [prd]\n",
-                                   "c.yaml"),
-                      "c.yaml:3:13: protected environment \"prd\" is not listed in environments, "
-                      "did you mean \"prod\"?");
+  REQUIRE_THROWS_WITH(
+      parse_config("version: 1\nenvironments: [staging, prod]\nprotected: [prd]\n", "c.yaml"),
+      "c.yaml:3:13: protected environment \"prd\" is not listed in environments, "
+      "did you mean \"prod\"?");
   REQUIRE_THROWS_WITH(parse_config("version: 1\nproviders:\n  x:\n    type: openai\n", "c.yaml"),
                       "c.yaml:3:3: provider \"x\" of type \"openai\" needs \"model\" (the model to "
                       "call)");

@@ -37,10 +37,11 @@ TEST_CASE("registry::parse_prompt_ref, NAME and NAME@REF", "[registry]") {
 }
 
 TEST_CASE("registry::parse_prompt, a chat prompt", "[registry]") {
-  const Prompt p = parse("description: d\nprovider: default\nparams: {temperature: 0}\n"
-                         "messages:\n  - role: system\n    content: Be brief.\n"
-                         "  - role: user\n    content: \"{{> head}}Q: {{question}} {{#ctx}}{{x}}{{/ctx}}\"\n"
-                         "input:\n  required: [question]\n  optional: [ctx]\n");
+  const Prompt p =
+      parse("description: d\nprovider: default\nparams: {temperature: 0}\n"
+            "messages:\n  - role: system\n    content: Be brief.\n"
+            "  - role: user\n    content: \"{{> head}}Q: {{question}} {{#ctx}}{{x}}{{/ctx}}\"\n"
+            "input:\n  required: [question]\n  optional: [ctx]\n");
   CHECK(p.kind == PromptKind::chat);
   CHECK(p.messages.size() == 2);
   CHECK(p.provider == "default");

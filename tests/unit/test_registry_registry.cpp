@@ -97,8 +97,9 @@ TEST_CASE("registry::Registry::resolve, unknown prompts, partials and schemas", 
   write_registry(dir);
   InFolder in(dir.path());
   const Registry registry = Registry::open(".");
-  REQUIRE_THROWS_WITH(registry.resolve({"gret", ""}),
-                      "unknown prompt \"gret\", did you mean \"greet\"? (no file prompts/gret.yaml)");
+  REQUIRE_THROWS_WITH(
+      registry.resolve({"gret", ""}),
+      "unknown prompt \"gret\", did you mean \"greet\"? (no file prompts/gret.yaml)");
   dir.write("prompts/p2.yaml", "template: \"{{> tnoe}}\"\n");
   REQUIRE_THROWS_WITH(registry.resolve({"p2", ""}),
                       "prompts/p2.yaml: partial \"tnoe\" not found (no file "

@@ -27,10 +27,10 @@ TEST_CASE("util::parse_yaml, core-schema scalars keep their types", "[util]") {
   CHECK(std::isinf(v["k"].get<double>()));
 }
 
-TEST_CASE("util::parse_yaml, the source map gives lines and columns of keys and values",
-          "[util]") {
-  const auto doc = parse_yaml("version: 1\nproviders:\n  default:\n    type: echo\nlist:\n  - a\n  - b\n",
-                              "promptops.yaml");
+TEST_CASE("util::parse_yaml, the source map gives lines and columns of keys and values", "[util]") {
+  const auto doc =
+      parse_yaml("version: 1\nproviders:\n  default:\n    type: echo\nlist:\n  - a\n  - b\n",
+                 "promptops.yaml");
   CHECK(doc.source_map.value_position("/providers/default/type").line == 4);
   CHECK(doc.source_map.value_position("/providers/default/type").column == 11);
   CHECK(doc.source_map.key_position("/providers/default/type").column == 5);
@@ -40,8 +40,7 @@ TEST_CASE("util::parse_yaml, the source map gives lines and columns of keys and 
 }
 
 TEST_CASE("util::parse_yaml, syntax errors name file, line and column", "[util]") {
-  REQUIRE_THROWS_WITH(parse_yaml("a: [1, 2\nb: 3\n", "bad.yaml"),
-                      Catch::StartsWith("bad.yaml:"));
+  REQUIRE_THROWS_WITH(parse_yaml("a: [1, 2\nb: 3\n", "bad.yaml"), Catch::StartsWith("bad.yaml:"));
   try {
     parse_yaml("key: value\n  bad: indent\n", "p.yaml");
     FAIL("expected an InputError");
