@@ -42,6 +42,9 @@ UriParts split_uri(std::string_view uri) {
 
 // RFC 3986 section 5.2.4.
 std::string remove_dot_segments(std::string_view input) {
+  // RFC 3986 defines this for absolute paths; a relative one (a file path used as a base)
+  // must stay relative.
+  const bool relative = !input.empty() && input[0] != '/';
   std::string output;
   while (!input.empty()) {
     if (input.substr(0, 3) == "../") {
@@ -62,6 +65,9 @@ std::string remove_dot_segments(std::string_view input) {
       output.append(segment);
       input.remove_prefix(segment.size());
     }
+  }
+  if (relative && !output.empty() && output[0] == '/') {
+    output.erase(0, 1);
   }
   return output;
 }

@@ -225,13 +225,13 @@ ParsedDocument parse_yaml(std::string_view text, const std::string& display_path
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    throw InputError(display_path, to_position(e.mark), lowercase_first(e.msg));
+    throw InputError(display_path, to_position(e.mark), "invalid YAML: " + lowercase_first(e.msg));
   }
   try {
     Converter converter(display_path, limits, doc.source_map);
     doc.value = converter.convert(root, "", 0);
   } catch (const YAML::Exception& e) {
-    throw InputError(display_path, to_position(e.mark), lowercase_first(e.msg));
+    throw InputError(display_path, to_position(e.mark), "invalid YAML: " + lowercase_first(e.msg));
   }
   return doc;
 }

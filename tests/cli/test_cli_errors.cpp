@@ -48,9 +48,11 @@ TEST_CASE("cli errors, malformed YAML", "[cli][errors]") {
   TempDir dir;
   write_registry(dir);
   dir.write("prompts/a.yaml", "messages:\n  - role: user\n    content: [unclosed\n");
-  const auto r = run(dir, {"render", "a"});
-  CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, Catch::StartsWith("promptops: error: prompts/a.yaml:4:1: "));
+  expect_error(run(dir, {"render", "a"}),
+               "prompts/a.yaml:4:1: invalid YAML: end of sequence flow not found");
+  dir.write("prompts/a.yaml", "template: x\n\tparams: {}\n");
+  expect_error(run(dir, {"show", "a"}),
+               "prompts/a.yaml:2:1: invalid YAML: illegal tab when looking for indentation");
 }
 
 TEST_CASE("cli errors, unknown key with a suggestion", "[cli][errors]") {
