@@ -1,8 +1,7 @@
 #include "tests/support/temp_dir.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -21,9 +20,10 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  const bool failed = Catch::getResultCapture().lastAssertionPassed() == false &&
-                      Catch::getResultCapture().getLastResult() != nullptr;
-  if (failed) {
+  // A REQUIRE that fails unwinds through here: keep the folder to look at. So does
+  // PROMPTOPS_KEEP_TEST_DIRS=1.
+  const char* keep = std::getenv("PROMPTOPS_KEEP_TEST_DIRS");
+  if (std::uncaught_exceptions() > 0 || (keep != nullptr && *keep == '1')) {
     std::cerr << "kept test folder " << m_path << "\n";
     return;
   }

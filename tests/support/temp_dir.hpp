@@ -6,8 +6,8 @@
 
 namespace promptops::test {
 
-// A fresh folder for one test, removed afterwards unless the test failed (then its path is
-// printed so it can be inspected).
+// A fresh folder for one test, removed afterwards unless a REQUIRE failed inside its scope
+// or PROMPTOPS_KEEP_TEST_DIRS=1 (then its path is printed so it can be inspected).
 class TempDir {
 public:
   TempDir();
