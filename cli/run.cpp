@@ -2,7 +2,6 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
-#include "registry/git.hpp"
 #include "util/error.hpp"
 #include "util/suggest.hpp"
 
@@ -29,8 +28,6 @@ void print_error(const std::string& message) {
 } // namespace
 
 int run(int argc, char* argv[]) {
-  registry::git::GitLibrary git_library;
-
   CLI::App app{"promptops: a git-backed prompt registry with tests and promotion gates"};
   app.name("promptops");
   app.require_subcommand(1);

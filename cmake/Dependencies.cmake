@@ -3,10 +3,10 @@
 find_package(CLI11 2.1 CONFIG REQUIRED)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(yaml-cpp 0.7 REQUIRED)          # target `yaml-cpp` (no namespace in 0.7.0)
-find_package(OpenSSL 3 REQUIRED)             # SHA-256 for content-addressed versions
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.5)   # 1.5.1 ships only libgit2.pc
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle)      # SHA-256 for content-addressed versions
 find_package(Threads REQUIRED)
 if(PROMPTOPS_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)            # appends its dir to CMAKE_MODULE_PATH: include(Catch)

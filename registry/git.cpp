@@ -17,12 +17,17 @@ void check(int rc, std::string_view what) {
   throw RunError(std::string(what) + ": " + message);
 }
 
+void ensure_library() {
+  static const GitLibrary k_library;
+}
+
 std::filesystem::path workdir(git_repository* repo) {
   const char* dir = git_repository_workdir(repo);
   return dir == nullptr ? std::filesystem::path() : std::filesystem::path(dir);
 }
 
 std::optional<Repository> discover(const std::filesystem::path& path) {
+  ensure_library();
   git_repository* raw = nullptr;
   const int rc = git_repository_open_ext(&raw, path.c_str(), 0, nullptr);
   if (rc == GIT_ENOTFOUND) {

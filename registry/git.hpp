@@ -27,7 +27,7 @@ using Config = std::unique_ptr<git_config, GitDeleter<git_config, git_config_fre
 using Signature = std::unique_ptr<git_signature, GitDeleter<git_signature, git_signature_free>>;
 using Index = std::unique_ptr<git_index, GitDeleter<git_index, git_index_free>>;
 
-// git_libgit2_init / git_libgit2_shutdown, paired. One lives in cli::run and in the test main.
+// git_libgit2_init / git_libgit2_shutdown, paired.
 class GitLibrary {
 public:
   GitLibrary() { git_libgit2_init(); }
@@ -35,6 +35,12 @@ public:
   GitLibrary(const GitLibrary&) = delete;
   GitLibrary& operator=(const GitLibrary&) = delete;
 };
+
+// Initialise libgit2 on first use; it is shut down at exit. Debian's libgit2 loads the whole
+// CA bundle into mbedtls at init (80% of a `promptops --version` otherwise), so commands
+// that never touch git must not pay for it. Every function here that opens a repository
+// calls it.
+void ensure_library();
 
 // Throws RunError "what: <libgit2's message>" when `rc` < 0. Reads git_error_last() at once,
 // on this thread, tolerating NULL.

@@ -51,6 +51,7 @@ InitResult init_registry(const std::filesystem::path& dir, InitGit git_mode) {
 
   auto repo = git::discover(dir);
   if (!repo && git_mode == InitGit::create_repository) {
+    git::ensure_library();
     git_repository* raw = nullptr;
     git::check(git_repository_init(&raw, dir.c_str(), 0), "cannot create a git repository");
     repo = git::Repository(raw);
