@@ -17,5 +17,12 @@ Action add_validate(CLI::App& app);
 Action add_list(CLI::App& app);
 Action add_show(CLI::App& app);
 Action add_render(CLI::App& app);
+Action add_diff(CLI::App& app);
+Action add_log(CLI::App& app);
+Action add_promote(CLI::App& app);
+Action add_rollback(CLI::App& app);
+Action add_env(CLI::App& app);
+Action add_export(CLI::App& app);
+Action add_serve(CLI::App& app);
 
 } // namespace promptops::cli

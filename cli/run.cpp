@@ -45,6 +45,13 @@ int run(int argc, char* argv[]) {
   actions["list"] = add_list(app);
   actions["show"] = add_show(app);
   actions["render"] = add_render(app);
+  actions["diff"] = add_diff(app);
+  actions["log"] = add_log(app);
+  actions["promote"] = add_promote(app);
+  actions["rollback"] = add_rollback(app);
+  actions["env"] = add_env(app);
+  actions["export"] = add_export(app);
+  actions["serve"] = add_serve(app);
 
   // A mistyped command gets a suggestion instead of CLI11's generic message.
   for (int i = 1; i < argc; ++i) {

@@ -7,7 +7,16 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.5)   # 1.5.1 ships only libgit2.pc
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle)      # SHA-256 for content-addressed versions
+# Debian builds cpp-httplib 0.11 as a shared library: its Cflags (-DCPPHTTPLIB_OPENSSL_SUPPORT
+# ...ZLIB... ...BROTLI...) come with the target and must match the library's ABI.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)   # promptops serve
 find_package(Threads REQUIRED)
 if(PROMPTOPS_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)            # appends its dir to CMAKE_MODULE_PATH: include(Catch)
+endif()
+# dtl (libdtl-dev) is header-only with no CMake or pkg-config file: check for it here so a
+# missing package is a clear message, not a compile error.
+find_path(DTL_INCLUDE_DIR dtl/dtl.hpp)
+if(NOT DTL_INCLUDE_DIR)
+  message(FATAL_ERROR "dtl/dtl.hpp not found: install libdtl-dev (scripts/install-deps does)")
 endif()

@@ -50,12 +50,31 @@ std::optional<Commit> find_commit(git_repository* repo, const std::string& revis
   return Commit(reinterpret_cast<git_commit*>(raw));
 }
 
-TreeSource::TreeSource(Repository repo, Commit commit, std::string prefix, std::string label)
+TreeSource::TreeSource(SharedRepository repo, Commit commit, std::string prefix, std::string label)
     : m_repo(std::move(repo)), m_commit(std::move(commit)), m_prefix(std::move(prefix)),
       m_label(std::move(label)) {
   git_tree* raw = nullptr;
   check(git_commit_tree(&raw, m_commit.get()), "cannot read the tree of " + m_label);
   m_tree.reset(raw);
+}
+
+TreeSource::TreeSource(SharedRepository repo, Tree tree, std::string prefix, std::string label)
+    : m_repo(std::move(repo)), m_tree(std::move(tree)), m_prefix(std::move(prefix)),
+      m_label(std::move(label)) {}
+
+std::optional<git_oid> TreeSource::blob_id(std::string_view path) const {
+  git_tree_entry* raw_entry = nullptr;
+  const std::string full = m_prefix + std::string(path);
+  const int rc = git_tree_entry_bypath(&raw_entry, m_tree.get(), full.c_str());
+  if (rc == GIT_ENOTFOUND) {
+    return std::nullopt;
+  }
+  check(rc, "cannot read " + display(path));
+  TreeEntry entry(raw_entry);
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
+    return std::nullopt;
+  }
+  return *git_tree_entry_id(entry.get());
 }
 
 std::optional<std::string> TreeSource::read(std::string_view path) const {

@@ -26,6 +26,14 @@ using Reference = std::unique_ptr<git_reference, GitDeleter<git_reference, git_r
 using Config = std::unique_ptr<git_config, GitDeleter<git_config, git_config_free>>;
 using Signature = std::unique_ptr<git_signature, GitDeleter<git_signature, git_signature_free>>;
 using Index = std::unique_ptr<git_index, GitDeleter<git_index, git_index_free>>;
+using Revwalk = std::unique_ptr<git_revwalk, GitDeleter<git_revwalk, git_revwalk_free>>;
+// A repository handle shared by the sources read from it (one thread at a time).
+using SharedRepository = std::shared_ptr<git_repository>;
+
+// Share `repo`'s handle.
+inline SharedRepository share(Repository repo) {
+  return SharedRepository(repo.release(), git_repository_free);
+}
 
 // git_libgit2_init / git_libgit2_shutdown, paired.
 class GitLibrary {
@@ -61,14 +69,21 @@ std::optional<Commit> find_commit(git_repository* repo, const std::string& revis
 // repository ("" or ending in '/'); `label` shows in messages ("HEAD").
 class TreeSource final : public Source {
 public:
-  TreeSource(Repository repo, Commit commit, std::string prefix, std::string label);
+  TreeSource(SharedRepository repo, Commit commit, std::string prefix, std::string label);
+  // A tree that no commit holds yet (one being built).
+  TreeSource(SharedRepository repo, Tree tree, std::string prefix, std::string label);
+
+  const git_commit* commit() const { return m_commit.get(); } // null for a bare tree
+  const git_tree* tree() const { return m_tree.get(); }
+  // The blob id of `path`, or std::nullopt when there is no such file.
+  std::optional<git_oid> blob_id(std::string_view path) const;
 
   std::optional<std::string> read(std::string_view path) const override;
   std::vector<std::string> list(std::string_view dir, std::string_view suffix) const override;
   std::string display(std::string_view path) const override;
 
 private:
-  Repository m_repo; // declared first: freed last
+  SharedRepository m_repo; // declared first: freed last
   Commit m_commit;
   Tree m_tree;
   std::string m_prefix;

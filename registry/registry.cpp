@@ -1,11 +1,13 @@
 #include "registry/registry.hpp"
 
 #include "registry/git.hpp"
+#include "registry/history.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/suggest.hpp"
 #include "util/yaml_json.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <set>
 
@@ -33,14 +35,16 @@ std::optional<std::filesystem::path> find_root(const std::filesystem::path& star
   }
 }
 
-std::string compute_version(const std::string& prompt_path, const std::string& prompt_content,
+std::string compute_version(const std::string& prompt_content,
                             const std::map<std::string, std::string>& partials,
                             const std::string& schema_path,
                             const std::optional<std::string>& schema_content) {
-  // A manifest of (path, content hash) lines in path order, hashed once more: stable, and
-  // independent of how the parts are read.
+  // A manifest of (key, content hash) lines in key order, hashed once more: stable, and
+  // independent of how the parts are read. The prompt's own file is keyed by role, not
+  // path, so that renaming a prompt keeps its version; partials and the schema keep their
+  // paths, since the prompt refers to them by those.
   std::map<std::string, std::string> files;
-  files[prompt_path] = util::sha256_hex(prompt_content);
+  files["<prompt>"] = util::sha256_hex(prompt_content);
   for (const auto& [name, content] : partials) {
     files[partial_path(name)] = util::sha256_hex(content);
   }
@@ -115,23 +119,19 @@ std::vector<std::string> Registry::partial_names() const {
                           ".mustache");
 }
 
-std::shared_ptr<const Source> Registry::source_for(const std::string& ref) const {
-  if (ref.empty()) {
-    return m_work_tree;
-  }
-  if (ref != "HEAD") {
-    throw InputError("unknown reference \"@" + ref +
-                     "\": this version of promptops reads NAME (the work tree) and NAME@HEAD "
-                     "(the last commit)");
-  }
+std::string environment_branch(std::string_view env) {
+  return "refs/heads/promptops/env/" + std::string(env);
+}
+
+Registry::Git Registry::git(const std::string& why) const {
   auto repo = git::discover(m_root);
   if (!repo) {
-    throw InputError("\"@HEAD\" needs git, and \"" + m_root.string() +
+    throw InputError(why + " needs git, and \"" + m_root.string() +
                      "\" is not inside a git repository");
   }
   const std::filesystem::path workdir = git::workdir(repo->get());
   if (workdir.empty()) {
-    throw InputError("\"@HEAD\" needs a work tree; the repository at \"" + m_root.string() +
+    throw InputError(why + " needs a work tree; the repository at \"" + m_root.string() +
                      "\" is bare");
   }
   std::error_code ec;
@@ -139,19 +139,65 @@ std::shared_ptr<const Source> Registry::source_for(const std::string& ref) const
   const std::filesystem::path canonical_workdir = std::filesystem::weakly_canonical(workdir, ec);
   std::string prefix = canonical_root.lexically_relative(canonical_workdir).generic_string();
   prefix = prefix == "." || prefix.empty() ? "" : prefix + "/";
-  auto commit = git::find_commit(repo->get(), "HEAD");
+  return {git::share(std::move(*repo)), prefix};
+}
+
+std::shared_ptr<const Source> Registry::source_for(const std::string& ref) const {
+  if (ref.empty()) {
+    return m_work_tree;
+  }
+  const auto& envs = m_config.environments;
+  const bool is_env = std::find(envs.begin(), envs.end(), ref) != envs.end();
+  if (ref != "HEAD" && !is_env) {
+    std::vector<std::string> known = envs;
+    known.push_back("HEAD");
+    throw InputError("unknown reference \"@" + ref + "\"" + util::did_you_mean(ref, known) +
+                     ": use @HEAD, @vN, a version id, or an environment of " +
+                     m_config.display_path);
+  }
+  Git g = git("\"@" + ref + "\"");
+  if (is_env) {
+    // An environment branch holds the pinned files at its root.
+    auto commit = git::find_commit(g.repo.get(), environment_branch(ref));
+    if (!commit) {
+      throw InputError("environment \"" + ref + "\" has nothing promoted yet (no branch " +
+                       environment_branch(ref).substr(std::string("refs/heads/").size()) + ")");
+    }
+    return std::make_shared<const git::TreeSource>(g.repo, std::move(*commit), "", ref);
+  }
+  auto commit = git::find_commit(g.repo.get(), "HEAD");
   if (!commit) {
     throw InputError("\"@HEAD\": the repository has no commits yet");
   }
-  return std::make_shared<const git::TreeSource>(std::move(*repo), std::move(*commit), prefix,
-                                                 "HEAD");
+  return std::make_shared<const git::TreeSource>(g.repo, std::move(*commit), g.prefix, "HEAD");
 }
 
 ResolvedPrompt Registry::resolve(const PromptRef& ref) const {
+  const auto& envs = m_config.environments;
+  if (!ref.ref.empty() && ref.ref != "HEAD" &&
+      std::find(envs.begin(), envs.end(), ref.ref) == envs.end() && is_version_ref(ref.ref)) {
+    // NAME@v3 or NAME@<id prefix>: the commit that introduced that version, under the name
+    // the prompt had then.
+    const auto history = prompt_history(*this, ref.name);
+    const VersionEntry entry = *find_version(history, ref.name, ref.ref);
+    Git g = git("\"@" + ref.ref + "\"");
+    auto commit = git::find_commit(g.repo.get(), entry.commit);
+    auto source = std::make_shared<const git::TreeSource>(g.repo, std::move(*commit), g.prefix,
+                                                          entry.commit.substr(0, 7));
+    const std::string path = prompt_path(entry.name);
+    Prompt prompt = parse_prompt(entry.name, *source->read(path), path, source->display(path));
+    ResolvedPrompt r = resolve_prompt(std::move(prompt), *source, ref.ref);
+    r.prompt.name = ref.name;
+    return r;
+  }
   auto source = source_for(ref.ref);
   const std::string path = prompt_path(ref.name);
   auto text = source->read(path);
   if (!text) {
+    if (!ref.ref.empty() && ref.ref != "HEAD") {
+      throw InputError("prompt \"" + ref.name + "\" is not pinned in environment \"" + ref.ref +
+                       "\"" + util::did_you_mean(ref.name, prompt_names(source.get())));
+    }
     if (!ref.ref.empty() && m_work_tree->read(path)) {
       throw InputError("prompt \"" + ref.name + "\" is not committed at " + ref.ref +
                        " (it exists only in the work tree)");
@@ -226,7 +272,7 @@ ResolvedPrompt resolve_prompt(Prompt prompt, const Source& source, const std::st
     util::parse_json(*r.output_schema, source.display(normal)); // must at least be JSON
   }
   r.version = compute_version(
-      p.path, p.file_content, r.partials,
+      p.file_content, r.partials,
       std::filesystem::path(p.output_schema).lexically_normal().generic_string(), r.output_schema);
   return r;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "registry/config.hpp"
+#include "registry/git.hpp"
 #include "registry/prompt.hpp"
 #include "registry/source.hpp"
 
@@ -18,6 +19,9 @@ constexpr const char* k_config_file = "promptops.yaml";
 // The nearest folder at or above `start` that holds promptops.yaml, or std::nullopt.
 std::optional<std::filesystem::path> find_root(const std::filesystem::path& start);
 
+// The git branch that holds environment `env`: "refs/heads/promptops/env/<env>".
+std::string environment_branch(std::string_view env);
+
 // A prompt with everything it pulls in, read from one source (work tree or a commit).
 struct ResolvedPrompt {
   Prompt prompt;
@@ -31,9 +35,9 @@ struct ResolvedPrompt {
 };
 
 // The version id of a prompt: a SHA-256 over the prompt file and every file it pulls in
-// (partials, output schema), each with its path, so that any change to what is sent changes
-// the id and nothing else does.
-std::string compute_version(const std::string& prompt_path, const std::string& prompt_content,
+// (partials and the output schema, each with its path), so that any change to what is sent
+// changes the id and nothing else does: not a rename of the prompt, not a commit elsewhere.
+std::string compute_version(const std::string& prompt_content,
                             const std::map<std::string, std::string>& partials,
                             const std::string& schema_path,
                             const std::optional<std::string>& schema_content);
@@ -59,8 +63,18 @@ public:
   // a ref that names nothing.
   ResolvedPrompt resolve(const PromptRef& ref) const;
 
-  // The source that holds ref.ref: the work tree for "", the commit for "HEAD".
+  // The source that holds `ref`: the work tree for "", the last commit for "HEAD", the tip
+  // of the environment's branch for an environment named in promptops.yaml. Throws
+  // InputError for anything else (with "did you mean") or a ref that names nothing yet.
   std::shared_ptr<const Source> source_for(const std::string& ref) const;
+
+  // The git repository holding the registry, shared, and the registry root's path inside it
+  // ("" or ending in '/'). Throws InputError naming `why` when there is none or it is bare.
+  struct Git {
+    git::SharedRepository repo;
+    std::string prefix;
+  };
+  Git git(const std::string& why) const;
 
   // "prompts/x.yaml" as shown in messages.
   std::string display(const std::string& path) const { return m_work_tree->display(path); }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <memory>
 #include <spawn.h>
 #include <sstream>
 #include <stdexcept>
@@ -24,11 +25,19 @@ std::string promptops_binary() {
   return path;
 }
 
-ProcessResult run_promptops(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-                            const std::map<std::string, std::string>& env) {
-  TempDir io; // stdout and stderr go to files: no pipe can fill up and deadlock
-  const std::string out_path = (io.path() / "out").string();
-  const std::string err_path = (io.path() / "err").string();
+namespace {
+
+struct Started {
+  pid_t pid = 0;
+  std::unique_ptr<TempDir> io; // stdout and stderr go to files: no pipe can fill up
+};
+
+Started start(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+              const std::map<std::string, std::string>& env) {
+  Started s;
+  s.io = std::make_unique<TempDir>();
+  const std::string out_path = (s.io->path() / "out").string();
+  const std::string err_path = (s.io->path() / "err").string();
   const std::string binary = promptops_binary();
 
   std::vector<std::string> argv_storage{binary};
@@ -49,7 +58,11 @@ ProcessResult run_promptops(const std::vector<std::string>& args, const std::fil
   }
   merged["NO_COLOR"] = "1";
   for (const auto& [k, v] : env) {
-    merged[k] = v;
+    if (v.empty()) {
+      merged.erase(k); // an empty value removes the variable
+    } else {
+      merged[k] = v;
+    }
   }
   std::vector<std::string> env_storage;
   for (const auto& [k, v] : merged) {
@@ -69,20 +82,46 @@ ProcessResult run_promptops(const std::vector<std::string>& args, const std::fil
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
   posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+  const int rc = posix_spawn(&s.pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     throw std::runtime_error("cannot start " + binary + ": " + std::strerror(rc));
   }
+  return s;
+}
+
+ProcessResult finish(Started& s) {
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
+  while (waitpid(s.pid, &status, 0) < 0) {
   }
   ProcessResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = io.read("out");
-  result.err = io.read("err");
+  result.out = s.io->read("out");
+  result.err = s.io->read("err");
   return result;
+}
+
+} // namespace
+
+ProcessResult run_promptops(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                            const std::map<std::string, std::string>& env) {
+  Started s = start(args, cwd, env);
+  return finish(s);
+}
+
+std::vector<ProcessResult>
+run_promptops_together(const std::vector<std::vector<std::string>>& commands,
+                       const std::filesystem::path& cwd,
+                       const std::map<std::string, std::string>& env) {
+  std::vector<Started> started;
+  for (const auto& args : commands) {
+    started.push_back(start(args, cwd, env));
+  }
+  std::vector<ProcessResult> results;
+  for (auto& s : started) {
+    results.push_back(finish(s));
+  }
+  return results;
 }
 
 } // namespace promptops::test

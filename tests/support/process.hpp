@@ -14,9 +14,16 @@ struct ProcessResult {
 };
 
 // Run the built promptops binary (found through the PROMPTOPS environment variable that
-// CTest sets) with `args` in folder `cwd`. `env` adds or replaces environment variables.
+// CTest sets) with `args` in folder `cwd`. `env` adds or replaces environment variables; an
+// empty value removes one.
 ProcessResult run_promptops(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                             const std::map<std::string, std::string>& env = {});
+
+// Start every command at once (each a promptops argument list), then wait for all: for races.
+std::vector<ProcessResult>
+run_promptops_together(const std::vector<std::vector<std::string>>& commands,
+                       const std::filesystem::path& cwd,
+                       const std::map<std::string, std::string>& env = {});
 
 // The path of the built promptops binary.
 std::string promptops_binary();

@@ -60,6 +60,9 @@ TEST_CASE("registry::Registry::resolve, partials, schema and a stable version", 
   CHECK(r.version.size() == 64);
   CHECK(r.short_version() == r.version.substr(0, 12));
   CHECK(registry.resolve({"greet", ""}).version == r.version);
+  // A renamed copy is the same version: the id is content, not place.
+  dir.write("prompts/renamed/hello.yaml", dir.read("prompts/greet.yaml"));
+  CHECK(registry.resolve({"renamed/hello", ""}).version == r.version);
 
   // A change to anything the prompt pulls in makes a new version.
   dir.write("prompts/partials/tone.mustache", "Be terse.");

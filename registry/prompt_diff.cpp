@@ -1,0 +1,1000 @@
+#include "registry/prompt_diff.hpp"
+
+#include "util/json_pointer.hpp"
+
+#include <algorithm>
+#include <dtl/dtl.hpp>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace promptops::registry {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Line diffs
+
+// Lines with their '\n', so that a last line without one differs from the same line with one.
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) {
+      lines.push_back(text.substr(start));
+      break;
+    }
+    lines.push_back(text.substr(start, nl + 1 - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+struct Op {
+  char op;
+  const std::string* line;
+};
+
+// The edit script of `a` into `b`, with each run of changes written as its removals, then its
+// additions, the way diff and git show them (dtl may interleave them).
+std::vector<Op> edit_script(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::vector<Op> ops;
+  if (a.empty() || b.empty()) {
+    for (const auto& line : a) {
+      ops.push_back({'-', &line});
+    }
+    for (const auto& line : b) {
+      ops.push_back({'+', &line});
+    }
+    return ops;
+  }
+  dtl::Diff<std::string, std::vector<std::string>> diff(a, b);
+  diff.compose();
+  std::size_t i = 0;
+  std::size_t j = 0;
+  std::vector<Op> removed;
+  std::vector<Op> added;
+  auto flush = [&] {
+    ops.insert(ops.end(), removed.begin(), removed.end());
+    ops.insert(ops.end(), added.begin(), added.end());
+    removed.clear();
+    added.clear();
+  };
+  // Only the kinds of the edit script are used; the lines are taken from `a` and `b` by
+  // position, which keeps the pointers valid and checks that the script walks both texts.
+  for (const auto& [elem, info] : diff.getSes().getSequence()) {
+    if (info.type == dtl::SES_COMMON && i < a.size() && j < b.size()) {
+      flush();
+      ops.push_back({' ', &a[i++]});
+      ++j;
+    } else if (info.type == dtl::SES_DELETE && i < a.size()) {
+      removed.push_back({'-', &a[i++]});
+    } else if (info.type == dtl::SES_ADD && j < b.size()) {
+      added.push_back({'+', &b[j++]});
+    }
+  }
+  // Should dtl ever stop short, the rest is still shown as changed rather than lost.
+  for (; i < a.size(); ++i) {
+    removed.push_back({'-', &a[i]});
+  }
+  for (; j < b.size(); ++j) {
+    added.push_back({'+', &b[j]});
+  }
+  flush();
+  return ops;
+}
+
+std::string range(std::size_t start, std::size_t count) {
+  return count == 1 ? std::to_string(start) : std::to_string(start) + "," + std::to_string(count);
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON
+
+nlohmann::ordered_json ordered(const nlohmann::json& j) {
+  if (j.is_object()) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : j.items()) {
+      out[key] = ordered(value);
+    }
+    return out;
+  }
+  if (j.is_array()) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& value : j) {
+      out.push_back(ordered(value));
+    }
+    return out;
+  }
+  switch (j.type()) {
+  case nlohmann::json::value_t::string:
+    return j.get<std::string>();
+  case nlohmann::json::value_t::boolean:
+    return j.get<bool>();
+  case nlohmann::json::value_t::number_integer:
+    return j.get<std::int64_t>();
+  case nlohmann::json::value_t::number_unsigned:
+    return j.get<std::uint64_t>();
+  case nlohmann::json::value_t::number_float:
+    return j.get<double>();
+  default:
+    return nullptr;
+  }
+}
+
+std::vector<std::string> union_keys(const nlohmann::json& a, const nlohmann::json& b) {
+  std::set<std::string> keys;
+  for (const auto* j : {&a, &b}) {
+    if (j->is_object()) {
+      for (const auto& [key, _] : j->items()) {
+        keys.insert(key);
+      }
+    }
+  }
+  return {keys.begin(), keys.end()};
+}
+
+// Per top-level key, without looking inside the values (params, metadata).
+std::vector<JsonChange> diff_keys(const nlohmann::json& a, const nlohmann::json& b) {
+  std::vector<JsonChange> out;
+  for (const auto& key : union_keys(a, b)) {
+    const bool in_a = a.is_object() && a.contains(key);
+    const bool in_b = b.is_object() && b.contains(key);
+    const std::string pointer = util::pointer_append("", key);
+    if (!in_b) {
+      out.push_back({pointer, Change::removed, a.at(key), std::nullopt});
+    } else if (!in_a) {
+      out.push_back({pointer, Change::added, std::nullopt, b.at(key)});
+    } else if (a.at(key) != b.at(key)) {
+      out.push_back({pointer, Change::changed, a.at(key), b.at(key)});
+    }
+  }
+  return out;
+}
+
+// Objects key by key, arrays of the same length item by item; anything else that differs
+// (a value, a type, an array that grew or shrank) is one change at its pointer.
+void diff_json(const nlohmann::json& a, const nlohmann::json& b, const std::string& pointer,
+               std::vector<JsonChange>& out) {
+  if (a == b) {
+    return;
+  }
+  if (a.is_object() && b.is_object()) {
+    for (const auto& key : union_keys(a, b)) {
+      const std::string inner = util::pointer_append(pointer, key);
+      if (!b.contains(key)) {
+        out.push_back({inner, Change::removed, a.at(key), std::nullopt});
+      } else if (!a.contains(key)) {
+        out.push_back({inner, Change::added, std::nullopt, b.at(key)});
+      } else {
+        diff_json(a.at(key), b.at(key), inner, out);
+      }
+    }
+    return;
+  }
+  if (a.is_array() && b.is_array() && a.size() == b.size()) {
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      diff_json(a[i], b[i], util::pointer_append(pointer, i), out);
+    }
+    return;
+  }
+  out.push_back({pointer, Change::changed, a, b});
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+std::string side_name(const PromptSide& side) {
+  return side.ref.empty() ? side.name : side.name + "@" + side.ref;
+}
+
+struct MessageView {
+  MessageSide side;
+  const std::string* content;
+};
+
+std::vector<MessageView> message_views(const Prompt& p) {
+  std::vector<MessageView> out;
+  if (p.kind == PromptKind::text) {
+    out.push_back({{0, "user", "template"}, &p.text_source});
+    return out;
+  }
+  for (std::size_t i = 0; i < p.messages.size(); ++i) {
+    out.push_back(
+        {{i, p.messages[i].role, "messages[" + std::to_string(i) + "]"}, &p.messages[i].content});
+  }
+  return out;
+}
+
+// The alignment of two message lists that pairs the most alike: an identical message scores
+// 4, one that kept its role or its content 2; messages that share neither are never paired
+// (they are a removal and an addition).
+std::vector<MessageChange> align_messages(const std::vector<MessageView>& a,
+                                          const std::vector<MessageView>& b) {
+  const std::size_t n = a.size();
+  const std::size_t m = b.size();
+  constexpr int k_never = -1;
+  auto score = [&](std::size_t i, std::size_t j) {
+    const bool same_role = a[i].side.role == b[j].side.role;
+    const bool same_content = *a[i].content == *b[j].content;
+    return same_role && same_content ? 4 : same_role || same_content ? 2 : k_never;
+  };
+  std::vector<MessageChange> out;
+  auto pair = [&](std::size_t i, std::size_t j) {
+    MessageChange c{a[i].side, b[j].side, a[i].side.role != b[j].side.role,
+                    *a[i].content != *b[j].content};
+    if (c.role_changed || c.content_changed) {
+      out.push_back(std::move(c));
+    }
+  };
+  auto removed = [&](std::size_t i) { out.push_back({a[i].side, std::nullopt, false, true}); };
+  auto added = [&](std::size_t j) { out.push_back({std::nullopt, b[j].side, false, true}); };
+
+  // A prompt has a handful of messages; past a million cells, align by position instead.
+  if (n * m > 1'000'000) {
+    for (std::size_t i = 0; i < std::max(n, m); ++i) {
+      if (i < n && i < m && score(i, i) != k_never) {
+        pair(i, i);
+      } else {
+        if (i < n) {
+          removed(i);
+        }
+        if (i < m) {
+          added(i);
+        }
+      }
+    }
+    return out;
+  }
+  // best[i][j]: the best score aligning a[i..] with b[j..].
+  std::vector<std::vector<int>> best(n + 1, std::vector<int>(m + 1, 0));
+  for (std::size_t i = n; i-- > 0;) {
+    for (std::size_t j = m; j-- > 0;) {
+      int v = std::max(best[i + 1][j], best[i][j + 1]);
+      if (const int s = score(i, j); s != k_never) {
+        v = std::max(v, s + best[i + 1][j + 1]);
+      }
+      best[i][j] = v;
+    }
+  }
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && score(i, j) != k_never &&
+        best[i][j] == score(i, j) + best[i + 1][j + 1]) {
+      pair(i++, j++);
+    } else if (i < n && (j == m || best[i][j] == best[i + 1][j])) {
+      removed(i++);
+    } else {
+      added(j++);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Variables
+
+std::set<std::string> used_variables(const ResolvedPrompt& r) {
+  std::set<std::string> used;
+  for (const auto& v : r.prompt.template_variables()) {
+    used.insert(v);
+  }
+  for (const auto& [name, text] : r.partials) {
+    try {
+      for (const auto& v : mustache::Template::parse(text).variables()) {
+        used.insert(v);
+      }
+    } catch (const mustache::TemplateSyntaxError&) {
+      // resolve_prompt has parsed every partial; one that fails here names nothing.
+    }
+  }
+  return used;
+}
+
+std::map<std::string, Declaration> declarations(const Prompt& p) {
+  std::map<std::string, Declaration> out;
+  for (const auto& v : p.optional) {
+    out[v.name] = Declaration::optional;
+  }
+  for (const auto& v : p.required) {
+    out[v.name] = Declaration::required;
+  }
+  return out;
+}
+
+std::vector<VariableChange> diff_variables(const ResolvedPrompt& a, const ResolvedPrompt& b) {
+  const auto declared_a = declarations(a.prompt);
+  const auto declared_b = declarations(b.prompt);
+  const auto used_a = used_variables(a);
+  const auto used_b = used_variables(b);
+  std::set<std::string> names(used_a.begin(), used_a.end());
+  names.insert(used_b.begin(), used_b.end());
+  for (const auto* declared : {&declared_a, &declared_b}) {
+    for (const auto& [name, _] : *declared) {
+      names.insert(name);
+    }
+  }
+  auto lookup = [](const std::map<std::string, Declaration>& m, const std::string& name) {
+    const auto it = m.find(name);
+    return it == m.end() ? Declaration::none : it->second;
+  };
+  std::vector<VariableChange> out;
+  for (const auto& name : names) {
+    VariableChange c{name,
+                     lookup(declared_a, name),
+                     lookup(declared_b, name),
+                     used_a.count(name) != 0,
+                     used_b.count(name) != 0,
+                     Severity::info};
+    if (c.before == c.after && c.used_before == c.used_after) {
+      continue;
+    }
+    if (c.after == Declaration::required && c.before != Declaration::required) {
+      c.severity = Severity::breaking; // callers that do not pass it now fail
+    } else if ((c.before != Declaration::none && c.after == Declaration::none) ||
+               (c.used_before && !c.used_after)) {
+      c.severity = Severity::warning; // callers that pass it are silently ignored
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+
+void set_if_changed(std::optional<FieldChange>& field, const std::string& a, const std::string& b) {
+  if (a != b) {
+    field = FieldChange{a, b};
+  }
+}
+
+const char* kind_name(PromptKind kind) {
+  return kind == PromptKind::chat ? "chat" : "text";
+}
+
+const char* escape_name(mustache::Escape escape) {
+  return escape == mustache::Escape::html ? "html" : "none";
+}
+
+std::vector<std::string> tag_list(const nlohmann::json& tags) {
+  std::vector<std::string> out;
+  if (tags.is_array()) {
+    for (const auto& t : tags) {
+      out.push_back(t.is_string() ? t.get<std::string>() : t.dump());
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> missing_from(const std::vector<std::string>& from,
+                                      const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const auto& t : from) {
+    if (std::find(in.begin(), in.end(), t) == in.end() &&
+        std::find(out.begin(), out.end(), t) == out.end()) {
+      out.push_back(t);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------
+
+std::string Hunk::header() const {
+  return "@@ -" + range(before_start, before_count) + " +" + range(after_start, after_count) +
+         " @@";
+}
+
+std::string TextDiff::unified() const {
+  std::string out;
+  for (const auto& hunk : hunks) {
+    out += hunk.header();
+    out += '\n';
+    for (const auto& line : hunk.lines) {
+      out += line.op;
+      out += line.text;
+      out += '\n';
+      if (line.no_newline) {
+        out += "\\ No newline at end of file\n";
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<Hunk> diff_lines(const std::string& before, const std::string& after,
+                             std::size_t context) {
+  if (before == after) {
+    return {};
+  }
+  // A missing final line break is only worth showing when the other side has one; prompt
+  // texts written as YAML strings usually have none on either side.
+  auto lacks_newline = [](const std::string& s) { return !s.empty() && s.back() != '\n'; };
+  auto ends_newline = [](const std::string& s) { return !s.empty() && s.back() == '\n'; };
+  std::string a = before;
+  std::string b = after;
+  if (lacks_newline(before) && !ends_newline(after)) {
+    a += '\n';
+  }
+  if (lacks_newline(after) && !ends_newline(before)) {
+    b += '\n';
+  }
+  const auto lines_a = split_lines(a);
+  const auto lines_b = split_lines(b);
+  const auto ops = edit_script(lines_a, lines_b);
+
+  // Line numbers before each op, on each side.
+  std::vector<std::size_t> pos_a(ops.size() + 1, 0);
+  std::vector<std::size_t> pos_b(ops.size() + 1, 0);
+  for (std::size_t k = 0; k < ops.size(); ++k) {
+    pos_a[k + 1] = pos_a[k] + (ops[k].op != '+' ? 1 : 0);
+    pos_b[k + 1] = pos_b[k] + (ops[k].op != '-' ? 1 : 0);
+  }
+
+  std::vector<Hunk> hunks;
+  const std::size_t n = ops.size();
+  std::size_t k = 0;
+  while (k < n) {
+    if (ops[k].op == ' ') {
+      ++k;
+      continue;
+    }
+    const std::size_t start = k >= context ? k - context : 0;
+    std::size_t end = k;
+    for (;;) {
+      while (end < n && ops[end].op != ' ') {
+        ++end;
+      }
+      std::size_t next = end;
+      while (next < n && ops[next].op == ' ') {
+        ++next;
+      }
+      if (next < n && next - end <= 2 * context) {
+        end = next;
+        continue;
+      }
+      end = std::min(n, end + context);
+      break;
+    }
+    Hunk h;
+    for (std::size_t x = start; x < end; ++x) {
+      const std::string& line = *ops[x].line;
+      const bool has_newline = !line.empty() && line.back() == '\n';
+      h.lines.push_back(
+          {ops[x].op, has_newline ? line.substr(0, line.size() - 1) : line, !has_newline});
+    }
+    h.before_count = pos_a[end] - pos_a[start];
+    h.after_count = pos_b[end] - pos_b[start];
+    h.before_start = pos_a[start] + (h.before_count > 0 ? 1 : 0);
+    h.after_start = pos_b[start] + (h.after_count > 0 ? 1 : 0);
+    hunks.push_back(std::move(h));
+    k = end;
+  }
+  return hunks;
+}
+
+bool PromptDiff::empty() const {
+  return !name && !description && !kind && !provider && !model && !escape && params.empty() &&
+         messages.empty() && !output_schema && !output_schema_text_changed &&
+         output_schema_changes.empty() && partials.empty() && variables.empty() &&
+         tags_added.empty() && tags_removed.empty() && metadata.empty() &&
+         !only_file_layout_changed && texts.empty();
+}
+
+std::size_t PromptDiff::count(Severity severity) const {
+  return static_cast<std::size_t>(
+      std::count_if(variables.begin(), variables.end(),
+                    [&](const VariableChange& v) { return v.severity == severity; }));
+}
+
+PromptDiff diff_prompts(const ResolvedPrompt& a, const ResolvedPrompt& b) {
+  const Prompt& pa = a.prompt;
+  const Prompt& pb = b.prompt;
+  PromptDiff d;
+  d.before = {pa.name, a.ref, a.version};
+  d.after = {pb.name, b.ref, b.version};
+  const std::string name_a = side_name(d.before);
+  const std::string name_b = side_name(d.after);
+  const std::string null_label = "/dev/null";
+
+  set_if_changed(d.name, pa.name, pb.name);
+  set_if_changed(d.description, pa.description, pb.description);
+  set_if_changed(d.kind, kind_name(pa.kind), kind_name(pb.kind));
+  set_if_changed(d.provider, pa.provider, pb.provider);
+  set_if_changed(d.model, pa.model, pb.model);
+  set_if_changed(d.escape, escape_name(pa.escape), escape_name(pb.escape));
+  d.params = diff_keys(pa.params, pb.params);
+  d.metadata = diff_keys(pa.metadata, pb.metadata);
+  const auto tags_a = tag_list(pa.tags);
+  const auto tags_b = tag_list(pb.tags);
+  d.tags_added = missing_from(tags_b, tags_a);
+  d.tags_removed = missing_from(tags_a, tags_b);
+
+  // Messages, and the diff of every message text that changed.
+  const auto views_a = message_views(pa);
+  const auto views_b = message_views(pb);
+  d.messages = align_messages(views_a, views_b);
+  auto message_label = [](const std::string& prompt, const MessageSide& side) {
+    return prompt + " " +
+           (side.label == "template" ? side.label : side.label + " (" + side.role + ")");
+  };
+  for (const auto& m : d.messages) {
+    if (!m.content_changed) {
+      continue;
+    }
+    const std::string& before = m.before ? *views_a[m.before->index].content : std::string();
+    const std::string& after = m.after ? *views_b[m.after->index].content : std::string();
+    auto hunks = diff_lines(before, after);
+    if (!hunks.empty()) {
+      d.texts.push_back({m.before ? message_label(name_a, *m.before) : null_label,
+                         m.after ? message_label(name_b, *m.after) : null_label, std::move(hunks)});
+    }
+  }
+
+  d.variables = diff_variables(a, b);
+
+  // Output schema: its path, then its content.
+  set_if_changed(d.output_schema, pa.output_schema, pb.output_schema);
+  const std::string schema_a = a.output_schema.value_or("");
+  const std::string schema_b = b.output_schema.value_or("");
+  d.output_schema_text_changed =
+      a.output_schema.has_value() != b.output_schema.has_value() || schema_a != schema_b;
+  d.output_schema_path = pb.output_schema.empty() ? pa.output_schema : pb.output_schema;
+  if (a.output_schema && b.output_schema && schema_a != schema_b) {
+    const auto json_a = nlohmann::json::parse(schema_a, nullptr, false);
+    const auto json_b = nlohmann::json::parse(schema_b, nullptr, false);
+    if (!json_a.is_discarded() && !json_b.is_discarded()) {
+      diff_json(json_a, json_b, "", d.output_schema_changes);
+    }
+  }
+
+  // Partials, in name order.
+  std::set<std::string> partial_names;
+  for (const auto* partials : {&a.partials, &b.partials}) {
+    for (const auto& [name, _] : *partials) {
+      partial_names.insert(name);
+    }
+  }
+  std::vector<TextDiff> partial_texts;
+  for (const auto& name : partial_names) {
+    const auto ia = a.partials.find(name);
+    const auto ib = b.partials.find(name);
+    const bool in_a = ia != a.partials.end();
+    const bool in_b = ib != b.partials.end();
+    if (in_a && in_b && ia->second == ib->second) {
+      continue;
+    }
+    d.partials.push_back({name, !in_a ? Change::added : !in_b ? Change::removed : Change::changed});
+    auto hunks = diff_lines(in_a ? ia->second : "", in_b ? ib->second : "");
+    if (!hunks.empty()) {
+      const std::string path = partial_path(name);
+      partial_texts.push_back({in_a ? name_a + " " + path : null_label,
+                               in_b ? name_b + " " + path : null_label, std::move(hunks)});
+    }
+  }
+
+  // A prompt file that changed in nothing the fields above show (a comment, the layout, the
+  // order of a list) still changed the version: show the files themselves.
+  bool declarations_changed = false;
+  for (const auto& v : d.variables) {
+    declarations_changed = declarations_changed || v.before != v.after;
+  }
+  if (pa.file_content != pb.file_content && !d.description && !d.kind && !d.provider && !d.model &&
+      !d.escape && d.params.empty() && d.messages.empty() && !d.output_schema &&
+      !declarations_changed && d.tags_added.empty() && d.tags_removed.empty() &&
+      d.metadata.empty()) {
+    d.only_file_layout_changed = true;
+    auto hunks = diff_lines(pa.file_content, pb.file_content);
+    if (!hunks.empty()) {
+      d.texts.push_back({name_a + " " + pa.path, name_b + " " + pb.path, std::move(hunks)});
+    }
+  }
+  for (auto& t : partial_texts) {
+    d.texts.push_back(std::move(t));
+  }
+  if (d.output_schema_text_changed) {
+    auto hunks = diff_lines(schema_a, schema_b);
+    if (!hunks.empty()) {
+      d.texts.push_back({a.output_schema ? name_a + " " + pa.output_schema : null_label,
+                         b.output_schema ? name_b + " " + pb.output_schema : null_label,
+                         std::move(hunks)});
+    }
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------
+// Terminal
+
+namespace {
+
+class Painter {
+public:
+  explicit Painter(Color color) : m_on(color == Color::yes) {}
+  std::string paint(const char* code, const std::string& text) const {
+    return m_on ? std::string(code) + text + "\x1b[0m" : text;
+  }
+  std::string bold(const std::string& text) const { return paint("\x1b[1m", text); }
+  std::string red(const std::string& text) const { return paint("\x1b[31m", text); }
+  std::string green(const std::string& text) const { return paint("\x1b[32m", text); }
+  std::string cyan(const std::string& text) const { return paint("\x1b[36m", text); }
+  std::string yellow(const std::string& text) const { return paint("\x1b[33m", text); }
+  std::string bold_red(const std::string& text) const { return paint("\x1b[1;31m", text); }
+
+  // A structural line by its marker: '+' green, '-' red, '~' as is.
+  std::string marked(char marker, const std::string& text) const {
+    const std::string line = std::string("  ") + marker + " " + text;
+    return marker == '+' ? green(line) : marker == '-' ? red(line) : line;
+  }
+
+private:
+  bool m_on;
+};
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// A value on one line, cut at 72 bytes (on a UTF-8 character boundary): the full values are
+// in the text diff and in --json.
+std::string short_value(const nlohmann::json& j) {
+  std::string s = dump(j);
+  constexpr std::size_t k_max = 72;
+  if (s.size() <= k_max) {
+    return s;
+  }
+  std::size_t cut = k_max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return s.substr(0, cut) + "...";
+}
+
+std::string quoted_or_none(const std::string& s) {
+  return s.empty() ? "(none)" : dump(nlohmann::json(s));
+}
+
+std::string pointer_display(const std::string& pointer) {
+  return pointer.empty() ? "(root)" : pointer;
+}
+
+std::string json_change_line(const Painter& p, const JsonChange& c, const std::string& name) {
+  switch (c.change) {
+  case Change::added:
+    return p.marked('+', name + ": " + short_value(*c.after));
+  case Change::removed:
+    return p.marked('-', name + ": " + short_value(*c.before));
+  case Change::changed:
+    break;
+  }
+  return p.marked('~', name + ": " + short_value(*c.before) + " -> " + short_value(*c.after));
+}
+
+const char* declaration_name(Declaration d) {
+  switch (d) {
+  case Declaration::required:
+    return "required";
+  case Declaration::optional:
+    return "optional";
+  case Declaration::none:
+    break;
+  }
+  return "undeclared";
+}
+
+std::string describe(const VariableChange& v) {
+  std::vector<std::string> parts;
+  if (v.before == Declaration::none && v.after != Declaration::none) {
+    parts.push_back(std::string("new ") + declaration_name(v.after) + " variable");
+  } else if (v.before != Declaration::none && v.after == Declaration::none) {
+    parts.push_back(std::string(declaration_name(v.before)) + " variable removed");
+  } else if (v.before != v.after) {
+    parts.push_back(std::string(declaration_name(v.before)) + " -> " + declaration_name(v.after));
+  }
+  if (v.used_after && !v.used_before) {
+    parts.push_back(v.after == Declaration::none ? "the templates now use it (undeclared)"
+                                                 : "the templates now use it");
+  } else if (v.used_before && !v.used_after) {
+    parts.push_back("the templates no longer use it");
+  }
+  std::string out;
+  for (const auto& part : parts) {
+    out += (out.empty() ? "" : "; ") + part;
+  }
+  return out;
+}
+
+// By the declaration when it changed (added, removed, changed), else by the use.
+char variable_marker(const VariableChange& v) {
+  if (v.before == v.after) {
+    return v.used_after ? '+' : '-';
+  }
+  return v.before == Declaration::none ? '+' : v.after == Declaration::none ? '-' : '~';
+}
+
+std::string message_name(const MessageSide& side) {
+  return side.label == "template" ? side.label : side.label + " (" + side.role + ")";
+}
+
+std::string message_line(const Painter& p, const MessageChange& m) {
+  if (!m.before) {
+    return p.marked('+', message_name(*m.after));
+  }
+  if (!m.after) {
+    return p.marked('-', message_name(*m.before));
+  }
+  std::string where = m.before->label == m.after->label ? m.before->label
+                                                        : m.before->label + " -> " + m.after->label;
+  std::string what;
+  if (m.role_changed) {
+    what = "role " + m.before->role + " -> " + m.after->role;
+  } else if (m.before->label != "template" && m.after->label != "template") {
+    where += " (" + m.after->role + ")";
+  }
+  if (m.content_changed) {
+    what += (what.empty() ? "" : ", ") + std::string("content changed");
+  }
+  return p.marked('~', where + ": " + what);
+}
+
+std::string plural(std::size_t n, const std::string& one, const std::string& many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+} // namespace
+
+std::string format_diff(const PromptDiff& diff, Color color) {
+  const Painter p(color);
+  const std::string name_a = side_name(diff.before);
+  const std::string name_b = side_name(diff.after);
+  const std::string short_a = diff.before.version.substr(0, 12);
+  const std::string short_b = diff.after.version.substr(0, 12);
+  if (diff.empty()) {
+    return "no differences: " + name_a + " and " + name_b + " are the same version (" + short_a +
+           ")\n";
+  }
+  std::string out;
+  auto line = [&](const std::string& text) {
+    out += text;
+    out += '\n';
+  };
+  line(p.bold("diff " + name_a + " (" + short_a + ") -> " + name_b + " (" + short_b + ")"));
+  auto field = [&](const char* key, const std::optional<FieldChange>& f, bool quote) {
+    if (f) {
+      line(std::string(key) + ": " + (quote ? quoted_or_none(f->before) : f->before) + " -> " +
+           (quote ? quoted_or_none(f->after) : f->after));
+    }
+  };
+  field("name", diff.name, true);
+  field("description", diff.description, true);
+  field("kind", diff.kind, false);
+  field("provider", diff.provider, true);
+  field("model", diff.model, true);
+  field("escape", diff.escape, false);
+  if (!diff.params.empty()) {
+    line(p.bold("params:"));
+    for (const auto& c : diff.params) {
+      line(json_change_line(p, c, util::pointer_last_token(c.pointer)));
+    }
+  }
+  if (!diff.messages.empty()) {
+    line(p.bold("messages:"));
+    for (const auto& m : diff.messages) {
+      line(message_line(p, m));
+    }
+  }
+  if (diff.output_schema) {
+    line(p.bold("output schema:") + " " + quoted_or_none(diff.output_schema->before) + " -> " +
+         quoted_or_none(diff.output_schema->after));
+  } else if (diff.output_schema_text_changed) {
+    line(p.bold("output schema " + quoted_or_none(diff.output_schema_path) + ":"));
+  }
+  for (const auto& c : diff.output_schema_changes) {
+    line(json_change_line(p, c, pointer_display(c.pointer)));
+  }
+  if (!diff.output_schema && diff.output_schema_text_changed &&
+      diff.output_schema_changes.empty()) {
+    line("  (formatting only)");
+  }
+  if (!diff.partials.empty()) {
+    line(p.bold("partials:"));
+    for (const auto& c : diff.partials) {
+      line(p.marked(c.change == Change::added     ? '+'
+                    : c.change == Change::removed ? '-'
+                                                  : '~',
+                    c.name));
+    }
+  }
+  if (!diff.variables.empty()) {
+    line(p.bold("variables:"));
+    for (const auto& v : diff.variables) {
+      std::string text = p.marked(variable_marker(v), v.name + ": " + describe(v));
+      if (v.severity == Severity::breaking) {
+        text += " " + p.bold_red("[BREAKING]");
+      } else if (v.severity == Severity::warning) {
+        text += " " + p.yellow("[warning]");
+      }
+      line(text);
+    }
+  }
+  if (!diff.tags_added.empty() || !diff.tags_removed.empty()) {
+    line(p.bold("tags:"));
+    for (const auto& t : diff.tags_added) {
+      line(p.marked('+', dump(nlohmann::json(t))));
+    }
+    for (const auto& t : diff.tags_removed) {
+      line(p.marked('-', dump(nlohmann::json(t))));
+    }
+  }
+  if (!diff.metadata.empty()) {
+    line(p.bold("metadata:"));
+    for (const auto& c : diff.metadata) {
+      line(json_change_line(p, c, util::pointer_last_token(c.pointer)));
+    }
+  }
+  if (diff.only_file_layout_changed) {
+    line("prompt file: only comments, formatting or order changed");
+  }
+  const std::size_t breaking = diff.count(Severity::breaking);
+  const std::size_t warnings = diff.count(Severity::warning);
+  if (breaking > 0 || warnings > 0) {
+    std::string summary;
+    if (breaking > 0) {
+      summary =
+          p.bold_red(plural(breaking, "breaking change", "breaking changes") + " for callers");
+    }
+    if (warnings > 0) {
+      summary += (summary.empty() ? "" : ", ") + p.yellow(plural(warnings, "warning", "warnings"));
+    }
+    line(summary);
+  }
+  for (std::size_t i = 0; i < diff.texts.size(); ++i) {
+    const auto& t = diff.texts[i];
+    if (i == 0) {
+      line("");
+    }
+    line(p.bold("--- " + t.label_before));
+    line(p.bold("+++ " + t.label_after));
+    for (const auto& h : t.hunks) {
+      line(p.cyan(h.header()));
+      for (const auto& l : h.lines) {
+        const std::string text = std::string(1, l.op) + l.text;
+        line(l.op == '-' ? p.red(text) : l.op == '+' ? p.green(text) : text);
+        if (l.no_newline) {
+          line("\\ No newline at end of file");
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON
+
+namespace {
+
+const char* change_name(Change c) {
+  switch (c) {
+  case Change::added:
+    return "added";
+  case Change::removed:
+    return "removed";
+  case Change::changed:
+    break;
+  }
+  return "changed";
+}
+
+const char* severity_name(Severity s) {
+  switch (s) {
+  case Severity::breaking:
+    return "breaking";
+  case Severity::warning:
+    return "warning";
+  case Severity::info:
+    break;
+  }
+  return "info";
+}
+
+nlohmann::ordered_json or_null(const std::string& s) {
+  return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
+}
+
+nlohmann::ordered_json field_json(const std::optional<FieldChange>& f) {
+  if (!f) {
+    return nullptr;
+  }
+  return {{"before", or_null(f->before)}, {"after", or_null(f->after)}};
+}
+
+nlohmann::ordered_json json_changes(const std::vector<JsonChange>& changes, const char* key) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& c : changes) {
+    nlohmann::ordered_json j;
+    j[key] = std::string(key) == "key" ? util::pointer_last_token(c.pointer) : c.pointer;
+    j["change"] = change_name(c.change);
+    if (c.before) {
+      j["before"] = ordered(*c.before);
+    }
+    if (c.after) {
+      j["after"] = ordered(*c.after);
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+nlohmann::ordered_json side_json(const std::optional<MessageSide>& side) {
+  if (!side) {
+    return nullptr;
+  }
+  return {{"index", side->index}, {"role", side->role}, {"label", side->label}};
+}
+
+nlohmann::ordered_json declaration_json(Declaration d) {
+  return d == Declaration::none ? nlohmann::ordered_json(nullptr)
+                                : nlohmann::ordered_json(declaration_name(d));
+}
+
+} // namespace
+
+nlohmann::ordered_json to_json(const PromptDiff& diff) {
+  nlohmann::ordered_json j;
+  for (const auto& [key, side] : {std::pair{"before", &diff.before}, {"after", &diff.after}}) {
+    j[key] = {{"name", side->name}, {"ref", or_null(side->ref)}, {"version", side->version}};
+  }
+  j["identical"] = diff.empty();
+  j["breaking"] = diff.count(Severity::breaking);
+  j["warnings"] = diff.count(Severity::warning);
+  j["name"] = field_json(diff.name);
+  j["description"] = field_json(diff.description);
+  j["kind"] = field_json(diff.kind);
+  j["provider"] = field_json(diff.provider);
+  j["model"] = field_json(diff.model);
+  j["escape"] = field_json(diff.escape);
+  j["params"] = json_changes(diff.params, "key");
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  for (const auto& m : diff.messages) {
+    messages.push_back({{"change", change_name(m.change())},
+                        {"before", side_json(m.before)},
+                        {"after", side_json(m.after)},
+                        {"role_changed", m.role_changed},
+                        {"content_changed", m.content_changed}});
+  }
+  j["messages"] = messages;
+  j["output_schema"] = {{"path", field_json(diff.output_schema)},
+                        {"text_changed", diff.output_schema_text_changed},
+                        {"changes", json_changes(diff.output_schema_changes, "pointer")}};
+  nlohmann::ordered_json partials = nlohmann::ordered_json::array();
+  for (const auto& c : diff.partials) {
+    partials.push_back({{"name", c.name}, {"change", change_name(c.change)}});
+  }
+  j["partials"] = partials;
+  nlohmann::ordered_json variables = nlohmann::ordered_json::array();
+  for (const auto& v : diff.variables) {
+    variables.push_back({{"name", v.name},
+                         {"before", declaration_json(v.before)},
+                         {"after", declaration_json(v.after)},
+                         {"used_before", v.used_before},
+                         {"used_after", v.used_after},
+                         {"severity", severity_name(v.severity)}});
+  }
+  j["variables"] = variables;
+  j["tags"] = {{"added", diff.tags_added}, {"removed", diff.tags_removed}};
+  j["metadata"] = json_changes(diff.metadata, "key");
+  j["file_layout_only"] = diff.only_file_layout_changed;
+  nlohmann::ordered_json texts = nlohmann::ordered_json::array();
+  for (const auto& t : diff.texts) {
+    texts.push_back({{"before", t.label_before}, {"after", t.label_after}, {"diff", t.unified()}});
+  }
+  j["texts"] = texts;
+  return j;
+}
+
+} // namespace promptops::registry
