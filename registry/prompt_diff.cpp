@@ -2,8 +2,9 @@
 
 #include "util/json_pointer.hpp"
 
-#include <algorithm>
 #include <dtl/dtl.hpp>
+
+#include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
