@@ -24,5 +24,7 @@ Action add_rollback(CLI::App& app);
 Action add_env(CLI::App& app);
 Action add_export(CLI::App& app);
 Action add_serve(CLI::App& app);
+Action add_push(CLI::App& app);
+Action add_pull(CLI::App& app);
 
 } // namespace promptops::cli

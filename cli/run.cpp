@@ -52,6 +52,8 @@ int run(int argc, char* argv[]) {
   actions["env"] = add_env(app);
   actions["export"] = add_export(app);
   actions["serve"] = add_serve(app);
+  actions["push"] = add_push(app);
+  actions["pull"] = add_pull(app);
 
   // A mistyped command gets a suggestion instead of CLI11's generic message.
   for (int i = 1; i < argc; ++i) {

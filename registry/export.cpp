@@ -69,8 +69,8 @@ EnvironmentTip environment_tip(const Registry& registry, const std::string& env)
   EnvironmentTip tip;
   tip.source = registry.source_for(env);
   const auto* tree = dynamic_cast<const git::TreeSource*>(tip.source.get());
-  if (tree == nullptr) {
-    throw RunError("environment \"" + env + "\" is not read from git");
+  if (tree == nullptr || tree->commit() == nullptr) {
+    throw RunError("environment \"" + env + "\" is not read from a git commit");
   }
   char hex[GIT_OID_HEXSZ + 1];
   git_oid_tostr(hex, sizeof hex, git_commit_id(tree->commit()));

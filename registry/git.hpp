@@ -27,6 +27,7 @@ using Config = std::unique_ptr<git_config, GitDeleter<git_config, git_config_fre
 using Signature = std::unique_ptr<git_signature, GitDeleter<git_signature, git_signature_free>>;
 using Index = std::unique_ptr<git_index, GitDeleter<git_index, git_index_free>>;
 using Revwalk = std::unique_ptr<git_revwalk, GitDeleter<git_revwalk, git_revwalk_free>>;
+using Remote = std::unique_ptr<git_remote, GitDeleter<git_remote, git_remote_free>>;
 // A repository handle shared by the sources read from it (one thread at a time).
 using SharedRepository = std::shared_ptr<git_repository>;
 
