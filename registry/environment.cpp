@@ -181,11 +181,17 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
   git::Tree baseline = tip ? commit_tree(tip->get()) : empty_tree(repo);
   git::TreeSource before(g.repo, tip ? commit_tree(tip->get()) : empty_tree(repo), "", env);
 
-  // Upsert every file of every moved prompt, with the blob ids its source has.
+  // Upsert every file of every moved prompt, with the blob ids its source has. Prompts moved
+  // together may share partials and schemas: each path goes in once (libgit2 refuses
+  // duplicate updates), and all pins come from one source.
   std::vector<std::string> paths;
   std::vector<git_tree_update> updates;
+  std::set<std::string> upserted;
   for (const auto& [resolved, source] : pins) {
     for (const auto& file : files_of(resolved)) {
+      if (!upserted.insert(file).second) {
+        continue;
+      }
       auto id = source->blob_id(file);
       if (!id) {
         throw InputError("cannot find \"" + file + "\" in " + source->display(""));
@@ -203,22 +209,99 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
   }
   git::Tree updated = update_tree(repo, baseline.get(), updates);
 
-  // Keep exactly what the pinned prompts use: drop partials and schemas no prompt needs now.
-  git_tree* raw_copy = nullptr;
-  git::check(git_tree_dup(&raw_copy, updated.get()), "cannot read a tree");
-  git::TreeSource after(g.repo, git::Tree(raw_copy), "", env);
-  std::set<std::string> needed;
-  for (const auto& name : registry.prompt_names(&after)) {
-    const std::string path = prompt_path(name);
-    Prompt prompt = parse_prompt(name, *after.read(path), path, after.display(path));
-    for (const auto& f : files_of(resolve_prompt(std::move(prompt), after, env))) {
-      needed.insert(f);
+  // What each pin was before this move (for the stale files below and the changes after).
+  std::vector<std::optional<ResolvedPrompt>> pinned_before;
+  for (const auto& [resolved, source] : pins) {
+    std::optional<ResolvedPrompt> previous;
+    try {
+      const std::string path = prompt_path(resolved.prompt.name);
+      if (auto text = before.read(path)) {
+        Prompt prompt = parse_prompt(resolved.prompt.name, *text, path, before.display(path));
+        previous = resolve_prompt(std::move(prompt), before, env);
+      }
+    } catch (const Error&) {
     }
+    pinned_before.push_back(std::move(previous));
   }
+
+  // Keep exactly what the pinned prompts use: drop partials and schemas no prompt needs now.
+  // The tip was written here, so it held exactly what its prompts used. A file can only have
+  // become unused if a file whose bytes this move changed used it before (a moved prompt's
+  // old version, a partial's old includes). When every such file is still used by the moved
+  // prompts, nothing is stale and the other prompts need not be parsed; otherwise (or when
+  // the old files cannot be read) every pinned prompt is resolved again.
+  const bool check_everything = [&] {
+    std::set<std::string> pinned_paths;
+    for (const auto& [resolved, _] : pins) {
+      pinned_paths.insert(resolved.prompt.path);
+    }
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      const std::string& file = paths[i];
+      const auto baseline_id = before.blob_id(file);
+      if (!baseline_id || git_oid_equal(&*baseline_id, &updates[i].id)) {
+        continue; // new here, or unchanged: it used nothing before that it does not now
+      }
+      std::vector<std::string> used_before;
+      if (pinned_paths.count(file) != 0) {
+        const auto it = std::find_if(pins.begin(), pins.end(), [&](const auto& pin) {
+          return pin.first.prompt.path == file;
+        });
+        const auto& previous = pinned_before[static_cast<std::size_t>(it - pins.begin())];
+        if (!previous) {
+          return true;
+        }
+        used_before = files_of(*previous);
+      } else if (file.rfind("prompts/partials/", 0) == 0) {
+        // The partials this partial included, transitively, as it was.
+        std::set<std::string> seen{file};
+        std::vector<std::string> queue{file};
+        while (!queue.empty()) {
+          const std::string current = queue.back();
+          queue.pop_back();
+          used_before.push_back(current);
+          const auto text = before.read(current);
+          if (!text) {
+            return true;
+          }
+          try {
+            for (const auto& inner : mustache::Template::parse(*text).partials()) {
+              const std::string inner_path = partial_path(inner);
+              if (seen.insert(inner_path).second) {
+                queue.push_back(inner_path);
+              }
+            }
+          } catch (const mustache::TemplateSyntaxError&) {
+            return true;
+          }
+        }
+      } else if (file.rfind("prompts/", 0) == 0) {
+        return true; // a prompt file that no pin is: not something this shortcut knows
+      }
+      for (const auto& f : used_before) {
+        if (upserted.count(f) == 0) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }();
   std::vector<std::string> stale;
-  for (const auto& f : all_files(repo, updated.get())) {
-    if (needed.count(f) == 0) {
-      stale.push_back(f);
+  if (check_everything) {
+    git_tree* raw_copy = nullptr;
+    git::check(git_tree_dup(&raw_copy, updated.get()), "cannot read a tree");
+    git::TreeSource after(g.repo, git::Tree(raw_copy), "", env);
+    std::set<std::string> needed;
+    for (const auto& name : registry.prompt_names(&after)) {
+      const std::string path = prompt_path(name);
+      Prompt prompt = parse_prompt(name, *after.read(path), path, after.display(path));
+      for (const auto& f : files_of(resolve_prompt(std::move(prompt), after, env))) {
+        needed.insert(f);
+      }
+    }
+    for (const auto& f : all_files(repo, updated.get())) {
+      if (needed.count(f) == 0) {
+        stale.push_back(f);
+      }
     }
   }
   if (!stale.empty()) {
@@ -233,17 +316,13 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
   }
 
   // Which pins changed.
-  for (const auto& [resolved, source] : pins) {
+  for (std::size_t i = 0; i < pins.size(); ++i) {
+    const ResolvedPrompt& resolved = pins[i].first;
     PinChange change;
     change.name = resolved.prompt.name;
     change.to_version = resolved.version;
-    try {
-      const std::string path = prompt_path(change.name);
-      if (auto text = before.read(path)) {
-        Prompt prompt = parse_prompt(change.name, *text, path, before.display(path));
-        change.from_version = resolve_prompt(std::move(prompt), before, env).version;
-      }
-    } catch (const Error&) {
+    if (pinned_before[i]) {
+      change.from_version = pinned_before[i]->version;
     }
     if (change.from_version != change.to_version) {
       change.number = history_number(registry, change.name, change.to_version);
@@ -499,17 +578,56 @@ MoveResult rollback(const Registry& registry, const RollbackRequest& request) {
 std::vector<EnvironmentState> list_environments(const Registry& registry) {
   Registry::Git g = registry.git("\"promptops env\"");
   std::vector<EnvironmentState> out;
-  std::map<std::string, std::string> previous_versions; // source's pins: name -> version
-  bool first = true;
+  // A prompt's version and the blob id of every file it is made of, in one source. When a
+  // prompt's files have the same blob ids in the next environment, so has its version, and
+  // it need not be parsed again (environments mostly pin what their source has).
+  struct Known {
+    std::string version;
+    std::vector<std::pair<std::string, git_oid>> files;
+    bool reusable = true;
+  };
+  using Versions = std::map<std::string, Known>;
+  std::vector<Versions> seen; // HEAD's, then each environment's
+  auto resolve_all = [&](const git::TreeSource& source, const std::string& where) {
+    Versions versions;
+    for (const auto& name : registry.prompt_names(&source)) {
+      const Known* reuse = nullptr;
+      for (auto earlier = seen.rbegin(); earlier != seen.rend() && reuse == nullptr; ++earlier) {
+        auto it = earlier->find(name);
+        if (it != earlier->end() && it->second.reusable &&
+            std::all_of(it->second.files.begin(), it->second.files.end(), [&](const auto& f) {
+              const auto id = source.blob_id(f.first);
+              return id && git_oid_equal(&*id, &f.second);
+            })) {
+          reuse = &it->second;
+        }
+      }
+      if (reuse != nullptr) {
+        versions.emplace(name, *reuse);
+        continue;
+      }
+      try {
+        const ResolvedPrompt r = resolve_in(registry, source, name, where);
+        Known known{r.version, {}, true};
+        for (const auto& f : files_of(r)) {
+          const auto id = source.blob_id(f);
+          if (!id) {
+            known.reusable = false; // cannot happen for a file just read; never reuse then
+            break;
+          }
+          known.files.emplace_back(f, *id);
+        }
+        versions.emplace(name, std::move(known));
+      } catch (const Error&) {
+      }
+    }
+    return versions;
+  };
+  Versions previous_versions; // source's pins: name -> version
   {
     auto head = tree_source(g, "HEAD", "HEAD");
     if (head) {
-      for (const auto& name : registry.prompt_names(head.get())) {
-        try {
-          previous_versions[name] = resolve_in(registry, *head, name, "HEAD").version;
-        } catch (const Error&) {
-        }
-      }
+      previous_versions = resolve_all(*head, "HEAD");
     }
   }
   std::string source_name = "HEAD";
@@ -517,19 +635,14 @@ std::vector<EnvironmentState> list_environments(const Registry& registry) {
     EnvironmentState state;
     state.name = env;
     state.source = source_name;
-    std::map<std::string, std::string> versions;
+    Versions versions;
     if (auto tip = environment_tip(g.repo.get(), env)) {
       state.tip = oid_hex(*git_commit_id(tip->get()));
       state.time = static_cast<std::int64_t>(git_commit_time(tip->get()));
       const git_signature* author = git_commit_author(tip->get());
       state.author = author->name;
       auto source = tree_source(g, environment_branch(env), env);
-      for (const auto& name : registry.prompt_names(source.get())) {
-        try {
-          versions[name] = resolve_in(registry, *source, name, env).version;
-        } catch (const Error&) {
-        }
-      }
+      versions = resolve_all(*source, env);
     }
     std::set<std::string> names;
     for (const auto& [n, _] : versions) {
@@ -539,16 +652,17 @@ std::vector<EnvironmentState> list_environments(const Registry& registry) {
       names.insert(n);
     }
     for (const auto& n : names) {
-      Pin pin{n, versions.count(n) ? versions[n] : "",
-              previous_versions.count(n) ? previous_versions[n] : ""};
+      auto v = versions.find(n);
+      auto p = previous_versions.find(n);
+      Pin pin{n, v != versions.end() ? v->second.version : "",
+              p != previous_versions.end() ? p->second.version : ""};
       state.pins.push_back(pin);
     }
     out.push_back(std::move(state));
+    seen.push_back(std::move(previous_versions));
     previous_versions = std::move(versions);
     source_name = env;
-    first = false;
   }
-  (void)first;
   return out;
 }
 

@@ -160,6 +160,18 @@ TEST_CASE("cli promote, pins exact files in one commit, work tree untouched", "[
   git_reference_free(head);
 }
 
+TEST_CASE("cli promote, prompts sharing a partial move together", "[cli][registry]") {
+  Fixture f;
+  f.dir.write("prompts/greet2.yaml", "template: \"{{> tone}} Bye {{name}}\"\n");
+  f.repo->commit_all("second prompt with the same partial");
+  const auto r = f.run({"promote", "greet", "greet2", "--to", "staging"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(f.files("staging") == std::set<std::string>{"prompts/greet.yaml", "prompts/greet2.yaml",
+                                                    "prompts/partials/tone.mustache"});
+  CHECK(f.run({"render", "greet2@staging", "--var", "name=A"}).out == "Be kind. Bye A");
+}
+
 TEST_CASE("cli promote, errors", "[cli][registry]") {
   Fixture f;
   auto r = f.run({"promote", "greet", "--to", "prd"});
