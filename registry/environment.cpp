@@ -107,7 +107,7 @@ std::vector<std::string> files_of(const ResolvedPrompt& r) {
 }
 
 // Every file below the tree's root, as paths.
-std::vector<std::string> all_files(git_repository* repo, const git_tree* tree) {
+std::vector<std::string> all_files(const git_tree* tree) {
   std::vector<std::string> out;
   struct State {
     std::vector<std::string>* out;
@@ -127,7 +127,6 @@ std::vector<std::string> all_files(git_repository* repo, const git_tree* tree) {
                  },
                  &state),
              "cannot list a tree");
-  (void)repo;
   return out;
 }
 
@@ -298,7 +297,7 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
         needed.insert(f);
       }
     }
-    for (const auto& f : all_files(repo, updated.get())) {
+    for (const auto& f : all_files(updated.get())) {
       if (needed.count(f) == 0) {
         stale.push_back(f);
       }

@@ -71,7 +71,7 @@ TreeSource::TreeSource(SharedRepository repo, Tree tree, std::string prefix, std
     : m_repo(std::move(repo)), m_tree(std::move(tree)), m_prefix(std::move(prefix)),
       m_label(std::move(label)) {}
 
-std::optional<git_oid> TreeSource::blob_id(std::string_view path) const {
+std::optional<TreeEntry> TreeSource::entry(std::string_view path) const {
   git_tree_entry* raw_entry = nullptr;
   const std::string full = m_prefix + std::string(path);
   const int rc = git_tree_entry_bypath(&raw_entry, m_tree.get(), full.c_str());
@@ -79,27 +79,27 @@ std::optional<git_oid> TreeSource::blob_id(std::string_view path) const {
     return std::nullopt;
   }
   check(rc, "cannot read " + display(path));
-  TreeEntry entry(raw_entry);
-  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
+  return TreeEntry(raw_entry);
+}
+
+std::optional<git_oid> TreeSource::blob_id(std::string_view path) const {
+  auto found = entry(path);
+  if (!found || git_tree_entry_type(found->get()) != GIT_OBJECT_BLOB) {
     return std::nullopt;
   }
-  return *git_tree_entry_id(entry.get());
+  return *git_tree_entry_id(found->get());
 }
 
 std::optional<std::string> TreeSource::read(std::string_view path) const {
-  git_tree_entry* raw_entry = nullptr;
-  const std::string full = m_prefix + std::string(path);
-  const int rc = git_tree_entry_bypath(&raw_entry, m_tree.get(), full.c_str());
-  if (rc == GIT_ENOTFOUND) {
+  auto found = entry(path);
+  if (!found) {
     return std::nullopt;
   }
-  check(rc, "cannot read " + display(path));
-  TreeEntry entry(raw_entry);
-  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
+  if (git_tree_entry_type(found->get()) != GIT_OBJECT_BLOB) {
     throw InputError(display(path), {}, "is a folder, not a file");
   }
   git_blob* raw_blob = nullptr;
-  check(git_blob_lookup(&raw_blob, m_repo.get(), git_tree_entry_id(entry.get())),
+  check(git_blob_lookup(&raw_blob, m_repo.get(), git_tree_entry_id(found->get())),
         "cannot read " + display(path));
   Blob blob(raw_blob);
   const auto* data = static_cast<const char*>(git_blob_rawcontent(blob.get()));

@@ -84,6 +84,9 @@ public:
   std::string display(std::string_view path) const override;
 
 private:
+  // The entry at `path` below the prefix, or std::nullopt when there is none.
+  std::optional<TreeEntry> entry(std::string_view path) const;
+
   SharedRepository m_repo; // declared first: freed last
   Commit m_commit;
   Tree m_tree;
