@@ -334,10 +334,20 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
     return result; // nothing to write
   }
 
+  // One readable line per moved prompt, up to a point: every reader of an environment's tip
+  // (each `render NAME@prod`) inflates the whole message, and a promotion of 5,000 prompts
+  // listed twice made it 600 KB. The Prompt-Version trailers always name every version, and
+  // the parent's tree holds the versions they replaced.
+  constexpr std::size_t k_listed_changes = 50;
   std::string message = move.subject + "\n\n";
-  for (const auto& c : result.changes) {
-    message += c.name + ": " + (c.from_version.empty() ? "(new)" : c.from_version.substr(0, 12)) +
-               " -> " + version_label(c.number, c.to_version) + "\n";
+  if (result.changes.size() <= k_listed_changes) {
+    for (const auto& c : result.changes) {
+      message += c.name + ": " + (c.from_version.empty() ? "(new)" : c.from_version.substr(0, 12)) +
+                 " -> " + version_label(c.number, c.to_version) + "\n";
+    }
+  } else {
+    message += std::to_string(result.changes.size()) +
+               " prompts move; the Prompt-Version trailers below give each one's new version.\n";
   }
   for (const auto& line : move.body) {
     message += line + "\n";
@@ -464,9 +474,16 @@ MoveResult promote(const Registry& registry, const PromoteRequest& request) {
 
   Move move;
   move.env = request.to;
+  // A subject line stays a line: past a handful of names it gives the count and the first
+  // three (all of them are in the trailers).
+  constexpr std::size_t k_names_in_subject = 5;
   std::string names;
-  for (const auto& [r, _] : pins) {
-    names += (names.empty() ? "" : ", ") + r.prompt.name;
+  for (std::size_t i = 0;
+       i < pins.size() && i < (pins.size() > k_names_in_subject ? 3 : pins.size()); ++i) {
+    names += (names.empty() ? "" : ", ") + pins[i].first.prompt.name;
+  }
+  if (pins.size() > k_names_in_subject) {
+    names = std::to_string(pins.size()) + " prompts (" + names + ", ...)";
   }
   move.subject = "promote " + names + " from " + from + " to " + request.to;
   const git_commit* source_commit = source->commit();

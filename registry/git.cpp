@@ -3,8 +3,34 @@
 #include "util/error.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <dlfcn.h>
 #include <exception>
+#include <mutex>
 #include <vector>
+
+namespace {
+
+// While libgit2 initialises, its default CA bundle is noted instead of parsed.
+std::atomic<bool> g_defer_ca_bundle{false};
+std::string g_deferred_ca_bundle; // written during init only, read after
+
+} // namespace
+
+// Our definition of mbedTLS's bundle loader. The executable's symbols come first in the
+// dynamic linker's lookup, so libgit2's call lands here; outside init (and for
+// load_tls_certificates) it hands over to libmbedx509's own through RTLD_NEXT. With another
+// TLS backend nothing calls it and nothing changes.
+extern "C" __attribute__((visibility("default"))) int
+mbedtls_x509_crt_parse_file(void* chain, const char* path) {
+  if (g_defer_ca_bundle.load() && path != nullptr) {
+    g_deferred_ca_bundle = path;
+    return 0;
+  }
+  using Parse = int (*)(void*, const char*);
+  static const auto real = reinterpret_cast<Parse>(dlsym(RTLD_NEXT, "mbedtls_x509_crt_parse_file"));
+  return real == nullptr ? -1 : real(chain, path);
+}
 
 namespace promptops::registry::git {
 
@@ -19,7 +45,12 @@ void check(int rc, std::string_view what) {
 
 void ensure_library() {
   static const bool k_ready = [] {
+    g_defer_ca_bundle.store(true);
     static const GitLibrary library;
+    g_defer_ca_bundle.store(false);
+    // git reads objects without re-hashing them (zlib's checksum still catches a damaged
+    // object); libgit2 re-hashes each by default: 22% of a render, on SHA-1DC.
+    git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
     // Keep trees in libgit2's object cache whatever their size: by default it keeps none over
     // 4 KiB, so with thousands of prompts every path looked up under prompts/ re-read,
     // inflated and re-hashed that whole folder's tree (83% of a promotion's instructions at
@@ -28,6 +59,18 @@ void ensure_library() {
     return true;
   }();
   (void)k_ready;
+}
+
+const std::string& load_tls_certificates() {
+  ensure_library();
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (!g_deferred_ca_bundle.empty()) {
+      check(git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, g_deferred_ca_bundle.c_str(), nullptr),
+            "cannot load the CA certificates in \"" + g_deferred_ca_bundle + "\"");
+    }
+  });
+  return g_deferred_ca_bundle;
 }
 
 std::filesystem::path workdir(git_repository* repo) {

@@ -45,11 +45,16 @@ public:
   GitLibrary& operator=(const GitLibrary&) = delete;
 };
 
-// Initialise libgit2 on first use; it is shut down at exit. Debian's libgit2 loads the whole
-// CA bundle into mbedtls at init (80% of a `promptops --version` otherwise), so commands
-// that never touch git must not pay for it. Every function here that opens a repository
-// calls it.
+// Initialise libgit2 on first use; it is shut down at exit. Every function here that opens a
+// repository calls it. Debian's libgit2 (built on mbedTLS) parses the whole system CA bundle
+// in git_libgit2_init: 40% of a `render NAME@prod`'s instructions, for certificates only a
+// transfer to an https remote needs. So ensure_library() lets init skip that parse (see
+// git.cpp) and load_tls_certificates() loads the same bundle before any transfer.
 void ensure_library();
+
+// Loads the CA bundle libgit2 asked for at init, once. Call before talking to a remote.
+// Returns the bundle's path ("" when libgit2 asked for none: another TLS backend).
+const std::string& load_tls_certificates();
 
 // Throws RunError "what: <libgit2's message>" when `rc` < 0. Reads git_error_last() at once,
 // on this thread, tolerating NULL.

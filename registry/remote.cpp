@@ -40,6 +40,7 @@ std::optional<git_oid> ref_target(git_repository* repo, const std::string& name)
 }
 
 Remote lookup_remote(git_repository* repo, const std::string& name) {
+  git::load_tls_certificates(); // every transfer starts here
   git_remote* raw = nullptr;
   const int rc = git_remote_lookup(&raw, repo, name.c_str());
   if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) {
