@@ -26,5 +26,7 @@ Action add_export(CLI::App& app);
 Action add_serve(CLI::App& app);
 Action add_push(CLI::App& app);
 Action add_pull(CLI::App& app);
+Action add_test(CLI::App& app);
+Action add_cache(CLI::App& app);
 
 } // namespace promptops::cli

@@ -54,6 +54,8 @@ int run(int argc, char* argv[]) {
   actions["serve"] = add_serve(app);
   actions["push"] = add_push(app);
   actions["pull"] = add_pull(app);
+  actions["test"] = add_test(app);
+  actions["cache"] = add_cache(app);
 
   // A mistyped command gets a suggestion instead of CLI11's generic message.
   for (int i = 1; i < argc; ++i) {

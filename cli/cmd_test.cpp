@@ -1,0 +1,93 @@
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "golden/runner.hpp"
+#include "registry/registry.hpp"
+#include "report/terminal.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <signal.h>
+
+namespace promptops::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+// The first Ctrl-C stops the run cleanly (finished cases are kept, --resume completes it);
+// a second one kills at once.
+void on_interrupt(int) {
+  g_stop.store(true);
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+}
+
+} // namespace
+
+Action add_test(CLI::App& app) {
+  struct Options {
+    std::vector<std::string> suites;
+    std::string provider;
+    std::vector<std::string> filters;
+    int concurrency = 0;
+    bool no_cache = false;
+    std::string resume;
+    bool json = false;
+  };
+  auto options = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "test", "Run suites' cases against their providers, score them and check the gates");
+  cmd->add_option("suites", options->suites, "Suites to run (names under golden/); default: all")
+      ->type_name("SUITE");
+  cmd->add_option("--provider", options->provider, "Only the candidates on this provider")
+      ->type_name("NAME");
+  cmd->add_option("--filter", options->filters,
+                  "Only cases with this id or tag (repeatable: any of them)")
+      ->type_name("TAG|ID");
+  cmd->add_option("--concurrency", options->concurrency,
+                  "Requests in flight per provider (overrides each provider's concurrency)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_flag("--no-cache", options->no_cache,
+                "Ask the providers again instead of reusing cached replies");
+  cmd->add_option("--resume", options->resume,
+                  "Finish run RUN (e.g. one that was killed): only its missing cases run")
+      ->type_name("RUN");
+  cmd->add_flag("--json", options->json, "Print summary.json instead of the table");
+  return [options] {
+    const auto registry = registry::Registry::open(".");
+    golden::TestOptions test;
+    test.suites = options->suites;
+    test.provider = options->provider;
+    test.filters = options->filters;
+    test.concurrency = options->concurrency;
+    test.use_cache = !options->no_cache;
+    test.resume = options->resume;
+    test.stop = &g_stop;
+    if (!options->resume.empty() &&
+        (!options->suites.empty() || !options->provider.empty() || !options->filters.empty())) {
+      throw UsageError("--resume takes the run's own suites, --provider and --filter; give "
+                       "none of them with it");
+    }
+    report::ProgressBar progress;
+    test.on_progress = [&progress](std::size_t done, std::size_t total) {
+      progress.update(done, total);
+    };
+    ::signal(SIGINT, on_interrupt);
+    ::signal(SIGTERM, on_interrupt);
+    const auto started = std::chrono::steady_clock::now();
+    golden::RunOutcome outcome = golden::run_tests(registry, test);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    progress.finish();
+    if (options->json) {
+      print(outcome.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+            "\n");
+    } else {
+      outcome.dir = registry.display(".promptops/runs/" + outcome.run_id);
+      print(report::format_outcome(outcome, seconds, report::want_color()));
+    }
+    return outcome.exit_code;
+  };
+}
+
+} // namespace promptops::cli

@@ -1,0 +1,563 @@
+#include "evaluators/evaluator.hpp"
+
+#include "evaluators/text.hpp"
+#include "jsonschema/validator.hpp"
+#include "util/suggest.hpp"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+namespace promptops::evaluators {
+
+namespace {
+
+using json = nlohmann::json;
+using text::quote;
+using text::show_json;
+
+// Every type evaluator.schema.json knows, for "did you mean".
+const std::vector<std::string>& known_types() {
+  static const std::vector<std::string> types = {
+      "exact_match", "contains",    "not_contains", "contains_any", "contains_all",
+      "regex",       "starts_with", "is_json",      "json_schema",  "llm_judge",
+      "similarity",  "latency_ms",  "cost",         "exec"};
+  return types;
+}
+
+constexpr std::array<std::string_view, 11> k_supported = {
+    "exact_match", "contains", "not_contains", "contains_any", "contains_all", "regex",
+    "starts_with", "is_json",  "json_schema",  "latency_ms",   "cost"};
+
+// The problem with `pointer` as a JSON Pointer (RFC 6901), or "" when it is one.
+std::string pointer_problem(std::string_view pointer) {
+  if (!pointer.empty() && pointer.front() != '/') {
+    return "\"path\" " + quote(pointer) +
+           " is not a JSON Pointer: it must be empty or start with \"/\"";
+  }
+  for (std::size_t i = 0; i < pointer.size(); ++i) {
+    if (pointer[i] == '~' &&
+        (i + 1 == pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1'))) {
+      return "\"path\" " + quote(pointer) +
+             " is not a JSON Pointer: \"~\" must be followed by \"0\" or \"1\"";
+    }
+  }
+  return "";
+}
+
+RE2::Options regex_options() {
+  RE2::Options options;
+  options.set_log_errors(false);
+  return options;
+}
+
+std::string regex_problem(const std::string& pattern, const RE2& re) {
+  return "invalid regex " + quote(pattern) + ": " + text::printable(re.error());
+}
+
+// The checks evaluate() and check_spec() share; returns the type. Throws InputError at
+// `where` ("" for no place).
+std::string check_common(const json& spec, const std::string& where) {
+  const auto fail = [&](const std::string& problem) { throw InputError(where, {}, problem); };
+  if (!spec.is_object()) {
+    fail("an evaluator must be an object, not " + std::string(spec.type_name()));
+  }
+  const auto type_it = spec.find("type");
+  if (type_it == spec.end() || !type_it->is_string()) {
+    fail("an evaluator needs a \"type\"");
+  }
+  const auto& type = type_it->get_ref<const std::string&>();
+  const auto& known = known_types();
+  if (std::find(known.begin(), known.end(), type) == known.end()) {
+    fail("unknown evaluator " + quote(type) + util::did_you_mean(type, known));
+  }
+  if (!supports(type)) {
+    fail("evaluator " + quote(type) + " is not implemented yet");
+  }
+  if (const auto path = spec.find("path"); path != spec.end()) {
+    if (!path->is_string()) {
+      fail("\"path\" must be a string (a JSON Pointer such as \"/category\")");
+    }
+    if (const std::string problem = pointer_problem(path->get_ref<const std::string&>());
+        !problem.empty()) {
+      fail(problem);
+    }
+  }
+  if (type == "regex") {
+    const auto pattern = spec.find("pattern");
+    if (pattern == spec.end() || !pattern->is_string()) {
+      fail("evaluator \"regex\" needs a \"pattern\" (a string)");
+    }
+  }
+  if (type == "latency_ms" || type == "cost") {
+    const auto max = spec.find("max");
+    if (max == spec.end() || !max->is_number()) {
+      fail("evaluator " + quote(type) + " needs \"max\" (a number)");
+    }
+  }
+  return type;
+}
+
+bool option(const json& spec, const char* name) {
+  const auto it = spec.find(name);
+  return it != spec.end() && it->is_boolean() && it->get<bool>();
+}
+
+// Shortest form up to 10 significant digits: "812", "0.000123", "1234567".
+std::string number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.10g", value);
+  return buffer;
+}
+
+// One evaluation in progress: the spec's options and what the evaluator sees.
+struct Context {
+  const json& spec;
+  const EvalInput& input;
+  std::string type;
+  std::optional<std::string> path;
+  text::Extract extract = text::Extract::no;
+  text::Case cases = text::Case::sensitive;
+};
+
+Evaluation verdict(bool pass, std::string reason) {
+  Evaluation e;
+  e.pass = pass;
+  e.score = pass ? 1.0 : 0.0;
+  e.reason = std::move(reason);
+  return e;
+}
+
+Evaluation fail(std::string reason) {
+  return verdict(false, std::move(reason));
+}
+
+// The value at `path` in the parsed output, or the reason there is none.
+struct AtPath {
+  std::optional<json> value;
+  std::string problem;
+};
+
+AtPath value_at_path(const Context& ctx) {
+  const text::ParsedOutput parsed = text::parse_output(ctx.input.output, ctx.extract);
+  const std::string shown_path = quote(*ctx.path);
+  if (!parsed.value) {
+    return {std::nullopt, "path " + shown_path + " needs JSON, but " + parsed.problem};
+  }
+  try {
+    const json::json_pointer pointer(*ctx.path);
+    if (parsed.value->contains(pointer)) {
+      return {parsed.value->at(pointer), ""};
+    }
+  } catch (const json::exception&) {
+    // An array index that is not a number: no such value.
+  }
+  return {std::nullopt, "no value at " + shown_path + " in the output " + show_json(*parsed.value)};
+}
+
+// The text a text evaluator looks at: the output, or the value at `path` (a string as is,
+// anything else as compact JSON).
+struct ActualText {
+  std::optional<std::string> text;
+  std::string problem;
+};
+
+ActualText actual_text(const Context& ctx) {
+  if (!ctx.path) {
+    return {ctx.input.output, ""};
+  }
+  AtPath at = value_at_path(ctx);
+  if (!at.value) {
+    return {std::nullopt, std::move(at.problem)};
+  }
+  if (at.value->is_string()) {
+    return {at.value->get<std::string>(), ""};
+  }
+  return {at.value->dump(-1, ' ', false, json::error_handler_t::replace), ""};
+}
+
+// What a comparing evaluator compares with: `value`, else the case's `expected` at `path`
+// (when it has one there), else the whole `expected`; std::nullopt when there is nothing.
+std::optional<json> expected_value(const Context& ctx) {
+  if (const auto value = ctx.spec.find("value"); value != ctx.spec.end()) {
+    return *value;
+  }
+  const json& expected = ctx.input.expected;
+  if (expected.is_null()) {
+    return std::nullopt;
+  }
+  if (ctx.path && expected.is_structured()) {
+    try {
+      const json::json_pointer pointer(*ctx.path);
+      if (expected.contains(pointer)) {
+        return expected.at(pointer);
+      }
+    } catch (const json::exception&) {
+      // Not in `expected`: compare with the whole of it.
+    }
+  }
+  return expected;
+}
+
+const char* const k_nothing_expected =
+    "nothing to compare with: the evaluator has no \"value\" and the case no \"expected\"";
+
+std::string a_kind(const json& value) {
+  const std::string kind = value.type_name();
+  return (kind == "object" || kind == "array" ? "an " : "a ") + kind;
+}
+
+// The text to look for, from a string (as is) or a number or boolean (as JSON).
+std::optional<std::string> as_needle(const json& value) {
+  if (value.is_string()) {
+    return value.get<std::string>();
+  }
+  if (value.is_number() || value.is_boolean()) {
+    return value.dump();
+  }
+  return std::nullopt;
+}
+
+std::string not_text(const Context& ctx, const json& value) {
+  return "evaluator " + quote(ctx.type) + " looks for text, but the expected value is " +
+         a_kind(value) + ": " + show_json(value);
+}
+
+Evaluation exact_match(const Context& ctx) {
+  const std::optional<json> expected = expected_value(ctx);
+  if (!expected) {
+    return fail(k_nothing_expected);
+  }
+  if (expected->is_string()) {
+    std::string actual;
+    if (ctx.path) {
+      AtPath at = value_at_path(ctx);
+      if (!at.value) {
+        return fail(std::move(at.problem));
+      }
+      if (!at.value->is_string()) {
+        return fail("expected " + show_json(*expected) + ", got " + show_json(*at.value));
+      }
+      actual = at.value->get<std::string>();
+    } else {
+      actual = ctx.input.output;
+    }
+    const auto& wanted = expected->get_ref<const std::string&>();
+    const auto prepare = [&](std::string_view s) {
+      if (option(ctx.spec, "normalize_whitespace")) {
+        return text::collapse_whitespace(s);
+      }
+      return std::string(option(ctx.spec, "trim") ? text::trim(s) : s);
+    };
+    if (text::find(prepare(actual), prepare(wanted), ctx.cases, text::Anchor::both)) {
+      return verdict(true, "equals " + quote(wanted));
+    }
+    return fail("expected " + quote(wanted) + ", got " + quote(actual));
+  }
+
+  json actual;
+  if (ctx.path) {
+    AtPath at = value_at_path(ctx);
+    if (!at.value) {
+      return fail(std::move(at.problem));
+    }
+    actual = std::move(*at.value);
+  } else {
+    text::ParsedOutput parsed = text::parse_output(ctx.input.output, ctx.extract);
+    if (!parsed.value) {
+      return fail("expected " + show_json(*expected) + ", but " + parsed.problem);
+    }
+    actual = std::move(*parsed.value);
+  }
+  if (actual == *expected) {
+    return verdict(true, "equals " + show_json(*expected));
+  }
+  return fail("expected " + show_json(*expected) + ", got " + show_json(actual));
+}
+
+// contains, not_contains, starts_with.
+Evaluation contains(const Context& ctx) {
+  const std::optional<json> expected = expected_value(ctx);
+  if (!expected) {
+    return fail(k_nothing_expected);
+  }
+  const std::optional<std::string> needle = as_needle(*expected);
+  if (!needle) {
+    return fail(not_text(ctx, *expected));
+  }
+  ActualText actual = actual_text(ctx);
+  if (!actual.text) {
+    return fail(std::move(actual.problem));
+  }
+  const std::string& haystack = *actual.text;
+  if (ctx.type == "starts_with") {
+    if (text::find(haystack, *needle, ctx.cases, text::Anchor::start)) {
+      return verdict(true, "starts with " + quote(*needle));
+    }
+    return fail("expected to start with " + quote(*needle) + ", got " + quote(haystack));
+  }
+  const auto found = text::find(haystack, *needle, ctx.cases, text::Anchor::none);
+  if (ctx.type == "not_contains") {
+    if (found) {
+      return fail("found " + quote(*needle) + " in " +
+                  text::quote_around(haystack, found->first, found->second));
+    }
+    return verdict(true, "no " + quote(*needle));
+  }
+  if (found) {
+    return verdict(true, "found " + quote(*needle));
+  }
+  return fail("missing " + quote(*needle) + " in " + quote(haystack));
+}
+
+std::string quote_list(const std::vector<std::string>& items) {
+  constexpr std::size_t k_shown = 5;
+  std::string out;
+  for (std::size_t i = 0; i < items.size() && i < k_shown; ++i) {
+    out += (i == 0 ? "" : ", ") + quote(items[i], 40);
+  }
+  if (items.size() > k_shown) {
+    out += ", and " + std::to_string(items.size() - k_shown) + " more";
+  }
+  return out;
+}
+
+// contains_any, contains_all. contains_all scores the fraction found, so that a report can
+// tell "nearly" from "none"; contains_any is all or nothing.
+Evaluation contains_some(const Context& ctx) {
+  const std::optional<json> expected = expected_value(ctx);
+  if (!expected) {
+    return fail(k_nothing_expected);
+  }
+  std::vector<std::string> needles;
+  if (expected->is_array()) {
+    for (const auto& item : *expected) {
+      std::optional<std::string> needle = as_needle(item);
+      if (!needle) {
+        return fail(not_text(ctx, item));
+      }
+      needles.push_back(std::move(*needle));
+    }
+  } else if (std::optional<std::string> needle = as_needle(*expected)) {
+    needles.push_back(std::move(*needle));
+  } else {
+    return fail(not_text(ctx, *expected));
+  }
+  ActualText actual = actual_text(ctx);
+  if (!actual.text) {
+    return fail(std::move(actual.problem));
+  }
+  std::vector<std::string> found;
+  std::vector<std::string> missing;
+  for (auto& needle : needles) {
+    const bool hit = text::find(*actual.text, needle, ctx.cases, text::Anchor::none).has_value();
+    (hit ? found : missing).push_back(std::move(needle));
+  }
+  if (ctx.type == "contains_any") {
+    if (!found.empty()) {
+      return verdict(true, "found " + quote(found.front()));
+    }
+    if (missing.empty()) {
+      return fail("nothing to look for: the expected list is empty");
+    }
+    return fail("none of " + quote_list(missing) + " in " + quote(*actual.text));
+  }
+  const std::size_t total = found.size() + missing.size();
+  if (missing.empty()) {
+    return verdict(true, total == 1 ? "found " + quote(found.front())
+                                    : "found all " + std::to_string(total));
+  }
+  Evaluation e = fail("missing " + quote_list(missing) + " (" + std::to_string(found.size()) +
+                      " of " + std::to_string(total) + " found)");
+  e.score = static_cast<double>(found.size()) / static_cast<double>(total);
+  return e;
+}
+
+Evaluation regex(const Context& ctx) {
+  const auto& pattern = ctx.spec.at("pattern").get_ref<const std::string&>();
+  const RE2 re(pattern, regex_options());
+  if (!re.ok()) {
+    throw InputError(regex_problem(pattern, re));
+  }
+  ActualText actual = actual_text(ctx);
+  if (!actual.text) {
+    return fail(std::move(actual.problem));
+  }
+  re2::StringPiece match;
+  if (re.Match(*actual.text, 0, actual.text->size(), RE2::UNANCHORED, &match, 1)) {
+    return verdict(true, "matched " + quote(std::string_view(match.data(), match.size())));
+  }
+  return fail("no match for /" + text::printable(pattern.substr(0, 60)) +
+              (pattern.size() > 60 ? "\xE2\x80\xA6/" : "/") + " in " + quote(*actual.text));
+}
+
+std::string extract_hint(const text::ParsedOutput& parsed) {
+  return parsed.wrapping == text::Wrapping::none ? "" : "; set extract: true to accept it";
+}
+
+std::string taken_from(const text::ParsedOutput& parsed) {
+  switch (parsed.wrapping) {
+  case text::Wrapping::fence:
+    return ", taken out of its code fence";
+  case text::Wrapping::prose:
+    return ", taken out of the text around it";
+  case text::Wrapping::none:
+    break;
+  }
+  return "";
+}
+
+// The JSON that is_json and json_schema check: the output, or the value at `path`.
+struct Instance {
+  std::optional<json> value;
+  std::string problem; // why there is none
+  std::string note;    // how it was found, for a passing reason
+};
+
+Instance instance(const Context& ctx) {
+  if (ctx.path) {
+    AtPath at = value_at_path(ctx);
+    return {std::move(at.value), std::move(at.problem), " at " + quote(*ctx.path)};
+  }
+  text::ParsedOutput parsed = text::parse_output(ctx.input.output, ctx.extract);
+  if (!parsed.value) {
+    return {std::nullopt, parsed.problem + extract_hint(parsed), ""};
+  }
+  return {std::move(parsed.value), "", taken_from(parsed)};
+}
+
+Evaluation is_json(const Context& ctx) {
+  Instance found = instance(ctx);
+  if (!found.value) {
+    return fail(std::move(found.problem));
+  }
+  return verdict(true, "valid JSON (" + std::string(found.value->type_name()) + ")" + found.note);
+}
+
+Evaluation json_schema(const Context& ctx) {
+  if (!ctx.input.load_schema) {
+    throw InputError("evaluator \"json_schema\" has no way to load a schema here");
+  }
+  const auto schema_it = ctx.spec.find("schema");
+  const std::string schema_path =
+      schema_it != ctx.spec.end() && schema_it->is_string() ? schema_it->get<std::string>() : "";
+  const std::string schema_name =
+      schema_path.empty() ? "the prompt's output schema" : quote(schema_path);
+  const json schema = ctx.input.load_schema(schema_path);
+  jsonschema::CompileOptions options;
+  options.format_assertion = option(ctx.spec, "format_assertion");
+  const jsonschema::Validator validator = [&] {
+    try {
+      return jsonschema::Validator::compile(schema, options);
+    } catch (const jsonschema::SchemaError& e) {
+      throw InputError("evaluator \"json_schema\": " + schema_name +
+                       " is not a valid schema: " + e.what());
+    }
+  }();
+
+  Instance found = instance(ctx);
+  if (!found.value) {
+    return fail(std::move(found.problem));
+  }
+  constexpr std::size_t k_max_errors = 20;
+  constexpr std::size_t k_shown = 3;
+  const auto errors = validator.validate(*found.value, k_max_errors);
+  if (errors.empty()) {
+    return verdict(true, "matches " + schema_name + found.note);
+  }
+  std::string reason;
+  for (std::size_t i = 0; i < errors.size() && i < k_shown; ++i) {
+    const auto& error = errors[i];
+    // Locations are relative to the checked value: with a `path`, prefix it.
+    const std::string location = ctx.path.value_or("") + error.instance_location;
+    reason += (i == 0 ? "" : "; ") + (location.empty() ? "" : location + ": ") + error.message;
+  }
+  if (errors.size() > k_shown) {
+    reason += "; and " + std::to_string(errors.size() - k_shown) +
+              (errors.size() == k_max_errors ? " or more" : " more");
+  }
+  return fail(std::move(reason));
+}
+
+Evaluation maximum(const Context& ctx) {
+  const double max = ctx.spec.at("max").get<double>();
+  if (ctx.type == "latency_ms") {
+    // Tenths of a millisecond are noise in a reason.
+    const double latency = std::round(ctx.input.latency_ms * 10) / 10;
+    if (latency <= max) {
+      return verdict(true, number(latency) + " ms (max " + number(max) + " ms)");
+    }
+    return fail(number(latency) + " ms, over the " + number(max) + " ms limit");
+  }
+  if (!ctx.input.cost) {
+    return fail("no cost to check: the provider has no pricing");
+  }
+  const double cost = *ctx.input.cost;
+  if (cost <= max) {
+    return verdict(true, "$" + number(cost) + " (max $" + number(max) + ")");
+  }
+  return fail("$" + number(cost) + ", over the $" + number(max) + " limit");
+}
+
+} // namespace
+
+bool supports(std::string_view type) {
+  return std::find(k_supported.begin(), k_supported.end(), type) != k_supported.end();
+}
+
+void check_spec(const nlohmann::json& spec, const std::string& where) {
+  const std::string type = check_common(spec, where);
+  if (type == "regex") {
+    const auto& pattern = spec.at("pattern").get_ref<const std::string&>();
+    const RE2 re(pattern, regex_options());
+    if (!re.ok()) {
+      throw InputError(where, {}, regex_problem(pattern, re));
+    }
+  }
+}
+
+Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input) {
+  Context ctx{spec, input, check_common(spec, "")};
+  if (const auto path = spec.find("path"); path != spec.end()) {
+    ctx.path = path->get<std::string>();
+  }
+  // `extract` is in the schema for is_json and json_schema only; honouring it everywhere
+  // costs nothing and keeps `path` usable on fenced output once the schema allows it.
+  ctx.extract = option(spec, "extract") ? text::Extract::yes : text::Extract::no;
+  ctx.cases = option(spec, "ignore_case") ? text::Case::fold : text::Case::sensitive;
+
+  Evaluation e;
+  const std::string& type = ctx.type;
+  if (type == "exact_match") {
+    e = exact_match(ctx);
+  } else if (type == "contains" || type == "not_contains" || type == "starts_with") {
+    e = contains(ctx);
+  } else if (type == "contains_any" || type == "contains_all") {
+    e = contains_some(ctx);
+  } else if (type == "regex") {
+    e = regex(ctx);
+  } else if (type == "is_json") {
+    e = is_json(ctx);
+  } else if (type == "json_schema") {
+    e = json_schema(ctx);
+  } else {
+    e = maximum(ctx);
+  }
+
+  const auto name = spec.find("name");
+  e.type = name != spec.end() && name->is_string() ? name->get<std::string>() : type;
+  const auto required = spec.find("required");
+  e.required = required == spec.end() || !required->is_boolean() || required->get<bool>();
+  const auto weight = spec.find("weight");
+  e.weight = weight != spec.end() && weight->is_number() ? weight->get<double>() : 1.0;
+  // Pieces of the output are escaped where they are quoted; this also covers messages from
+  // the schema validator.
+  e.reason = text::printable(e.reason);
+  return e;
+}
+
+} // namespace promptops::evaluators

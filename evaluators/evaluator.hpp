@@ -1,0 +1,57 @@
+#pragma once
+
+#include "util/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// Scorers for one output. Each returns pass/fail, a score in [0,1] and a reason a person can
+// act on. The full set (llm_judge, similarity, exec, ...) comes with its own issue; this
+// module holds the ones that need no provider call.
+namespace promptops::evaluators {
+
+struct Evaluation {
+  std::string type; // the spec's `name` when given, else its `type`
+  bool pass = false;
+  double score = 0;
+  std::string reason;
+  bool required = true; // false: scored, but does not decide the case's status
+  double weight = 1;
+};
+
+// What an evaluator sees of one case on one provider.
+struct EvalInput {
+  const std::string& output;      // the model's output text
+  const nlohmann::json& expected; // the case's `expected` (null when absent)
+  double latency_ms = 0;
+  std::optional<double> cost; // null when the provider has no pricing
+  // Loads a schema file named relative to the registry root (json_schema's `schema:`), or
+  // the prompt's output schema when called with "". Throws InputError when it cannot.
+  std::function<nlohmann::json(const std::string& path)> load_schema;
+};
+
+// True for the types this module evaluates.
+bool supports(std::string_view type);
+
+// Checks a spec beyond its JSON Schema (evaluator.schema.json, checked by the loaders):
+// a regex that RE2 cannot compile, a `path` that is not a JSON Pointer, a type that is
+// unknown (with "did you mean") or not implemented yet. Throws InputError naming `where`
+// (e.g. "golden/classify.yaml:7:5"; "" for no place) and the problem.
+void check_spec(const nlohmann::json& spec, const std::string& where);
+
+// Score `input` with `spec` (one entry of a suite's or case's `evaluators:`). Never throws
+// for anything the output contains: a bad output is a failed evaluation with its reason
+// (short, with at most ~80 characters of the output quoted and control characters escaped).
+// Comparing evaluators take `value`, else the case's `expected` at `path` when it has one
+// there, else the whole `expected`. `path` is a JSON Pointer into the output parsed as JSON;
+// output that is not JSON then fails. JSON in a code fence or among prose fails is_json and
+// json_schema unless `extract: true`. `ignore_case` uses Unicode simple case folding.
+// Throws InputError for a spec check_spec() refuses, and for a json_schema schema that
+// load_schema cannot load or that does not compile.
+Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input);
+
+} // namespace promptops::evaluators

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+// Text helpers the evaluators share: reasons that are safe to print, whitespace and case
+// handling, and finding the JSON in a model's output.
+namespace promptops::evaluators::text {
+
+// `s` made safe to print on a terminal: control characters (C0, DEL, C1), line and paragraph
+// separators, bidirectional overrides and invalid UTF-8 bytes are written as escapes ("\n",
+// "\t", "\x1b", "\u202e"); everything else is kept.
+std::string printable(std::string_view s);
+
+// `s` in double quotes for a reason: printable(), with `"` and `\` escaped as well, cut after
+// `max_chars` code points with "…" before the closing quote.
+std::string quote(std::string_view s, std::size_t max_chars = 80);
+
+// A JSON value written compactly for a reason, cut after `max_chars` code points with "…".
+std::string show_json(const nlohmann::json& value, std::size_t max_chars = 80);
+
+// A quoted piece of `s` around the `length` bytes at `pos`, about `max_chars` code points
+// long, with "…" where it was cut.
+std::string quote_around(std::string_view s, std::size_t pos, std::size_t length,
+                         std::size_t max_chars = 80);
+
+// `s` without leading and trailing ASCII whitespace.
+std::string_view trim(std::string_view s);
+
+// `s` trimmed, with every run of ASCII whitespace replaced by one space.
+std::string collapse_whitespace(std::string_view s);
+
+enum class Anchor { none, start, both };
+enum class Case { sensitive, fold };
+
+// Where `needle` occurs in `haystack` (first occurrence; with Anchor::start at 0 only; with
+// Anchor::both only as the whole of `haystack`): the position and length of the match in
+// `haystack`, or std::nullopt. Case::fold uses Unicode simple case folding (RE2's tables: "É"
+// matches "é", "ẞ" matches "ß", but "SS" does not match "ß"); for a needle too long for RE2 it
+// falls back to ASCII folding.
+std::optional<std::pair<std::size_t, std::size_t>>
+find(std::string_view haystack, std::string_view needle, Case cases, Anchor anchor);
+
+// How a model's output holds its JSON.
+enum class Wrapping {
+  none,  // the output is JSON (surrounding whitespace allowed)
+  fence, // inside a ``` code fence
+  prose, // a JSON object or array with other text around it
+};
+
+struct ParsedOutput {
+  std::optional<nlohmann::json> value; // set when the output is JSON, or extraction found it
+  Wrapping wrapping = Wrapping::none;  // where the JSON was (also when `value` is unset)
+  std::string fence_info;              // the fence's info string ("json", "" for a bare ```)
+  std::string problem; // when `value` is unset: why, e.g. "not JSON (line 1, column 1): ..."
+};
+
+enum class Extract { no, yes };
+
+// Parse `output` as JSON. With Extract::no, JSON in a code fence or among prose is not
+// accepted, but `wrapping` says where it was, so that the caller can say so. With
+// Extract::yes the JSON is taken out of the first code fence that holds valid JSON, or else
+// from the first object or array in the text that parses.
+ParsedOutput parse_output(std::string_view output, Extract extract);
+
+} // namespace promptops::evaluators::text

@@ -1,0 +1,770 @@
+#include "golden/runner.hpp"
+
+#include "evaluators/evaluator.hpp"
+#include "golden/suite.hpp"
+#include "providers/engine.hpp"
+#include "providers/response_cache.hpp"
+#include "registry/render.hpp"
+#include "util/error.hpp"
+#include "util/file.hpp"
+#include "util/json_pointer.hpp"
+#include "util/suggest.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <unistd.h>
+
+namespace promptops::golden {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+using providers::ProviderRuntime;
+
+// One suite with everything a run needs, checked before any request is sent.
+struct PlannedCandidate {
+  const registry::ResolvedPrompt* prompt = nullptr;
+  const ProviderRuntime* provider = nullptr;
+  std::string label; // "support/classify@prod on default"
+};
+
+struct PlannedSuite {
+  Suite suite;
+  std::vector<Case> cases;
+  std::vector<PlannedCandidate> candidates;
+};
+
+struct PlannedCase {
+  std::size_t suite = 0;
+  std::size_t candidate = 0;
+  const Case* test_case = nullptr;
+  nlohmann::json evaluators; // the suite's, then the case's
+};
+
+std::string done_key(const std::string& suite, const std::string& provider,
+                     const std::string& prompt, const std::string& id) {
+  return suite + '\x1f' + provider + '\x1f' + prompt + '\x1f' + id;
+}
+
+std::string new_run_id() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  std::random_device rd;
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "%04x", static_cast<unsigned>(rd() & 0xffff));
+  return std::string(stamp) + "-" + suffix;
+}
+
+std::string now_iso() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return when;
+}
+
+bool case_selected(const Case& c, const std::vector<std::string>& filters) {
+  if (filters.empty()) {
+    return true;
+  }
+  for (const auto& f : filters) {
+    if (c.id == f) {
+      return true;
+    }
+    if (c.tags.is_array()) {
+      for (const auto& t : c.tags) {
+        if (t.is_string() && t.get<std::string>() == f) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+// results.jsonl, appended one whole line per write so that a run killed at any moment leaves
+// every finished case readable (at worst, a last partial line that --resume drops).
+class ResultsFile {
+public:
+  explicit ResultsFile(const std::filesystem::path& path) : m_path(path) {
+    m_fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (m_fd < 0) {
+      throw RunError("cannot write " + path.string() + ": " + std::strerror(errno));
+    }
+  }
+  ~ResultsFile() {
+    if (m_fd >= 0) {
+      ::fsync(m_fd);
+      ::close(m_fd);
+    }
+  }
+  ResultsFile(const ResultsFile&) = delete;
+  ResultsFile& operator=(const ResultsFile&) = delete;
+
+  void append(const std::string& line) {
+    std::string data = line + "\n";
+    std::size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n = ::write(m_fd, data.data() + done, data.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        throw RunError("cannot write " + m_path.string() + ": " + std::strerror(errno));
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+private:
+  std::filesystem::path m_path;
+  int m_fd = -1;
+};
+
+// The lines of a results.jsonl already written; a last line cut short by a kill is dropped
+// from the file so that appending continues on a line boundary.
+std::vector<ordered_json> read_finished_results(const std::filesystem::path& path) {
+  std::vector<ordered_json> out;
+  auto text = util::read_file_if_exists(path);
+  if (!text) {
+    return out;
+  }
+  const std::size_t last_newline = text->rfind('\n');
+  const std::size_t keep = last_newline == std::string::npos ? 0 : last_newline + 1;
+  if (keep != text->size()) {
+    std::filesystem::resize_file(path, keep);
+    text->resize(keep);
+  }
+  std::size_t start = 0;
+  while (start < text->size()) {
+    const std::size_t end = text->find('\n', start);
+    ordered_json j =
+        ordered_json::parse(std::string_view(*text).substr(start, end - start), nullptr, false);
+    if (j.is_object()) {
+      out.push_back(std::move(j));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string first_failed_reason(const ordered_json& result) {
+  if (result.value("status", std::string()) == "error") {
+    return result.value("error", std::string("the provider failed"));
+  }
+  if (result.contains("evaluations")) {
+    for (const auto& e : result["evaluations"]) {
+      if (!e.value("pass", true) && e.value("required", true)) {
+        return e.value("type", std::string()) + ": " + e.value("reason", std::string());
+      }
+    }
+  }
+  return {};
+}
+
+class Runner {
+public:
+  Runner(const registry::Registry& registry, const TestOptions& options)
+      : m_registry(registry), m_options(options) {}
+
+  RunOutcome run() {
+    RunOutcome outcome;
+    std::filesystem::path runs = m_registry.root() / ".promptops" / "runs";
+    json run_record;
+    std::vector<ordered_json> finished;
+    if (!m_options.resume.empty()) {
+      outcome.run_id = m_options.resume;
+      outcome.dir = runs / m_options.resume;
+      auto text = util::read_file_if_exists(outcome.dir / "run.json");
+      if (!text) {
+        throw InputError("no run \"" + m_options.resume + "\" in " +
+                         m_registry.display(".promptops/runs") + " to resume");
+      }
+      run_record = json::parse(*text, nullptr, false);
+      if (!run_record.is_object()) {
+        throw InputError(m_registry.display(".promptops/runs/" + m_options.resume + "/run.json"),
+                         {1, 1}, "not a run record (not JSON)");
+      }
+      m_selection.suites = run_record.value("suites", std::vector<std::string>());
+      m_selection.provider = run_record.value("provider", std::string());
+      m_selection.filters = run_record.value("filters", std::vector<std::string>());
+    } else {
+      m_selection = m_options;
+    }
+
+    plan();
+    if (!m_options.resume.empty()) {
+      check_versions_unchanged(run_record);
+      finished = read_finished_results(outcome.dir / "results.jsonl");
+    } else {
+      outcome.run_id = new_run_id();
+      outcome.dir = runs / outcome.run_id;
+      std::error_code ec;
+      std::filesystem::create_directories(outcome.dir, ec);
+      if (ec) {
+        throw RunError("cannot create " + outcome.dir.string() + ": " + ec.message());
+      }
+      util::write_file_atomic(runs.parent_path() / ".gitignore", "*\n");
+      util::write_file_atomic(outcome.dir / "run.json", run_json(outcome.run_id).dump(2) + "\n");
+    }
+
+    // What is left to do.
+    std::set<std::string> done;
+    for (const auto& r : finished) {
+      done.insert(done_key(r.value("suite", ""), r.value("provider", ""), r.value("prompt", ""),
+                           r.value("id", "")));
+    }
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < m_cases.size(); ++i) {
+      const PlannedCase& pc = m_cases[i];
+      const PlannedCandidate& cand = m_suites[pc.suite].candidates[pc.candidate];
+      if (!done.count(done_key(m_suites[pc.suite].suite.name, cand.provider->settings.name,
+                               cand.prompt->prompt.name, pc.test_case->id))) {
+        todo.push_back(i);
+      }
+    }
+
+    std::vector<providers::Job> jobs;
+    jobs.reserve(todo.size());
+    for (std::size_t i : todo) {
+      jobs.push_back(make_job(m_cases[i]));
+    }
+
+    std::unique_ptr<providers::ResponseCache> cache;
+    cache = std::make_unique<providers::ResponseCache>(m_options.cache_dir.empty()
+                                                           ? providers::ResponseCache::default_dir()
+                                                           : m_options.cache_dir);
+
+    ResultsFile results(outcome.dir / "results.jsonl");
+    std::vector<ordered_json> all = finished;
+    all.reserve(finished.size() + todo.size());
+    const std::size_t total = finished.size() + todo.size();
+    std::size_t ended = finished.size();
+    if (m_options.on_progress) {
+      m_options.on_progress(ended, total);
+    }
+
+    providers::EngineOptions engine;
+    engine.cache = cache.get();
+    engine.read_cache = m_options.use_cache;
+    engine.concurrency_override = m_options.concurrency;
+    engine.stop = m_options.stop;
+    engine.on_done = [&](std::size_t job, const providers::Reply& reply) {
+      ordered_json line = result_line(m_cases[todo[job]], reply);
+      results.append(line.dump(-1, ' ', false, json::error_handler_t::replace));
+      if (reply.cached) {
+        ++outcome.cached;
+      } else if (!jobs[job].cache_key.empty()) { // a real provider call
+        outcome.requests_sent += static_cast<std::size_t>(reply.attempts);
+      }
+      all.push_back(std::move(line));
+      ++ended;
+      if (m_options.on_progress) {
+        m_options.on_progress(ended, total);
+      }
+    };
+    providers::run_jobs(jobs, engine);
+    outcome.interrupted = ended < total;
+
+    summarize(all, outcome);
+    util::write_file_atomic(outcome.dir / "summary.json", outcome.summary.dump(2) + "\n");
+    return outcome;
+  }
+
+private:
+  void plan() {
+    const registry::Config& config = m_registry.config();
+    const auto available = suite_names_from_paths(m_registry.work_tree().list("golden", ".yaml"));
+    std::vector<std::string> names = m_selection.suites;
+    if (names.empty()) {
+      names = available;
+    }
+    std::vector<InputError> errors;
+    for (auto& name : names) {
+      // Accept "classify", "golden/classify" and "golden/classify.yaml".
+      if (name.rfind("golden/", 0) == 0) {
+        name = name.substr(7);
+      }
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".yaml") == 0) {
+        name.resize(name.size() - 5);
+      }
+      if (std::find(available.begin(), available.end(), name) == available.end()) {
+        errors.emplace_back("unknown suite \"" + name + "\"" + util::did_you_mean(name, available) +
+                            (available.empty() ? " (golden/ has no suite)" : ""));
+      }
+    }
+    throw_if_any(std::move(errors));
+    if (names.empty()) {
+      throw NothingToDoError("nothing to test: " + m_registry.display("golden") +
+                             " has no suite (golden/<name>.yaml)");
+    }
+
+    m_suites.reserve(names.size());
+    for (const auto& name : names) {
+      const std::string path = "golden/" + name + ".yaml";
+      const std::string shown = m_registry.display(path);
+      PlannedSuite ps;
+      ps.suite = parse_suite(name, *m_registry.work_tree().read(path), path, shown, config);
+      const std::string cases_shown = m_registry.display(ps.suite.cases_path);
+      auto text = m_registry.work_tree().read(ps.suite.cases_path);
+      if (!text) {
+        throw InputError(shown, ps.suite.cases_position,
+                         "cases file " + cases_shown + " does not exist");
+      }
+      CaseFile cases = parse_cases(*text, cases_shown);
+      throw_if_any(std::move(cases.errors));
+      for (auto& c : cases.cases) {
+        if (case_selected(c, m_selection.filters)) {
+          ps.cases.push_back(std::move(c));
+        }
+      }
+      for (const auto& candidate : ps.suite.candidates) {
+        PlannedCandidate pc;
+        pc.prompt = &resolve(candidate, shown);
+        std::string provider = candidate.provider;
+        if (provider.empty()) {
+          provider = pc.prompt->prompt.provider.empty() ? "default" : pc.prompt->prompt.provider;
+        }
+        if (!m_selection.provider.empty() && provider != m_selection.provider) {
+          continue;
+        }
+        const registry::ProviderConfig* pconf = config.find_provider(provider);
+        if (pconf == nullptr) {
+          throw InputError(shown, candidate.position,
+                           "no provider for prompt \"" + candidate.prompt.name +
+                               "\": list it under \"providers:\", give the prompt a "
+                               "\"provider:\", or define a provider named \"default\"");
+        }
+        pc.provider = &runtime(*pconf);
+        pc.label = candidate.prompt.name +
+                   (candidate.prompt.ref.empty() ? "" : "@" + candidate.prompt.ref) + " on " +
+                   provider;
+        ps.candidates.push_back(pc);
+      }
+      m_suites.push_back(std::move(ps));
+    }
+    if (!m_selection.provider.empty() && !config.find_provider(m_selection.provider)) {
+      throw InputError("unknown provider \"" + m_selection.provider + "\"" +
+                       util::did_you_mean(m_selection.provider, config.provider_names()) +
+                       " (providers are defined in " + config.display_path + ")");
+    }
+
+    // Every case on every candidate, rendered and its evaluators checked before the first
+    // request: a typo found after ten minutes of calls wastes them.
+    for (std::size_t s = 0; s < m_suites.size(); ++s) {
+      PlannedSuite& ps = m_suites[s];
+      for (std::size_t i = 0; i < ps.suite.evaluators.size(); ++i) {
+        const SourcePosition p =
+            ps.suite.source_map.value_position(util::pointer_append("/evaluators", i));
+        evaluators::check_spec(ps.suite.evaluators[i], ps.suite.display_path + ":" +
+                                                           std::to_string(p.line) + ":" +
+                                                           std::to_string(p.column));
+      }
+      const std::string cases_shown = m_registry.display(ps.suite.cases_path);
+      for (const auto& c : ps.cases) {
+        json evals = ps.suite.evaluators;
+        if (c.evaluators.is_array()) {
+          for (const auto& e : c.evaluators) {
+            evaluators::check_spec(e, cases_shown + ":" + std::to_string(c.line));
+            evals.push_back(e);
+          }
+        }
+        for (std::size_t k = 0; k < ps.candidates.size(); ++k) {
+          m_cases.push_back({s, k, &c, evals});
+        }
+      }
+    }
+    if (m_cases.empty()) {
+      throw NothingToDoError(m_selection.filters.empty() && m_selection.provider.empty()
+                                 ? "nothing to test: the selected suites have no cases"
+                                 : "nothing to test: no case matched the --filter and "
+                                   "--provider given");
+    }
+    std::vector<InputError> render_errors;
+    m_requests.resize(m_cases.size());
+    for (std::size_t i = 0; i < m_cases.size(); ++i) {
+      try {
+        m_requests[i] = make_request(m_cases[i]);
+      } catch (const InputError& e) {
+        render_errors.push_back(e);
+      }
+      if (render_errors.size() >= 20) {
+        break;
+      }
+    }
+    throw_if_any(std::move(render_errors));
+  }
+
+  const registry::ResolvedPrompt& resolve(const Candidate& candidate, const std::string& shown) {
+    const std::string key = candidate.prompt.name + "@" + candidate.prompt.ref;
+    auto it = m_prompts.find(key);
+    if (it != m_prompts.end()) {
+      return *it->second;
+    }
+    try {
+      auto resolved =
+          std::make_unique<registry::ResolvedPrompt>(m_registry.resolve(candidate.prompt));
+      return *m_prompts.emplace(key, std::move(resolved)).first->second;
+    } catch (const InputError& e) {
+      if (e.path().empty()) {
+        throw InputError(shown, candidate.position, e.problem());
+      }
+      throw;
+    }
+  }
+
+  const ProviderRuntime& runtime(const registry::ProviderConfig& config) {
+    auto it = m_providers.find(config.name);
+    if (it != m_providers.end()) {
+      return *it->second;
+    }
+    auto rt = std::make_unique<ProviderRuntime>();
+    rt->settings = providers::settings_from_config(config, m_registry.config());
+    rt->workdir = m_registry.root();
+    if (rt->settings.type == "replay") {
+      const std::filesystem::path from = rt->settings.from;
+      const std::filesystem::path file = from.is_absolute() ? from : m_registry.root() / from;
+      rt->replay = providers::load_replay(file, m_registry.display(rt->settings.from), "");
+    }
+    return *m_providers.emplace(config.name, std::move(rt)).first->second;
+  }
+
+  providers::Request make_request(const PlannedCase& pc) const {
+    const PlannedSuite& ps = m_suites[pc.suite];
+    const PlannedCandidate& cand = ps.candidates[pc.candidate];
+    const std::string context = "case \"" + pc.test_case->id + "\" in " +
+                                m_registry.display(ps.suite.cases_path) + ":" +
+                                std::to_string(pc.test_case->line);
+    const registry::RenderedPrompt rendered =
+        registry::render_prompt(*cand.prompt, m_registry.config(), pc.test_case->vars, context);
+    providers::Request r;
+    r.case_id = pc.test_case->id;
+    if (rendered.kind == registry::PromptKind::text) {
+      r.messages.push_back({"user", rendered.text});
+    } else {
+      for (const auto& m : rendered.messages) {
+        r.messages.push_back({m.role, m.content});
+      }
+    }
+    const providers::ProviderSettings& settings = cand.provider->settings;
+    const registry::Prompt& prompt = cand.prompt->prompt;
+    r.model = prompt.model.empty() ? settings.model : prompt.model;
+    r.params = settings.params.is_object() ? settings.params : json::object();
+    if (prompt.params.is_object()) {
+      r.params.update(prompt.params);
+    }
+    if (cand.prompt->output_schema) {
+      r.output_schema = json::parse(*cand.prompt->output_schema, nullptr, false);
+      if (r.output_schema.is_discarded()) {
+        r.output_schema = nullptr;
+      }
+      r.output_schema_name = prompt.name;
+    }
+    return r;
+  }
+
+  providers::Job make_job(const PlannedCase& pc) const {
+    const std::size_t index = static_cast<std::size_t>(&pc - m_cases.data());
+    const PlannedCandidate& cand = m_suites[pc.suite].candidates[pc.candidate];
+    providers::Job job;
+    job.provider = cand.provider;
+    job.request = m_requests[index];
+    const std::string& type = cand.provider->settings.type;
+    if (type != "echo" && type != "replay") {
+      job.cache_key = providers::cache_key(cand.provider->settings, job.request);
+    }
+    return job;
+  }
+
+  ordered_json result_line(const PlannedCase& pc, const providers::Reply& reply) const {
+    const PlannedSuite& ps = m_suites[pc.suite];
+    const PlannedCandidate& cand = ps.candidates[pc.candidate];
+    ordered_json o; // SPEC's order, for people reading the file
+    o["id"] = pc.test_case->id;
+    o["suite"] = ps.suite.name;
+    o["prompt"] = cand.prompt->prompt.name;
+    o["provider"] = cand.provider->settings.name;
+    o["model"] = reply.model.empty() ? ordered_json(nullptr) : ordered_json(reply.model);
+    o["prompt_version"] = cand.prompt->version;
+    o["output"] = reply.ok ? ordered_json(reply.output) : ordered_json(nullptr);
+    ordered_json evaluations = ordered_json::array();
+    std::string status = "error";
+    ordered_json score = nullptr;
+    if (reply.ok) {
+      double weighted = 0;
+      double weights = 0;
+      bool pass = true;
+      const registry::ResolvedPrompt* prompt = cand.prompt;
+      evaluators::EvalInput input{
+          reply.output, pc.test_case->expected, reply.latency_ms, reply.cost,
+          [this, prompt](const std::string& path) { return load_schema(*prompt, path); }};
+      for (const auto& spec : pc.evaluators) {
+        evaluators::Evaluation e;
+        try {
+          e = evaluators::evaluate(spec, input);
+        } catch (const Error& err) {
+          e.type = spec.value("type", std::string());
+          e.pass = false;
+          e.reason = err.what();
+        }
+        ordered_json ej;
+        ej["type"] = e.type;
+        ej["pass"] = e.pass;
+        ej["score"] = e.score;
+        ej["reason"] = e.reason;
+        if (!e.required) {
+          ej["required"] = false;
+        }
+        evaluations.push_back(std::move(ej));
+        weighted += e.score * e.weight;
+        weights += e.weight;
+        if (e.required && !e.pass) {
+          pass = false;
+        }
+      }
+      status = pass ? "pass" : "fail";
+      score = weights > 0 ? weighted / weights : 1.0;
+    }
+    o["status"] = status;
+    o["score"] = score;
+    o["evaluations"] = std::move(evaluations);
+    o["latency_ms"] = reply.ok ? ordered_json(reply.latency_ms) : ordered_json(nullptr);
+    ordered_json usage = ordered_json::object();
+    usage["input_tokens"] =
+        reply.usage.input_tokens ? ordered_json(*reply.usage.input_tokens) : ordered_json(nullptr);
+    usage["output_tokens"] = reply.usage.output_tokens ? ordered_json(*reply.usage.output_tokens)
+                                                       : ordered_json(nullptr);
+    o["usage"] = std::move(usage);
+    o["cost"] = reply.cost ? ordered_json(*reply.cost) : ordered_json(nullptr);
+    o["fingerprint"] = nullptr;
+    o["system_fingerprint"] = reply.system_fingerprint.empty()
+                                  ? ordered_json(nullptr)
+                                  : ordered_json(reply.system_fingerprint);
+    o["attempts"] = reply.attempts;
+    o["cached"] = reply.cached;
+    if (!reply.ok) {
+      o["error"] = reply.error;
+    }
+    return o;
+  }
+
+  json load_schema(const registry::ResolvedPrompt& prompt, const std::string& path) const {
+    std::string text;
+    std::string shown;
+    if (path.empty()) {
+      if (!prompt.output_schema) {
+        throw InputError("json_schema: prompt \"" + prompt.prompt.name +
+                         "\" has no output_schema and the evaluator names no schema:");
+      }
+      text = *prompt.output_schema;
+      shown = m_registry.display(prompt.prompt.output_schema);
+    } else {
+      auto t = m_registry.work_tree().read(path);
+      if (!t) {
+        throw InputError("json_schema: schema file " + m_registry.display(path) +
+                         " does not exist");
+      }
+      text = *t;
+      shown = m_registry.display(path);
+    }
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) {
+      throw InputError("json_schema: " + shown + " is not JSON");
+    }
+    return j;
+  }
+
+  json run_json(const std::string& run_id) const {
+    json versions = json::object();
+    for (const auto& ps : m_suites) {
+      for (const auto& c : ps.candidates) {
+        versions[c.prompt->prompt.name + "@" + c.prompt->ref] = c.prompt->version;
+      }
+    }
+    return {{"run_id", run_id},
+            {"started", now_iso()},
+            {"suites", m_selection.suites},
+            {"provider", m_selection.provider},
+            {"filters", m_selection.filters},
+            {"prompt_versions", versions}};
+  }
+
+  void check_versions_unchanged(const json& record) const {
+    const json before = record.value("prompt_versions", json::object());
+    const json now = run_json("")["prompt_versions"];
+    for (const auto& [key, version] : now.items()) {
+      if (before.contains(key) && before[key] != version) {
+        throw InputError("cannot resume run \"" + m_options.resume + "\": prompt " + key +
+                         " changed since it started (" +
+                         before[key].get<std::string>().substr(0, 12) + " -> " +
+                         version.get<std::string>().substr(0, 12) + "); start a new run");
+      }
+    }
+  }
+
+  void summarize(const std::vector<ordered_json>& results, RunOutcome& outcome) {
+    struct Totals {
+      std::size_t cases = 0, pass = 0, fail = 0, error = 0;
+    };
+    std::map<std::string, Totals> per_suite;
+    Totals all;
+    std::int64_t input_tokens = 0, output_tokens = 0;
+    double cost = 0;
+    bool any_cost = false;
+    for (const auto& r : results) {
+      const std::string status = r.value("status", std::string());
+      Totals& t = per_suite[r.value("suite", std::string())];
+      for (Totals* x : {&t, &all}) {
+        ++x->cases;
+        if (status == "pass") {
+          ++x->pass;
+        } else if (status == "fail") {
+          ++x->fail;
+        } else {
+          ++x->error;
+        }
+      }
+      if (status != "pass") {
+        outcome.failures.push_back({r.value("suite", std::string()),
+                                    r.value("provider", std::string()),
+                                    r.value("id", std::string()), status, first_failed_reason(r)});
+      }
+      if (auto u = r.find("usage"); u != r.end() && u->is_object()) {
+        if ((*u)["input_tokens"].is_number_integer()) {
+          input_tokens += (*u)["input_tokens"].get<std::int64_t>();
+        }
+        if ((*u)["output_tokens"].is_number_integer()) {
+          output_tokens += (*u)["output_tokens"].get<std::int64_t>();
+        }
+      }
+      if (r.contains("cost") && r["cost"].is_number()) {
+        cost += r["cost"].get<double>();
+        any_cost = true;
+      }
+    }
+    auto totals_json = [](const Totals& t) {
+      ordered_json j;
+      j["cases"] = t.cases;
+      j["pass"] = t.pass;
+      j["fail"] = t.fail;
+      j["error"] = t.error;
+      return j;
+    };
+    auto rate = [](const Totals& t) {
+      return t.cases == 0
+                 ? ordered_json(nullptr)
+                 : ordered_json(static_cast<double>(t.pass) / static_cast<double>(t.cases));
+    };
+
+    bool gate_passed = true;
+    ordered_json reasons = ordered_json::array();
+    ordered_json suites = ordered_json::array();
+    const registry::Config& config = m_registry.config();
+    for (const auto& ps : m_suites) {
+      const Totals& t = per_suite[ps.suite.name];
+      const double min_rate =
+          ps.suite.gate.min_pass_rate.value_or(config.gate.min_pass_rate.value_or(1.0));
+      ordered_json sj;
+      sj["name"] = ps.suite.name;
+      sj["file"] = ps.suite.display_path;
+      ordered_json cands = ordered_json::array();
+      for (const auto& c : ps.candidates) {
+        ordered_json cj;
+        cj["prompt"] = c.prompt->prompt.name;
+        cj["ref"] = c.prompt->ref;
+        cj["prompt_version"] = c.prompt->version;
+        cj["provider"] = c.provider->settings.name;
+        cands.push_back(std::move(cj));
+      }
+      sj["candidates"] = std::move(cands);
+      sj["totals"] = totals_json(t);
+      sj["pass_rate"] = rate(t);
+      bool passed = true;
+      ordered_json suite_reasons = ordered_json::array();
+      const double r =
+          t.cases == 0 ? 1.0 : static_cast<double>(t.pass) / static_cast<double>(t.cases);
+      if (r + 1e-12 < min_rate) {
+        passed = false;
+        char text[256];
+        std::snprintf(text, sizeof text,
+                      "%s: pass rate %.1f%% (%zu of %zu) is below the gate's %.1f%%",
+                      ps.suite.name.c_str(), r * 100, t.pass, t.cases, min_rate * 100);
+        suite_reasons.push_back(text);
+        reasons.push_back(text);
+      }
+      if (t.error > 0) {
+        const std::string text = ps.suite.name + ": " + std::to_string(t.error) + " of " +
+                                 std::to_string(t.cases) +
+                                 " cases could not run (provider errors); they count as failures";
+        suite_reasons.push_back(text);
+        reasons.push_back(text);
+        passed = false;
+      }
+      ordered_json gate;
+      gate["passed"] = passed;
+      gate["min_pass_rate"] = min_rate;
+      gate["reasons"] = std::move(suite_reasons);
+      sj["gate"] = std::move(gate);
+      gate_passed = gate_passed && passed;
+      suites.push_back(std::move(sj));
+    }
+
+    ordered_json s;
+    s["run_id"] = outcome.run_id;
+    s["suites"] = std::move(suites);
+    s["totals"] = totals_json(all);
+    s["pass_rate"] = rate(all);
+    s["regressions"] = ordered_json::array();
+    s["fixed"] = ordered_json::array();
+    s["drift"] = ordered_json::array();
+    s["provider_changes"] = ordered_json::array();
+    ordered_json gate;
+    gate["passed"] = gate_passed && !outcome.interrupted;
+    if (outcome.interrupted) {
+      reasons.push_back("the run was interrupted; finish it with --resume " + outcome.run_id);
+    }
+    gate["reasons"] = std::move(reasons);
+    s["gate"] = std::move(gate);
+    ordered_json usage;
+    usage["input_tokens"] = input_tokens;
+    usage["output_tokens"] = output_tokens;
+    s["usage"] = std::move(usage);
+    s["cost"] = any_cost ? ordered_json(cost) : ordered_json(nullptr);
+    s["requests"] = outcome.requests_sent;
+    s["cached"] = outcome.cached;
+    s["interrupted"] = outcome.interrupted;
+    s["finished"] = now_iso();
+    outcome.summary = std::move(s);
+    outcome.exit_code = (all.error > 0 || outcome.interrupted) ? 3 : gate_passed ? 0 : 1;
+  }
+
+  const registry::Registry& m_registry;
+  const TestOptions& m_options;
+  TestOptions m_selection; // suites, provider and filters: the options', or the resumed run's
+  std::vector<PlannedSuite> m_suites;
+  std::vector<PlannedCase> m_cases;
+  std::vector<providers::Request> m_requests;
+  std::map<std::string, std::unique_ptr<registry::ResolvedPrompt>> m_prompts;
+  std::map<std::string, std::unique_ptr<ProviderRuntime>> m_providers;
+};
+
+} // namespace
+
+RunOutcome run_tests(const registry::Registry& registry, const TestOptions& options) {
+  Runner runner(registry, options);
+  return runner.run();
+}
+
+} // namespace promptops::golden

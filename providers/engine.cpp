@@ -1,0 +1,624 @@
+#include "providers/engine.hpp"
+
+#include "providers/command.hpp"
+#include "providers/wire.hpp"
+#include "util/error.hpp"
+#include "util/file.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <signal.h>
+#include <thread>
+
+namespace promptops::providers {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Requests (or tokens) per minute as a bucket that holds at most one second's worth, so a
+// run starts at once but never sends faster than the limit for long.
+class TokenBucket {
+public:
+  explicit TokenBucket(double per_minute)
+      : m_rate(per_minute / 60.0), m_capacity(std::max(1.0, m_rate)), m_level(m_capacity),
+        m_last(Clock::now()) {}
+
+  bool unlimited() const { return m_rate <= 0; }
+
+  // Takes `amount` when the bucket holds it (or is full: a request larger than the bucket
+  // still goes, alone).
+  bool take(double amount, Clock::time_point now) {
+    if (unlimited()) {
+      return true;
+    }
+    refill(now);
+    amount = std::min(amount, m_capacity);
+    if (m_level + 1e-9 < amount) {
+      return false;
+    }
+    m_level -= amount;
+    return true;
+  }
+
+  // How long until `amount` is there.
+  double wait_ms(double amount, Clock::time_point now) {
+    if (unlimited()) {
+      return 0;
+    }
+    refill(now);
+    amount = std::min(amount, m_capacity);
+    return m_level >= amount ? 0 : (amount - m_level) / m_rate * 1000.0;
+  }
+
+private:
+  void refill(Clock::time_point now) {
+    m_level = std::min(m_capacity, m_level + ms_between(m_last, now) / 1000.0 * m_rate);
+    m_last = now;
+  }
+  double m_rate;
+  double m_capacity;
+  double m_level;
+  Clock::time_point m_last;
+};
+
+struct Lane {
+  const ProviderRuntime* provider = nullptr;
+  int concurrency = 1;
+  int in_flight = 0;
+  std::deque<std::size_t> pending;
+  TokenBucket requests;
+  TokenBucket tokens;
+  int connect_failures_in_a_row = 0;
+  bool ever_succeeded = false;
+  std::string down; // why it is taken as unreachable; "" while it is not
+
+  Lane(const ProviderRuntime* p, int c)
+      : provider(p), concurrency(c), requests(p->settings.requests_per_minute),
+        tokens(p->settings.tokens_per_minute) {}
+};
+
+struct JobState {
+  int attempts = 0;
+  Clock::time_point started;
+  bool ended = false;
+};
+
+// One HTTP exchange in flight.
+struct Transfer {
+  std::size_t job = 0;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string body; // the request body; libcurl reads it in place
+  std::string response;
+  char error[CURL_ERROR_SIZE] = {0};
+  ~Transfer() {
+    if (headers != nullptr) {
+      curl_slist_free_all(headers);
+    }
+    if (easy != nullptr) {
+      curl_easy_cleanup(easy);
+    }
+  }
+};
+
+std::size_t write_body(char* data, std::size_t size, std::size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+struct ExecDone {
+  std::size_t job;
+  Reply reply;
+  bool retryable;
+};
+
+class Engine {
+public:
+  Engine(const std::vector<Job>& jobs, const EngineOptions& options)
+      : m_jobs(jobs), m_options(options), m_state(jobs.size()), m_rng(std::random_device{}()) {}
+
+  ~Engine() {
+    for (auto& [easy, transfer] : m_transfers) {
+      curl_multi_remove_handle(m_multi, easy);
+    }
+    m_transfers.clear();
+    for (auto& [_, t] : m_threads) {
+      t.join();
+    }
+    if (m_multi != nullptr) {
+      curl_multi_cleanup(m_multi);
+    }
+  }
+
+  void run() {
+    // A command or server that goes away mid-write must be an error, not a dead process.
+    ::signal(SIGPIPE, SIG_IGN);
+    for (std::size_t i = 0; i < m_jobs.size(); ++i) {
+      const Job& job = m_jobs[i];
+      if (m_options.cache != nullptr && m_options.read_cache && !job.cache_key.empty()) {
+        if (auto hit = m_options.cache->get(job.cache_key)) {
+          finish(i, reply_from_cache(*hit));
+          continue;
+        }
+      }
+      lane_for(job.provider).pending.push_back(i);
+    }
+    if (m_remaining == 0) {
+      return;
+    }
+    static const bool curl_ready = [] {
+      curl_global_init(CURL_GLOBAL_DEFAULT);
+      return true;
+    }();
+    (void)curl_ready;
+    m_multi = curl_multi_init();
+    // Keep a connection per call in flight: by default libcurl's cache closes some as
+    // transfers end, and a new TCP (or TLS) handshake per request costs more than the call.
+    long connections = 0;
+    for (const auto& [_, lane] : m_lanes) {
+      connections += lane->concurrency;
+    }
+    curl_multi_setopt(m_multi, CURLMOPT_MAXCONNECTS, std::max(connections, 8L));
+
+    while (m_remaining > 0) {
+      if (stopping()) {
+        return;
+      }
+      const auto now = Clock::now();
+      release_due_retries(now);
+      double wait_ms = 1000;
+      for (auto& [_, lane] : m_lanes) {
+        wait_ms = std::min(wait_ms, start_jobs(*lane, now));
+      }
+      drain_exec();
+      int running = 0;
+      curl_multi_perform(m_multi, &running);
+      read_finished_transfers();
+      drain_exec();
+      if (m_remaining == 0) {
+        break;
+      }
+      if (!m_retries.empty()) {
+        wait_ms = std::min(wait_ms, ms_between(Clock::now(), m_retries.top().first));
+      }
+      if (m_progress) {
+        m_progress = false;
+        continue; // something ended: a slot may be free now
+      }
+      curl_multi_poll(m_multi, nullptr, 0, static_cast<int>(std::clamp(wait_ms, 0.0, 1000.0)),
+                      nullptr);
+    }
+  }
+
+private:
+  bool stopping() const { return m_options.stop != nullptr && m_options.stop->load(); }
+
+  Lane& lane_for(const ProviderRuntime* p) {
+    auto it = m_lanes.find(p);
+    if (it == m_lanes.end()) {
+      const int c = m_options.concurrency_override > 0 ? m_options.concurrency_override
+                                                       : p->settings.concurrency;
+      it = m_lanes.emplace(p, std::make_unique<Lane>(p, std::max(1, c))).first;
+    }
+    return *it->second;
+  }
+
+  static Reply reply_from_cache(const json& entry) {
+    Reply r;
+    r.ok = true;
+    r.cached = true;
+    r.output = entry.value("output", std::string());
+    r.model = entry.value("model", std::string());
+    r.system_fingerprint = entry.value("system_fingerprint", std::string());
+    if (auto u = entry.find("usage"); u != entry.end() && u->is_object()) {
+      if (u->contains("input_tokens") && (*u)["input_tokens"].is_number_integer()) {
+        r.usage.input_tokens = (*u)["input_tokens"].get<std::int64_t>();
+      }
+      if (u->contains("output_tokens") && (*u)["output_tokens"].is_number_integer()) {
+        r.usage.output_tokens = (*u)["output_tokens"].get<std::int64_t>();
+      }
+    }
+    r.latency_ms = entry.value("latency_ms", 0.0);
+    return r;
+  }
+
+  void store(std::size_t i, const Reply& r) {
+    const Job& job = m_jobs[i];
+    if (m_options.cache == nullptr || job.cache_key.empty()) {
+      return;
+    }
+    json entry = {{"output", r.output},
+                  {"model", r.model},
+                  {"system_fingerprint", r.system_fingerprint},
+                  {"latency_ms", r.latency_ms}};
+    json usage = json::object();
+    if (r.usage.input_tokens) {
+      usage["input_tokens"] = *r.usage.input_tokens;
+    }
+    if (r.usage.output_tokens) {
+      usage["output_tokens"] = *r.usage.output_tokens;
+    }
+    entry["usage"] = usage;
+    try {
+      m_options.cache->put(job.cache_key, entry);
+    } catch (const Error&) {
+      // A cache that cannot be written costs a request next time, not this result.
+    }
+  }
+
+  void finish(std::size_t i, Reply reply) {
+    JobState& s = m_state[i];
+    if (s.ended) {
+      return;
+    }
+    s.ended = true;
+    reply.attempts = reply.cached ? 0 : s.attempts;
+    if (reply.ok) {
+      reply.cost = m_jobs[i].provider->settings.cost(reply.usage);
+    }
+    --m_remaining;
+    m_progress = true;
+    if (m_options.on_done) {
+      m_options.on_done(i, reply);
+    }
+  }
+
+  // Starts what the lane allows; returns how long until it could start more (ms).
+  double start_jobs(Lane& lane, Clock::time_point now) {
+    if (!lane.down.empty()) {
+      while (!lane.pending.empty()) {
+        const std::size_t i = lane.pending.front();
+        lane.pending.pop_front();
+        Reply r;
+        r.error = lane.down;
+        finish(i, r);
+      }
+      return 1000;
+    }
+    while (!lane.pending.empty() && lane.in_flight < lane.concurrency) {
+      const std::size_t i = lane.pending.front();
+      const double estimate = static_cast<double>(estimate_tokens(m_jobs[i].request));
+      const double wait =
+          std::max(lane.requests.wait_ms(1, now), lane.tokens.wait_ms(estimate, now));
+      if (wait > 0) {
+        return std::max(1.0, wait);
+      }
+      lane.requests.take(1, now);
+      lane.tokens.take(estimate, now);
+      lane.pending.pop_front();
+      start(lane, i);
+    }
+    return 1000;
+  }
+
+  void start(Lane& lane, std::size_t i) {
+    JobState& s = m_state[i];
+    ++s.attempts;
+    s.started = Clock::now();
+    const ProviderRuntime& p = *lane.provider;
+    const std::string& type = p.settings.type;
+    if (type == "echo") {
+      Reply r;
+      r.ok = true;
+      r.output = m_jobs[i].request.messages.empty() ? std::string()
+                                                    : m_jobs[i].request.messages.back().content;
+      r.model = "echo";
+      r.latency_ms = ms_between(s.started, Clock::now());
+      finish(i, r);
+      return;
+    }
+    if (type == "replay") {
+      Reply r;
+      auto it = p.replay.find(m_jobs[i].request.case_id);
+      if (it == p.replay.end()) {
+        r.error = "replay: no recorded output for case \"" + m_jobs[i].request.case_id + "\" in " +
+                  p.settings.from;
+      } else {
+        r.ok = true;
+        r.output = it->second;
+        r.model = "replay";
+      }
+      finish(i, r);
+      return;
+    }
+    ++lane.in_flight;
+    if (type == "exec") {
+      start_exec(lane, i);
+      return;
+    }
+    start_http(lane, i);
+  }
+
+  void start_http(Lane& lane, std::size_t i) {
+    const ProviderSettings& settings = lane.provider->settings;
+    HttpCall call = build_call(settings, m_jobs[i].request);
+    auto t = std::make_unique<Transfer>();
+    t->job = i;
+    t->body = std::move(call.body);
+    t->easy = curl_easy_init();
+    for (const auto& h : call.headers) {
+      t->headers = curl_slist_append(t->headers, h.c_str());
+    }
+    t->headers = curl_slist_append(t->headers, "Expect:"); // no 100-continue round trip
+    CURL* e = t->easy;
+    curl_easy_setopt(e, CURLOPT_URL, call.url.c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->response);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(settings.timeout_s * 1000));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min(settings.timeout_s, 10.0) * 1000));
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    curl_multi_add_handle(m_multi, e);
+    m_transfers.emplace(e, std::move(t));
+  }
+
+  void start_exec(Lane& lane, std::size_t i) {
+    const ProviderRuntime* p = lane.provider;
+    const Request& request = m_jobs[i].request;
+    json messages = json::array();
+    for (const auto& m : request.messages) {
+      messages.push_back({{"role", m.role}, {"content", m.content}});
+    }
+    const json input = {{"case_id", request.case_id},
+                        {"model", request.model},
+                        {"messages", messages},
+                        {"params", request.params},
+                        {"output_schema", request.output_schema}};
+    std::string text = input.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    m_threads[i] = std::thread([this, p, i, text = std::move(text)] {
+      const auto started = Clock::now();
+      CommandResult c = run_command(p->settings.command, text, p->settings.timeout_s, p->workdir);
+      ExecDone done{i, {}, false};
+      done.reply.latency_ms = ms_between(started, Clock::now());
+      if (!c.failure.empty()) {
+        done.reply.error = c.failure;
+      } else if (c.timed_out) {
+        done.reply.error =
+            "the command timed out after " + json(p->settings.timeout_s).dump() + " s";
+        done.retryable = true;
+      } else if (c.exit_code != 0) {
+        std::string err = c.err.substr(0, 300);
+        done.reply.error = "the command exited with status " + std::to_string(c.exit_code) +
+                           (err.empty() ? "" : ": " + err);
+        done.retryable = true;
+      } else {
+        done.reply.ok = true;
+        read_exec_output(c.out, done.reply);
+      }
+      {
+        std::lock_guard<std::mutex> lock(m_exec_mutex);
+        m_exec_done.push_back(std::move(done));
+      }
+      curl_multi_wakeup(m_multi);
+    });
+  }
+
+  // The reply is the command's standard output; a JSON object with "output" may also give
+  // the model and usage.
+  static void read_exec_output(const std::string& out, Reply& reply) {
+    const json j = json::parse(out, nullptr, false);
+    if (j.is_object() && j.contains("output") && j["output"].is_string()) {
+      reply.output = j["output"].get<std::string>();
+      reply.model = j.value("model", std::string());
+      if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
+        if (u->contains("input_tokens") && (*u)["input_tokens"].is_number_integer()) {
+          reply.usage.input_tokens = (*u)["input_tokens"].get<std::int64_t>();
+        }
+        if (u->contains("output_tokens") && (*u)["output_tokens"].is_number_integer()) {
+          reply.usage.output_tokens = (*u)["output_tokens"].get<std::int64_t>();
+        }
+      }
+      return;
+    }
+    reply.output = out;
+    if (!reply.output.empty() && reply.output.back() == '\n') {
+      reply.output.pop_back();
+    }
+  }
+
+  void drain_exec() {
+    std::vector<ExecDone> done;
+    {
+      std::lock_guard<std::mutex> lock(m_exec_mutex);
+      done.swap(m_exec_done);
+    }
+    for (auto& d : done) {
+      if (auto t = m_threads.find(d.job); t != m_threads.end()) {
+        t->second.join(); // it has ended: it queued its result last
+        m_threads.erase(t);
+      }
+      Lane& lane = lane_for(m_jobs[d.job].provider);
+      --lane.in_flight;
+      ended_attempt(lane, d.job, std::move(d.reply), d.retryable, 0, false);
+    }
+  }
+
+  void read_finished_transfers() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(m_multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) {
+        continue;
+      }
+      CURL* e = msg->easy_handle;
+      const CURLcode code = msg->data.result;
+      auto it = m_transfers.find(e);
+      if (it == m_transfers.end()) {
+        continue;
+      }
+      std::unique_ptr<Transfer> t = std::move(it->second);
+      m_transfers.erase(it);
+      curl_multi_remove_handle(m_multi, e);
+      const std::size_t i = t->job;
+      Lane& lane = lane_for(m_jobs[i].provider);
+      --lane.in_flight;
+      const ProviderSettings& settings = lane.provider->settings;
+      const double latency = ms_between(m_state[i].started, Clock::now());
+
+      if (code != CURLE_OK) {
+        Reply r;
+        const std::string detail = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
+        r.error = redact(code == CURLE_OPERATION_TIMEDOUT
+                             ? "timed out after " + json(settings.timeout_s).dump() + " s (" +
+                                   detail + ")"
+                             : detail,
+                         settings.api_key());
+        const bool refused = code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST;
+        ended_attempt(lane, i, std::move(r), true, 0, refused);
+        continue;
+      }
+      long status = 0;
+      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+      std::string should_retry;
+      double retry_after_s = 0;
+      curl_header* h = nullptr;
+      if (curl_easy_header(e, "x-should-retry", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
+        should_retry = h->value;
+      }
+      if (curl_easy_header(e, "retry-after-ms", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
+        retry_after_s = std::atof(h->value) / 1000.0;
+      } else {
+        curl_off_t seconds = 0;
+        if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &seconds) == CURLE_OK && seconds > 0) {
+          retry_after_s = static_cast<double>(seconds);
+        }
+      }
+      WireOutcome w = read_response(settings, status, t->response, should_retry);
+      w.reply.ok = w.ok;
+      w.reply.latency_ms = latency;
+      if (!w.ok) {
+        w.reply.error = w.error;
+      }
+      ended_attempt(lane, i, std::move(w.reply), w.retryable, retry_after_s, false);
+    }
+  }
+
+  void ended_attempt(Lane& lane, std::size_t i, Reply reply, bool retryable, double retry_after_s,
+                     bool refused) {
+    if (reply.ok) {
+      lane.ever_succeeded = true;
+      lane.connect_failures_in_a_row = 0;
+      store(i, reply);
+      finish(i, std::move(reply));
+      return;
+    }
+    if (refused) {
+      ++lane.connect_failures_in_a_row;
+      if (!lane.ever_succeeded && lane.connect_failures_in_a_row >= m_options.unreachable_after &&
+          lane.down.empty()) {
+        lane.down = "provider \"" + lane.provider->settings.name + "\" is unreachable (" +
+                    reply.error + "); its remaining cases were not sent";
+      }
+    } else {
+      lane.connect_failures_in_a_row = 0;
+    }
+    const ProviderSettings& settings = lane.provider->settings;
+    const int attempts = m_state[i].attempts;
+    // Above two minutes a Retry-After is a quota, not a hiccup: waiting would stall the run.
+    const bool too_long = retry_after_s > 120;
+    if (!retryable || too_long || attempts > settings.retries || !lane.down.empty() || stopping()) {
+      if (attempts > 1) {
+        reply.error += " (after " + std::to_string(attempts) + " attempts)";
+      }
+      finish(i, std::move(reply));
+      return;
+    }
+    double delay_s = 0;
+    if (retry_after_s > 0) {
+      delay_s = retry_after_s;
+    } else {
+      const double backoff =
+          std::min(settings.max_backoff_s, m_options.backoff_base_s * std::pow(2.0, attempts - 1));
+      std::uniform_real_distribution<double> jitter(0.75, 1.0);
+      delay_s = backoff * jitter(m_rng);
+    }
+    const auto due =
+        Clock::now() + std::chrono::microseconds(static_cast<long long>(delay_s * 1e6));
+    m_retries.emplace(due, i);
+  }
+
+  void release_due_retries(Clock::time_point now) {
+    while (!m_retries.empty() && m_retries.top().first <= now) {
+      const std::size_t i = m_retries.top().second;
+      m_retries.pop();
+      lane_for(m_jobs[i].provider).pending.push_front(i);
+    }
+  }
+
+  const std::vector<Job>& m_jobs;
+  const EngineOptions& m_options;
+  std::vector<JobState> m_state;
+  std::size_t m_remaining = m_jobs.size();
+  bool m_progress = false;
+  std::map<const ProviderRuntime*, std::unique_ptr<Lane>> m_lanes;
+  CURLM* m_multi = nullptr;
+  std::map<CURL*, std::unique_ptr<Transfer>> m_transfers;
+  using Due = std::pair<Clock::time_point, std::size_t>;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> m_retries;
+  std::mt19937_64 m_rng;
+  std::mutex m_exec_mutex;
+  std::vector<ExecDone> m_exec_done;
+  std::map<std::size_t, std::thread> m_threads; // exec calls in flight, by job
+};
+
+} // namespace
+
+std::unordered_map<std::string, std::string> load_replay(const std::filesystem::path& file,
+                                                         const std::string& display_path,
+                                                         const std::string& provider) {
+  const std::string text = util::read_file(file, display_path);
+  std::unordered_map<std::string, std::string> out;
+  std::size_t line_no = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    ++line_no;
+    const std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+      continue;
+    }
+    const json j = json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_string()) {
+      throw InputError(display_path, {line_no, 1},
+                       "a replay line needs a JSON object with a string \"id\"");
+    }
+    if (!provider.empty() && j.contains("provider") && j["provider"].is_string() &&
+        j["provider"].get<std::string>() != provider) {
+      continue;
+    }
+    if (j.contains("output") && j["output"].is_string()) {
+      out[j["id"].get<std::string>()] = j["output"].get<std::string>();
+    }
+  }
+  return out;
+}
+
+void run_jobs(const std::vector<Job>& jobs, const EngineOptions& options) {
+  Engine engine(jobs, options);
+  engine.run();
+}
+
+} // namespace promptops::providers

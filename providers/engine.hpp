@@ -1,0 +1,56 @@
+#pragma once
+
+#include "providers/provider.hpp"
+#include "providers/response_cache.hpp"
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+// Runs provider calls: many HTTP requests in flight on one thread (libcurl's multi
+// interface), each provider bounded by its concurrency and rate limit, failures retried with
+// backoff and jitter, replies cached.
+namespace promptops::providers {
+
+// A provider ready to answer.
+struct ProviderRuntime {
+  ProviderSettings settings;
+  std::unordered_map<std::string, std::string> replay; // replay: case id -> recorded output
+  std::filesystem::path workdir;                       // exec: where the command runs
+};
+
+// Read a replay file (a baseline or a run's results.jsonl): case id -> output. Lines for
+// another provider are skipped when lines name one and `provider` is not empty. Throws
+// InputError naming the file and line of a bad line.
+std::unordered_map<std::string, std::string> load_replay(const std::filesystem::path& file,
+                                                         const std::string& display_path,
+                                                         const std::string& provider);
+
+struct Job {
+  const ProviderRuntime* provider = nullptr;
+  Request request;
+  std::string cache_key; // "" : not cached (echo, replay)
+};
+
+struct EngineOptions {
+  const ResponseCache* cache = nullptr; // null: no cache at all
+  bool read_cache = true;               // false (--no-cache): ask again, store the new reply
+  int concurrency_override = 0;         // > 0: every provider's concurrency
+  double backoff_base_s = 0.5;          // first retry waits about this long
+  // After this many connection failures in a row with no success, a provider is taken as
+  // down: its remaining calls fail at once instead of retrying for minutes.
+  int unreachable_after = 6;
+  // Called on the caller's thread as each job ends, in the order they end.
+  std::function<void(std::size_t job, const Reply& reply)> on_done;
+  // Set (e.g. by a signal handler) to stop: no new call starts, calls in flight are
+  // abandoned, and run_jobs returns; jobs not ended get no on_done.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// Runs every job; returns when each has ended (or `stop` was set).
+void run_jobs(const std::vector<Job>& jobs, const EngineOptions& options);
+
+} // namespace promptops::providers

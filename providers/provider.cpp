@@ -1,0 +1,152 @@
+#include "providers/provider.hpp"
+
+#include "util/error.hpp"
+#include "util/hash.hpp"
+#include "util/json_pointer.hpp"
+
+#include <cstdlib>
+
+namespace promptops::providers {
+
+using nlohmann::json;
+
+std::string ProviderSettings::api_key() const {
+  if (api_key_env.empty()) {
+    return {};
+  }
+  const char* value = std::getenv(api_key_env.c_str());
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+std::optional<double> ProviderSettings::cost(const Usage& usage) const {
+  if (!input_per_mtok && !output_per_mtok) {
+    return std::nullopt;
+  }
+  const double in = static_cast<double>(usage.input_tokens.value_or(0));
+  const double out = static_cast<double>(usage.output_tokens.value_or(0));
+  return (in * input_per_mtok.value_or(0) + out * output_per_mtok.value_or(0)) / 1e6;
+}
+
+std::string expand_environment(const std::string& text, const std::string& where) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text.compare(i, 2, "${") != 0) {
+      out += text[i++];
+      continue;
+    }
+    const std::size_t close = text.find('}', i + 2);
+    if (close == std::string::npos) {
+      throw InputError(where + ": unterminated \"${\" in \"" + text + "\"");
+    }
+    const std::string inner = text.substr(i + 2, close - i - 2);
+    const std::size_t dash = inner.find(":-");
+    const std::string name = inner.substr(0, dash);
+    const char* value = std::getenv(name.c_str());
+    if (value != nullptr && *value != '\0') {
+      out += value;
+    } else if (dash != std::string::npos) {
+      out += inner.substr(dash + 2);
+    } else {
+      throw InputError(where + ": environment variable " + name + " is not set (write ${" + name +
+                       ":-default} for a fallback)");
+    }
+    i = close + 1;
+  }
+  return out;
+}
+
+ProviderSettings settings_from_config(const registry::ProviderConfig& config,
+                                      const registry::Config& whole) {
+  const json& s = config.settings;
+  const std::string pointer = util::pointer_append("/providers", config.name);
+  auto where = [&](const std::string& key) {
+    const SourcePosition p = whole.source_map.value_position(pointer + "/" + key);
+    return whole.display_path + ":" + std::to_string(p.line) + ":" + std::to_string(p.column);
+  };
+  ProviderSettings out;
+  out.name = config.name;
+  out.type = config.type;
+  out.model = config.model;
+  if (config.params.is_object()) {
+    out.params = config.params;
+  }
+  if (out.type == "openai" || out.type == "anthropic") {
+    const bool openai = out.type == "openai";
+    out.api_key_env = s.value("api_key_env", openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
+    const std::string base =
+        s.value("base_url", openai ? "https://api.openai.com/v1" : "https://api.anthropic.com/v1");
+    out.base_url = expand_environment(base, where("base_url"));
+    if (out.base_url.rfind("http://", 0) != 0 && out.base_url.rfind("https://", 0) != 0) {
+      throw InputError(where("base_url") + ": base_url \"" + out.base_url +
+                       "\" must start with http:// or https://");
+    }
+    if (out.model.empty()) {
+      throw InputError(whole.display_path, config.position,
+                       "provider \"" + config.name + "\" (" + out.type + ") needs a model");
+    }
+  }
+  out.concurrency = s.value("concurrency", out.type == "exec" ? 4 : 8);
+  if (auto rl = s.find("rate_limit"); rl != s.end()) {
+    out.requests_per_minute = rl->value("requests_per_minute", 0.0);
+    out.tokens_per_minute = rl->value("tokens_per_minute", 0.0);
+  }
+  out.timeout_s = s.value("timeout_s", 60.0);
+  out.retries = s.value("retries", 4);
+  if (auto p = s.find("pricing"); p != s.end()) {
+    if (p->contains("input_per_mtok")) {
+      out.input_per_mtok = (*p)["input_per_mtok"].get<double>();
+    }
+    if (p->contains("output_per_mtok")) {
+      out.output_per_mtok = (*p)["output_per_mtok"].get<double>();
+    }
+  }
+  if (out.type == "exec") {
+    auto c = s.find("command");
+    if (c == s.end()) {
+      throw InputError(whole.display_path, config.position,
+                       "provider \"" + config.name + "\" (exec) needs a command");
+    }
+    if (c->is_string()) {
+      out.command = {"/bin/sh", "-c", c->get<std::string>()};
+    } else {
+      out.command = c->get<std::vector<std::string>>();
+    }
+  }
+  if (out.type == "replay") {
+    out.from = s.value("from", std::string());
+    if (out.from.empty()) {
+      throw InputError(whole.display_path, config.position,
+                       "provider \"" + config.name +
+                           "\" (replay) needs \"from:\", a baseline or results.jsonl file");
+    }
+  }
+  return out;
+}
+
+std::string cache_key(const ProviderSettings& provider, const Request& request) {
+  json messages = json::array();
+  for (const auto& m : request.messages) {
+    messages.push_back({m.role, m.content});
+  }
+  // nlohmann::json keeps object keys sorted, so the dump is canonical.
+  const json key = {{"v", 1},
+                    {"type", provider.type},
+                    {"endpoint", provider.base_url},
+                    {"command", provider.command},
+                    {"model", request.model},
+                    {"params", request.params},
+                    {"messages", std::move(messages)},
+                    {"output_schema", request.output_schema}};
+  return util::sha256_hex(key.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::int64_t estimate_tokens(const Request& request) {
+  std::size_t chars = 0;
+  for (const auto& m : request.messages) {
+    chars += m.content.size();
+  }
+  return static_cast<std::int64_t>(chars / 4 + 1);
+}
+
+} // namespace promptops::providers

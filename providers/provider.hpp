@@ -1,0 +1,94 @@
+#pragma once
+
+#include "registry/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+// What is sent to a model and what comes back, independent of any wire format.
+namespace promptops::providers {
+
+struct ChatMessage {
+  std::string role; // system | user | assistant
+  std::string content;
+};
+
+// One call: a rendered prompt for one case. Its cache key covers everything that shapes the
+// reply and nothing secret.
+struct Request {
+  std::string case_id;
+  std::vector<ChatMessage> messages;
+  std::string model;
+  nlohmann::json params = nlohmann::json::object(); // provider params, then the prompt's
+  nlohmann::json output_schema;                     // null: the prompt has none
+  std::string output_schema_name;                   // for response_format's "name"
+};
+
+struct Usage {
+  std::optional<std::int64_t> input_tokens;
+  std::optional<std::int64_t> output_tokens;
+};
+
+struct Reply {
+  bool ok = false;
+  std::string output;
+  std::string model;              // as the server reports it ("" when it does not)
+  std::string system_fingerprint; // OpenAI's system_fingerprint, when sent
+  Usage usage;
+  double latency_ms = 0; // of the successful attempt (0 when cached)
+  std::optional<double> cost;
+  int attempts = 0;
+  std::string error; // !ok: the last attempt's error, never containing a key
+  bool cached = false;
+};
+
+// A provider entry of promptops.yaml, read and checked for use. The API key is not here: it
+// is read from the environment when a request is sent (api_key()).
+struct ProviderSettings {
+  std::string name;
+  std::string type; // openai | anthropic | exec | replay | echo
+  std::string base_url;
+  std::string api_key_env;
+  std::string model;
+  nlohmann::json params = nlohmann::json::object();
+  int concurrency = 8;
+  double requests_per_minute = 0; // 0: unlimited
+  double tokens_per_minute = 0;
+  double timeout_s = 60;
+  int retries = 4;
+  double max_backoff_s = 30;
+  std::optional<double> input_per_mtok;
+  std::optional<double> output_per_mtok;
+  std::vector<std::string> command; // exec: argv (a string becomes {"/bin/sh", "-c", it})
+  std::string from;                 // replay: the file, relative to the registry root
+
+  // The key's value, or "" when api_key_env is unset or empty.
+  std::string api_key() const;
+  // Cost of `usage` in the pricing's currency, when the provider has pricing.
+  std::optional<double> cost(const Usage& usage) const;
+};
+
+// Expand ${VAR} and ${VAR:-default} from the environment. An unset ${VAR} without a default
+// throws InputError naming `where` and the variable.
+std::string expand_environment(const std::string& text, const std::string& where);
+
+// Read a provider entry of the config. Throws InputError (naming the config's file and line)
+// for a base_url that expands to nothing usable, an exec provider without a command, a
+// replay provider without `from`.
+ProviderSettings settings_from_config(const registry::ProviderConfig& config,
+                                      const registry::Config& whole);
+
+// Hex SHA-256 over the provider type, endpoint, model, params, messages and output schema:
+// what the cache is keyed by. Equal requests give equal keys whatever the key order of
+// params; an API key is never part of it.
+std::string cache_key(const ProviderSettings& provider, const Request& request);
+
+// Rough input token count for rate limiting before the server says: a token is about four
+// characters.
+std::int64_t estimate_tokens(const Request& request);
+
+} // namespace promptops::providers

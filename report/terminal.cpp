@@ -1,0 +1,183 @@
+#include "report/terminal.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+namespace promptops::report {
+namespace {
+
+const char* k_red = "\x1b[31m";
+const char* k_green = "\x1b[32m";
+const char* k_yellow = "\x1b[33m";
+const char* k_bold = "\x1b[1m";
+const char* k_reset = "\x1b[0m";
+
+std::string paint(const std::string& text, const char* code, bool color) {
+  return color ? std::string(code) + text + k_reset : text;
+}
+
+std::string pad(std::string text, std::size_t width) {
+  if (text.size() < width) {
+    text.append(width - text.size(), ' ');
+  }
+  return text;
+}
+
+std::string percent(double rate) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", rate * 100);
+  return buf;
+}
+
+} // namespace
+
+std::string terminal_safe(std::string_view text, std::size_t max) {
+  std::string out;
+  std::size_t shown = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (shown >= max) {
+      out += "...";
+      break;
+    }
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else if (c == 0xc2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      // C1 controls (U+0080..U+009F) include CSI, which terminals also obey.
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(text[i + 1]));
+      out += buf;
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+    ++shown;
+  }
+  return out;
+}
+
+bool want_color() {
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color != nullptr && *no_color != '\0') {
+    return false;
+  }
+  return ::isatty(STDOUT_FILENO) == 1;
+}
+
+ProgressBar::ProgressBar() : m_enabled(::isatty(STDERR_FILENO) == 1) {}
+
+ProgressBar::~ProgressBar() {
+  finish();
+}
+
+void ProgressBar::update(std::size_t done, std::size_t total) {
+  if (!m_enabled || total == 0) {
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (m_drawn && done < total && now - m_last < std::chrono::milliseconds(100)) {
+    return;
+  }
+  m_last = now;
+  constexpr std::size_t width = 30;
+  const std::size_t filled = done * width / total;
+  std::string bar(filled, '#');
+  bar.append(width - filled, '.');
+  std::fprintf(stderr, "\r[%s] %zu/%zu cases", bar.c_str(), done, total);
+  std::fflush(stderr);
+  m_drawn = true;
+}
+
+void ProgressBar::finish() {
+  if (m_drawn) {
+    std::fprintf(stderr, "\r\x1b[2K");
+    std::fflush(stderr);
+    m_drawn = false;
+  }
+}
+
+std::string format_outcome(const golden::RunOutcome& outcome, double seconds, bool color,
+                           std::size_t max_rows) {
+  std::string out;
+  const auto& failures = outcome.failures;
+  if (!failures.empty()) {
+    std::size_t w_suite = 5, w_provider = 8, w_id = 4;
+    for (std::size_t i = 0; i < failures.size() && i < max_rows; ++i) {
+      w_suite = std::max(w_suite, terminal_safe(failures[i].suite, 40).size());
+      w_provider = std::max(w_provider, terminal_safe(failures[i].provider, 30).size());
+      w_id = std::max(w_id, terminal_safe(failures[i].id, 40).size());
+    }
+    out += paint(pad("", 6) + pad("suite", w_suite + 2) + pad("provider", w_provider + 2) +
+                     pad("case", w_id + 2) + "reason",
+                 k_bold, color) +
+           "\n";
+    for (std::size_t i = 0; i < failures.size() && i < max_rows; ++i) {
+      const auto& f = failures[i];
+      const bool error = f.status == "error";
+      out += paint(pad(error ? "ERROR" : "FAIL", 6), error ? k_yellow : k_red, color);
+      out += pad(terminal_safe(f.suite, 40), w_suite + 2) +
+             pad(terminal_safe(f.provider, 30), w_provider + 2) +
+             pad(terminal_safe(f.id, 40), w_id + 2) + terminal_safe(f.reason) + "\n";
+    }
+    if (failures.size() > max_rows) {
+      out += "... and " + std::to_string(failures.size() - max_rows) + " more in " +
+             (outcome.dir / "results.jsonl").string() + "\n";
+    }
+    out += "\n";
+  }
+
+  const auto& s = outcome.summary;
+  for (const auto& suite : s["suites"]) {
+    const auto& t = suite["totals"];
+    const bool passed = suite["gate"]["passed"].get<bool>();
+    std::string line = terminal_safe(suite["name"].get<std::string>(), 60) + ": " +
+                       std::to_string(t["cases"].get<std::size_t>()) + " cases, " +
+                       std::to_string(t["pass"].get<std::size_t>()) + " pass, " +
+                       std::to_string(t["fail"].get<std::size_t>()) + " fail, " +
+                       std::to_string(t["error"].get<std::size_t>()) + " error";
+    if (suite["pass_rate"].is_number()) {
+      line += " (" + percent(suite["pass_rate"].get<double>()) + ")";
+    }
+    line += "; gate (min " + percent(suite["gate"]["min_pass_rate"].get<double>()) + "): ";
+    out += line + paint(passed ? "passed" : "FAILED", passed ? k_green : k_red, color) + "\n";
+  }
+  for (const auto& reason : s["gate"]["reasons"]) {
+    out += "  " + terminal_safe(reason.get<std::string>(), 300) + "\n";
+  }
+
+  const auto& t = s["totals"];
+  char tail[512];
+  std::snprintf(tail, sizeof tail,
+                "%zu cases: %zu pass, %zu fail, %zu error; %lld tokens in, %lld out",
+                t["cases"].get<std::size_t>(), t["pass"].get<std::size_t>(),
+                t["fail"].get<std::size_t>(), t["error"].get<std::size_t>(),
+                static_cast<long long>(s["usage"]["input_tokens"].get<std::int64_t>()),
+                static_cast<long long>(s["usage"]["output_tokens"].get<std::int64_t>()));
+  out += paint(tail, k_bold, color);
+  if (s["cost"].is_number()) {
+    char cost[64];
+    std::snprintf(cost, sizeof cost, "; cost %.4f", s["cost"].get<double>());
+    out += cost;
+  }
+  char timing[160];
+  std::snprintf(timing, sizeof timing, "; %.2f s; %zu requests sent, %zu cached\n", seconds,
+                outcome.requests_sent, outcome.cached);
+  out += timing;
+  out += "run " + outcome.run_id + ": " + outcome.dir.string() + "\n";
+  if (outcome.interrupted) {
+    out += "interrupted: finish it with promptops test --resume " + outcome.run_id + "\n";
+  }
+  return out;
+}
+
+} // namespace promptops::report

@@ -1,0 +1,911 @@
+#include "tests/fake_provider/fake_provider.hpp"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <functional>
+#include <mutex>
+#include <netinet/in.h>
+#include <optional>
+#include <poll.h>
+#include <set>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace promptops::fake {
+
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Milliseconds = std::chrono::milliseconds;
+
+constexpr const char* k_json = "application/json";
+constexpr const char* k_openai_path = "/v1/chat/completions";
+constexpr const char* k_anthropic_path = "/v1/messages";
+// Not the time of the answer: identical requests get byte-identical answers.
+constexpr std::int64_t k_created = 1700000000;
+// How often a hung request looks whether its client has given up.
+constexpr Milliseconds k_hang_poll{50};
+
+enum class Wire { openai, anthropic };
+
+// ---------------------------------------------------------------------------------------------
+// Connections: the sockets of the connections being served, so that a request can be cut
+// without an answer (httplib has no API for it) and the destructor can end idle kept-alive
+// connections at once instead of after httplib's keep-alive timeout.
+
+// The socket bound to `local_port` whose peer is `remote_addr`:`remote_port`, or -1.
+int find_socket(int local_port, const std::string& remote_addr, int remote_port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) {
+    return -1;
+  }
+  const auto port_of = [](const sockaddr_storage& address) {
+    if (address.ss_family == AF_INET) {
+      return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port));
+    }
+    if (address.ss_family == AF_INET6) {
+      return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port));
+    }
+    return -1;
+  };
+  const auto host_of = [](const sockaddr_storage& address) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* raw =
+        address.ss_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(address).sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(address).sin6_addr);
+    return inet_ntop(address.ss_family, raw, text, sizeof text) != nullptr ? std::string(text)
+                                                                           : std::string();
+  };
+  int found = -1;
+  while (const dirent* entry = readdir(dir)) {
+    int fd = -1;
+    const std::string_view name = entry->d_name;
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc() ||
+        fd == dirfd(dir)) {
+      continue;
+    }
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0 ||
+        port_of(local) != local_port) {
+      continue;
+    }
+    sockaddr_storage peer{};
+    length = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0 ||
+        port_of(peer) != remote_port || host_of(peer) != remote_addr) {
+      continue;
+    }
+    found = fd;
+    break;
+  }
+  closedir(dir);
+  return found;
+}
+
+// The connection a request came on.
+struct Connection {
+  // Our own duplicate of its socket, so that cutting it can never hit a descriptor that
+  // httplib closed and the process reused; -1 if it could not be found.
+  int socket = -1;
+  int requests_before = 0; // requests already served on it (kept alive)
+};
+
+// The connection the current worker thread serves.
+thread_local Connection t_connection;
+
+class Connections {
+public:
+  // The current worker's connection, adopted on its first request, counting `req` on it.
+  Connection begin_request(const httplib::Request& req) {
+    if (t_connection.requests_before == 0 && t_connection.socket < 0) {
+      adopt(req);
+    }
+    Connection current = t_connection;
+    ++t_connection.requests_before;
+    return current;
+  }
+
+  // Called by the worker once httplib is done with its connection.
+  void release_current() {
+    if (t_connection.socket >= 0) {
+      const std::lock_guard lock(m_mutex);
+      m_open.erase(t_connection.socket);
+      ::close(t_connection.socket);
+    }
+    t_connection = Connection{};
+  }
+
+  // Close `connection` in both directions: the client sees it end without an answer.
+  static void cut(int connection) { ::shutdown(connection, SHUT_RDWR); }
+
+  // Cut every connection, and any adopted from now on.
+  void cut_all() {
+    const std::lock_guard lock(m_mutex);
+    m_cut_all = true;
+    for (const int connection : m_open) {
+      ::shutdown(connection, SHUT_RDWR);
+    }
+  }
+
+  // True when the client has closed (or reset) `connection`.
+  static bool peer_closed(int connection) {
+    pollfd watch{connection, POLLRDHUP, 0};
+    return ::poll(&watch, 1, 0) > 0 && (watch.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+
+private:
+  void adopt(const httplib::Request& req) {
+    const int socket = find_socket(req.local_port, req.remote_addr, req.remote_port);
+    const int own = socket < 0 ? -1 : fcntl(socket, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) {
+      return;
+    }
+    const std::lock_guard lock(m_mutex);
+    m_open.insert(own);
+    if (m_cut_all) {
+      ::shutdown(own, SHUT_RDWR);
+    }
+    t_connection.socket = own;
+  }
+
+  std::mutex m_mutex;
+  std::set<int> m_open;
+  bool m_cut_all = false;
+};
+
+// httplib's thread pool, telling `Connections` when a connection is done with.
+class ConnectionPool final : public httplib::TaskQueue {
+public:
+  ConnectionPool(std::size_t threads, Connections& connections)
+      : m_pool(threads), m_connections(connections) {}
+
+  void enqueue(std::function<void()> serve_connection) override {
+    m_pool.enqueue([this, serve_connection = std::move(serve_connection)] {
+      serve_connection();
+      m_connections.release_current();
+    });
+  }
+  void shutdown() override { m_pool.shutdown(); }
+
+private:
+  httplib::ThreadPool m_pool;
+  Connections& m_connections;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Directives in the last user message.
+
+enum class FaultKind { status, hang, malformed, truncated, drop };
+
+struct Fault {
+  FaultKind kind = FaultKind::status;
+  int status = 0;
+  int times = 1; // 0: always
+  std::string retry_after;
+  std::string retry_after_ms;
+};
+
+struct Directives {
+  std::optional<std::string> reply;
+  std::optional<Fault> fault;
+  int latency_ms = 0;
+};
+
+// A directive that cannot be understood: the request gets a 400 that says why.
+struct DirectiveError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::vector<std::string> split_words(std::string_view text) {
+  std::vector<std::string> words;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])) != 0) {
+      ++i;
+    }
+    const std::size_t start = i;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])) == 0) {
+      ++i;
+    }
+    if (i > start) {
+      words.emplace_back(text.substr(start, i - start));
+    }
+  }
+  return words;
+}
+
+std::optional<int> parse_count(std::string_view text) {
+  int value = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool is_number(std::string_view text) {
+  return !text.empty() && text.find_first_not_of("0123456789.") == std::string_view::npos &&
+         std::count(text.begin(), text.end(), '.') <= 1 && text != ".";
+}
+
+Fault parse_fault(std::string_view spec) {
+  const std::vector<std::string> words = split_words(spec);
+  if (words.empty()) {
+    throw DirectiveError("empty fault directive");
+  }
+  Fault fault;
+  const std::string& kind = words[0];
+  if (kind == "429" || kind == "500" || kind == "503" || kind == "529") {
+    fault.kind = FaultKind::status;
+    fault.status = std::stoi(kind);
+  } else if (kind == "hang") {
+    fault.kind = FaultKind::hang;
+  } else if (kind == "malformed") {
+    fault.kind = FaultKind::malformed;
+  } else if (kind == "truncated") {
+    fault.kind = FaultKind::truncated;
+  } else if (kind == "drop") {
+    fault.kind = FaultKind::drop;
+  } else {
+    throw DirectiveError("unknown fault \"" + kind +
+                         "\" (known: 429, 500, 503, 529, hang, malformed, truncated, drop)");
+  }
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    const std::string_view word = words[i];
+    if (word == "x*") {
+      fault.times = 0;
+    } else if (word.size() > 1 && word[0] == 'x') {
+      const std::optional<int> times = parse_count(word.substr(1));
+      if (!times || *times == 0) {
+        throw DirectiveError("bad fault count \"" + std::string(word) + "\" (use x2 or x*)");
+      }
+      fault.times = *times;
+    } else if (word.starts_with("retry-after-ms=") && parse_count(word.substr(15))) {
+      fault.retry_after_ms = word.substr(15);
+    } else if (word.starts_with("retry-after=") && is_number(word.substr(12))) {
+      fault.retry_after = word.substr(12);
+    } else {
+      throw DirectiveError("bad fault option \"" + std::string(word) +
+                           "\" (known: xN, x*, retry-after=SECONDS, retry-after-ms=MS)");
+    }
+  }
+  return fault;
+}
+
+// Every [[name: value]] in `text`; names other than reply, fault and latency are left alone
+// (they may be the user's own text).
+Directives parse_directives(std::string_view text) {
+  Directives directives;
+  bool have_latency = false;
+  std::size_t from = 0;
+  while (true) {
+    const std::size_t open = text.find("[[", from);
+    if (open == std::string_view::npos) {
+      break;
+    }
+    const std::size_t close = text.find("]]", open + 2);
+    if (close == std::string_view::npos) {
+      break;
+    }
+    const std::string_view inside = text.substr(open + 2, close - open - 2);
+    from = close + 2;
+    const std::size_t colon = inside.find(':');
+    if (colon == std::string_view::npos) {
+      continue;
+    }
+    const std::string_view name = inside.substr(0, colon);
+    std::string_view value = inside.substr(colon + 1);
+    if (name == "reply") {
+      if (value.starts_with(' ')) {
+        value.remove_prefix(1); // "[[reply: TEXT]]" answers TEXT
+      }
+      if (!directives.reply) {
+        directives.reply = std::string(value);
+      }
+    } else if (name == "fault") {
+      if (!directives.fault) {
+        directives.fault = parse_fault(value);
+      }
+    } else if (name == "latency") {
+      const std::vector<std::string> words = split_words(value);
+      const std::optional<int> latency =
+          words.size() == 1 ? parse_count(words[0]) : std::optional<int>();
+      if (!latency) {
+        throw DirectiveError("bad latency \"" + std::string(value) + "\" (use [[latency: 200]])");
+      }
+      if (!have_latency) {
+        directives.latency_ms = *latency;
+        have_latency = true;
+      }
+    }
+  }
+  return directives;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The wire formats.
+
+// The text of a message's content: a string, or the text blocks of an array (joined by
+// newlines); anything else (null, images) contributes nothing.
+std::string content_text(const json& content) {
+  if (content.is_string()) {
+    return content.get<std::string>();
+  }
+  std::string text;
+  if (content.is_array()) {
+    for (const json& block : content) {
+      if (block.is_object() && block.value("type", "") == "text" && block.contains("text") &&
+          block["text"].is_string()) {
+        if (!text.empty()) {
+          text += '\n';
+        }
+        text += block["text"].get<std::string>();
+      }
+    }
+  }
+  return text;
+}
+
+std::size_t count_words(std::string_view text) {
+  return split_words(text).size();
+}
+
+std::string hex_hash(std::string_view text) {
+  std::uint64_t hash = 1469598103934665603ULL; // FNV-1a
+  for (const char c : text) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  char hex[17] = {};
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
+
+std::string error_type(Wire wire, int status) {
+  switch (status) {
+  case 400:
+  case 404:
+    return wire == Wire::openai && status == 404 ? "not_found_error" : "invalid_request_error";
+  case 429:
+    return wire == Wire::openai ? "requests" : "rate_limit_error";
+  case 529:
+    return "overloaded_error";
+  default:
+    return wire == Wire::openai ? "server_error" : "api_error";
+  }
+}
+
+std::string error_body(Wire wire, int status, const std::string& message) {
+  const std::string type = error_type(wire, status);
+  if (wire == Wire::openai) {
+    const json code = status == 429 ? json("rate_limit_exceeded") : json(nullptr);
+    return json{
+        {"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}}
+        .dump();
+  }
+  return json{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}}.dump();
+}
+
+std::string fault_message(int status) {
+  switch (status) {
+  case 429:
+    return "rate limit reached (injected by the fake provider)";
+  case 503:
+    return "service unavailable (injected by the fake provider)";
+  case 529:
+    return "overloaded (injected by the fake provider)";
+  default:
+    return "internal server error (injected by the fake provider)";
+  }
+}
+
+// A request the fake provider will not answer: the status and the message of the 400.
+struct BadRequest : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// What a provider request asks for, read from its body.
+struct ChatRequest {
+  std::string model;
+  std::string last_user;
+  std::size_t input_words = 0;
+  bool wants_json = false;
+};
+
+ChatRequest read_chat_request(Wire wire, const std::string& body) {
+  json request;
+  try {
+    request = json::parse(body);
+  } catch (const json::parse_error& error) {
+    throw BadRequest(std::string("the body is not JSON: ") + error.what());
+  }
+  if (!request.is_object()) {
+    throw BadRequest("the body must be a JSON object");
+  }
+  if (!request.contains("model") || !request["model"].is_string()) {
+    throw BadRequest("\"model\" is missing or not a string");
+  }
+  if (!request.contains("messages") || !request["messages"].is_array()) {
+    throw BadRequest("\"messages\" is missing or not an array");
+  }
+  if (request.value("stream", false) == true) {
+    throw BadRequest("the fake provider does not stream: send \"stream\": false");
+  }
+  ChatRequest chat;
+  chat.model = request["model"].get<std::string>();
+  for (const json& message : request["messages"]) {
+    if (!message.is_object()) {
+      throw BadRequest("every entry of \"messages\" must be an object");
+    }
+    const std::string text = content_text(message.value("content", json()));
+    chat.input_words += count_words(text);
+    if (message.value("role", "") == "user") {
+      chat.last_user = text;
+    }
+  }
+  if (wire == Wire::anthropic) {
+    chat.input_words += count_words(content_text(request.value("system", json())));
+    const json format = request.value("output_config", json::object()).value("format", json());
+    chat.wants_json = format.is_object() && format.value("type", "") == "json_schema";
+  } else {
+    const json format = request.value("response_format", json());
+    chat.wants_json = format.is_object() && (format.value("type", "") == "json_schema" ||
+                                             format.value("type", "") == "json_object");
+  }
+  return chat;
+}
+
+std::string answer_body(Wire wire, const ChatRequest& chat, const std::string& reply,
+                        const std::string& model, const std::string& fingerprint,
+                        const std::string& body_hash) {
+  const std::size_t output_words = count_words(reply);
+  if (wire == Wire::openai) {
+    return json{{"id", "chatcmpl-fake" + body_hash},
+                {"object", "chat.completion"},
+                {"created", k_created},
+                {"model", model},
+                {"system_fingerprint", fingerprint},
+                {"choices",
+                 {{{"index", 0},
+                   {"message", {{"role", "assistant"}, {"content", reply}}},
+                   {"finish_reason", "stop"}}}},
+                {"usage",
+                 {{"prompt_tokens", chat.input_words},
+                  {"completion_tokens", output_words},
+                  {"total_tokens", chat.input_words + output_words}}}}
+        .dump();
+  }
+  return json{{"id", "msg_fake" + body_hash},
+              {"type", "message"},
+              {"role", "assistant"},
+              {"model", model},
+              {"content", {{{"type", "text"}, {"text", reply}}}},
+              {"stop_reason", "end_turn"},
+              {"stop_sequence", nullptr},
+              {"usage", {{"input_tokens", chat.input_words}, {"output_tokens", output_words}}}}
+      .dump();
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+json record_json(const RequestRecord& record) {
+  return json{{"path", record.path},
+              {"at_ms", record.at_ms},
+              {"body", record.body},
+              {"headers", record.headers},
+              {"status", record.status}};
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct FakeProvider::Impl {
+  FakeProviderOptions options;
+  Clock::time_point started = Clock::now();
+  std::atomic<int> latency_ms{0};
+  int port = 0;
+  int listening_socket = -1; // httplib's, set while binding
+
+  Connections connections;
+  httplib::Server server;
+  std::thread listener;
+  std::atomic<bool> listener_ended{false};
+
+  mutable std::mutex records_mutex;
+  std::vector<RequestRecord> records;
+  std::uint64_t generation = 0; // bumped by reset: answers in flight do not touch new records
+  std::unordered_map<std::size_t, int> fault_counts; // per hash of path and body
+
+  std::mutex stop_mutex;
+  std::condition_variable stop_signal;
+  bool stopping = false;
+
+  explicit Impl(FakeProviderOptions opts) : options(std::move(opts)) {
+    latency_ms = options.latency_ms;
+  }
+
+  void start();
+  void stop();
+  void handle(const httplib::Request& req, httplib::Response& res);
+  // Answer a provider request; false when no answer is to be sent at all (drop, hang).
+  bool answer(Wire wire, const httplib::Request& req, httplib::Response& res,
+              const Connection& connection);
+  // Wait `duration` or until the server stops; true if it stopped.
+  bool wait_or_stop(Milliseconds duration);
+  // Wait until the server stops or the client closes `connection`.
+  void hang(int connection);
+  // Record a request; its (generation, index) to set its status later.
+  std::pair<std::uint64_t, std::size_t> record(const httplib::Request& req);
+  void set_status(std::pair<std::uint64_t, std::size_t> at, int status);
+  // How many requests with this path and body have arrived, this one included; with
+  // Count::no, how many would have.
+  enum class Count { yes, no };
+  int count_arrival(const httplib::Request& req, Count count);
+  std::vector<RequestRecord> snapshot() const {
+    const std::lock_guard lock(records_mutex);
+    return records;
+  }
+  void forget() {
+    const std::lock_guard lock(records_mutex);
+    records.clear();
+    fault_counts.clear();
+    ++generation;
+  }
+};
+
+void FakeProvider::Impl::start() {
+  if (options.threads < 1) {
+    throw std::runtime_error("fake provider: threads must be at least 1");
+  }
+  if (options.port < 0 || options.port > 65535) {
+    throw std::runtime_error("fake provider: port " + std::to_string(options.port) +
+                             " is outside 0..65535");
+  }
+  const auto threads = static_cast<std::size_t>(options.threads);
+  server.new_task_queue = [this, threads] { return new ConnectionPool(threads, connections); };
+  // Up to a hundred requests per connection, as real providers keep connections alive.
+  server.set_keep_alive_max_count(100);
+  // httplib writes headers and body apart; with Nagle on, the body waits for the client's
+  // delayed ACK (40 ms), which caps a connection at 25 answers a second.
+  server.set_tcp_nodelay(true);
+  const auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+    handle(req, res);
+  };
+  server.Get(".*", handler);
+  server.Post(".*", handler);
+
+  // httplib's default sets SO_REUSEPORT, with which a second server binds a port in use and
+  // steals half its connections; SO_REUSEADDR alone still allows a quick restart.
+  server.set_socket_options([this](socket_t socket) {
+    const int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listening_socket = socket;
+  });
+  errno = 0;
+  if (options.port == 0) {
+    port = server.bind_to_any_port(options.host);
+  } else {
+    port = server.bind_to_port(options.host, options.port) ? options.port : -1;
+  }
+  if (port <= 0) {
+    const int error = errno;
+    throw std::runtime_error("fake provider: cannot listen on " + options.host + ":" +
+                             std::to_string(options.port) +
+                             (error != 0 ? std::string(": ") + std::strerror(error) : ""));
+  }
+  // httplib listens with a backlog of 5: a burst of connections (64 clients at once) would
+  // lose SYNs and wait a second for their retransmission.
+  ::listen(listening_socket, SOMAXCONN);
+  listener = std::thread([this] {
+    server.listen_after_bind();
+    listener_ended = true;
+  });
+  // httplib 0.11 has no wait_until_ready.
+  while (!server.is_running() && !listener_ended) {
+    std::this_thread::sleep_for(Milliseconds(1));
+  }
+  if (!server.is_running()) {
+    listener.join();
+    throw std::runtime_error("fake provider: the listener on port " + std::to_string(port) +
+                             " stopped at once");
+  }
+}
+
+void FakeProvider::Impl::stop() {
+  {
+    const std::lock_guard lock(stop_mutex);
+    stopping = true;
+  }
+  stop_signal.notify_all();
+  server.stop();
+  // Idle kept-alive connections would otherwise hold their threads for httplib's keep-alive
+  // timeout (5 s), and the join below with them.
+  connections.cut_all();
+  if (listener.joinable()) {
+    listener.join();
+  }
+}
+
+bool FakeProvider::Impl::wait_or_stop(Milliseconds duration) {
+  std::unique_lock lock(stop_mutex);
+  return stop_signal.wait_for(lock, duration, [this] { return stopping; });
+}
+
+void FakeProvider::Impl::hang(int connection) {
+  while (!wait_or_stop(k_hang_poll)) {
+    if (connection >= 0 && Connections::peer_closed(connection)) {
+      return;
+    }
+  }
+}
+
+std::pair<std::uint64_t, std::size_t> FakeProvider::Impl::record(const httplib::Request& req) {
+  RequestRecord entry;
+  entry.path = req.path;
+  entry.body = req.body;
+  for (const auto& [name, value] : req.headers) {
+    // httplib adds the addresses as pseudo-headers; they were not sent.
+    if (name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" ||
+        name == "LOCAL_PORT") {
+      continue;
+    }
+    std::string& joined = entry.headers[lower(name)];
+    joined = joined.empty() ? value : joined + ", " + value;
+  }
+  const std::lock_guard lock(records_mutex);
+  entry.at_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  records.push_back(std::move(entry));
+  return {generation, records.size() - 1};
+}
+
+void FakeProvider::Impl::set_status(std::pair<std::uint64_t, std::size_t> at, int status) {
+  const std::lock_guard lock(records_mutex);
+  if (at.first == generation && at.second < records.size()) {
+    records[at.second].status = status;
+  }
+}
+
+int FakeProvider::Impl::count_arrival(const httplib::Request& req, Count count) {
+  const std::size_t key = std::hash<std::string>{}(req.path + '\n' + req.body);
+  const std::lock_guard lock(records_mutex);
+  int& arrivals = fault_counts[key];
+  return count == Count::yes ? ++arrivals : arrivals + 1;
+}
+
+void FakeProvider::Impl::handle(const httplib::Request& req, httplib::Response& res) {
+  const Connection connection = connections.begin_request(req);
+  if (req.method == "GET" && req.path == "/_requests") {
+    json list = json::array();
+    for (const RequestRecord& entry : snapshot()) {
+      list.push_back(record_json(entry));
+    }
+    res.set_content(list.dump(), k_json);
+    return;
+  }
+  if (req.method == "POST" && req.path == "/_reset") {
+    forget();
+    res.set_content(R"({"status":"ok"})", k_json);
+    return;
+  }
+
+  const auto at = record(req);
+  bool answered = true;
+  if (req.method == "POST" && (req.path == k_openai_path || req.path == k_anthropic_path)) {
+    const Wire wire = req.path == k_openai_path ? Wire::openai : Wire::anthropic;
+    try {
+      answered = answer(wire, req, res, connection);
+    } catch (const std::exception& error) {
+      // A bug of ours must still give the client an answer it can read.
+      res.status = 500;
+      res.set_content(error_body(wire, 500, std::string("fake provider: ") + error.what()), k_json);
+    }
+  } else {
+    res.status = 404;
+    res.set_content(error_body(Wire::openai, 404,
+                               "no such endpoint: " + req.method + " " + req.path + " (POST " +
+                                   k_openai_path + " or POST " + k_anthropic_path + ")"),
+                    k_json);
+  }
+  set_status(at, answered ? res.status : 0);
+}
+
+bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib::Response& res,
+                                const Connection& connection) {
+  const auto reject = [&](const std::string& message) {
+    res.status = 400;
+    res.set_content(error_body(wire, 400, message), k_json);
+    return true;
+  };
+  ChatRequest chat;
+  Directives directives;
+  try {
+    chat = read_chat_request(wire, req.body);
+    directives = parse_directives(chat.last_user);
+  } catch (const BadRequest& error) {
+    return reject(error.what());
+  } catch (const DirectiveError& error) {
+    return reject(std::string("fake provider directive: ") + error.what());
+  }
+
+  std::optional<Fault> fault = directives.fault;
+  if (fault) {
+    // libcurl silently resends a request whose reused connection closed without an answer
+    // (it cannot tell a drop from a stale connection): that drop is not counted, so a client
+    // sees each counted drop whatever its connection reuse.
+    const bool client_resends = fault->kind == FaultKind::drop && connection.requests_before > 0;
+    const int arrival = count_arrival(req, client_resends ? Count::no : Count::yes);
+    if (fault->times != 0 && arrival > fault->times) {
+      fault.reset();
+    }
+  }
+  if (fault && fault->kind == FaultKind::hang) {
+    hang(connection.socket);
+    if (connection.socket >= 0) {
+      Connections::cut(connection.socket);
+    }
+    return false;
+  }
+  if (wait_or_stop(Milliseconds(latency_ms + directives.latency_ms))) {
+    if (connection.socket >= 0) {
+      Connections::cut(connection.socket);
+    }
+    return false;
+  }
+
+  if (fault && fault->kind == FaultKind::status) {
+    res.status = fault->status;
+    if (!fault->retry_after.empty()) {
+      res.set_header("Retry-After", fault->retry_after);
+    }
+    if (!fault->retry_after_ms.empty()) {
+      res.set_header("retry-after-ms", fault->retry_after_ms);
+    }
+    res.set_content(error_body(wire, fault->status, fault_message(fault->status)), k_json);
+    return true;
+  }
+  if (fault && fault->kind == FaultKind::malformed) {
+    res.status = 200;
+    res.set_content(R"({"choices": [)", k_json);
+    return true;
+  }
+  if (fault && fault->kind == FaultKind::drop) {
+    if (connection.socket >= 0) {
+      Connections::cut(connection.socket);
+      return false;
+    }
+    // Without the socket, the least bad: headers promising a body, then the connection closes.
+    res.status = 200;
+    res.set_content_provider(1, k_json,
+                             [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
+    return true;
+  }
+
+  std::string reply;
+  const auto rule = std::find_if(options.rules.begin(), options.rules.end(), [&](const auto& r) {
+    return chat.last_user.find(r.first) != std::string::npos;
+  });
+  if (rule != options.rules.end()) {
+    reply = rule->second;
+  } else if (directives.reply) {
+    reply = *directives.reply;
+  } else if (chat.wants_json) {
+    reply = json{{"echo", chat.last_user}}.dump();
+  } else {
+    reply = "echo: " + chat.last_user;
+  }
+  const std::string model =
+      options.reported_model.empty() ? chat.model + "-fake" : options.reported_model;
+  std::string body =
+      answer_body(wire, chat, reply, model, options.system_fingerprint, hex_hash(req.body));
+  res.status = 200;
+  if (fault && fault->kind == FaultKind::truncated) {
+    // Content-Length says the whole body; half of it is sent, then httplib closes the
+    // connection because the provider failed.
+    const std::size_t length = body.size();
+    res.set_content_provider(
+        length, k_json,
+        [body = std::move(body)](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+          if (offset == 0) {
+            sink.write(body.data(), body.size() / 2);
+            return true;
+          }
+          return false;
+        });
+    return true;
+  }
+  res.set_content(body, k_json);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+FakeProvider::FakeProvider(FakeProviderOptions options)
+    : m_impl(std::make_unique<Impl>(std::move(options))) {
+  m_impl->start();
+}
+
+FakeProvider::~FakeProvider() {
+  m_impl->stop();
+}
+
+int FakeProvider::port() const {
+  return m_impl->port;
+}
+
+std::string FakeProvider::base_url() const {
+  const std::string& host = m_impl->options.host;
+  const bool ipv6 = host.find(':') != std::string::npos;
+  return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(m_impl->port);
+}
+
+std::vector<RequestRecord> FakeProvider::requests() const {
+  return m_impl->snapshot();
+}
+
+std::size_t FakeProvider::request_count() const {
+  const std::lock_guard lock(m_impl->records_mutex);
+  return m_impl->records.size();
+}
+
+void FakeProvider::reset() {
+  m_impl->forget();
+}
+
+void FakeProvider::set_latency_ms(int latency_ms) {
+  m_impl->latency_ms = latency_ms;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_rules(std::string_view json_text) {
+  json rules;
+  try {
+    rules = json::parse(json_text);
+  } catch (const json::parse_error& error) {
+    throw std::runtime_error(std::string("rules: not JSON: ") + error.what());
+  }
+  if (!rules.is_array()) {
+    throw std::runtime_error(
+        R"(rules: expected a JSON array of {"contains": "...", "reply": "..."})");
+  }
+  std::vector<std::pair<std::string, std::string>> parsed;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const json& rule = rules[i];
+    const std::string where = "rules[" + std::to_string(i) + "]: ";
+    if (!rule.is_object()) {
+      throw std::runtime_error(where + R"(expected an object {"contains": "...", "reply": "..."})");
+    }
+    for (const char* key : {"contains", "reply"}) {
+      if (!rule.contains(key) || !rule[key].is_string()) {
+        throw std::runtime_error(where + "\"" + key + "\" is missing or not a string");
+      }
+    }
+    parsed.emplace_back(rule["contains"].get<std::string>(), rule["reply"].get<std::string>());
+  }
+  return parsed;
+}
+
+} // namespace promptops::fake

@@ -1,0 +1,392 @@
+#include "providers/response_cache.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "util/error.hpp"
+#include "util/file.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+using promptops::providers::ResponseCache;
+using promptops::test::TempDir;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// A key like the runner's: a hex digest, here derived from `n`.
+std::string key_for(unsigned n) {
+  static const char* digits = "0123456789abcdef";
+  std::string key;
+  unsigned x = n * 2654435761u + 12345u;
+  for (int i = 0; i < 64; ++i) {
+    key += digits[(x >> ((i % 8) * 4)) & 0xf];
+    if (i % 8 == 7) {
+      x = x * 1103515245u + 12345u + n;
+    }
+  }
+  return key;
+}
+
+json reply(const std::string& key, int writer, int seq, std::size_t size = 1000) {
+  return json{{"key", key},
+              {"writer", writer},
+              {"seq", seq},
+              {"output", std::string(size, static_cast<char>('a' + writer % 26))},
+              {"usage", {{"input_tokens", 12}, {"output_tokens", 34}}}};
+}
+
+// True when `entry` is a whole entry that reply() wrote for `key`.
+bool is_whole(const json& entry, const std::string& key) {
+  if (!entry.is_object() || entry.value("key", "") != key || !entry.contains("writer") ||
+      !entry.contains("output") || !entry["output"].is_string()) {
+    return false;
+  }
+  const auto& output = entry["output"].get_ref<const std::string&>();
+  const char letter = static_cast<char>('a' + entry["writer"].get<int>() % 26);
+  return output.size() == 1000 && output.find_first_not_of(letter) == std::string::npos &&
+         entry["usage"]["output_tokens"] == 34;
+}
+
+std::size_t count_files(const fs::path& root, const std::string& suffix) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file() && it->path().filename().string().ends_with(suffix)) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+// Sets or unsets an environment variable for one scope, restoring the old value after.
+class EnvGuard {
+public:
+  explicit EnvGuard(const char* name) : m_name(name) {
+    if (const char* old = std::getenv(name)) {
+      m_old = old;
+    }
+  }
+  ~EnvGuard() {
+    if (m_old) {
+      ::setenv(m_name, m_old->c_str(), 1);
+    } else {
+      ::unsetenv(m_name);
+    }
+  }
+  EnvGuard(const EnvGuard&) = delete;
+  EnvGuard& operator=(const EnvGuard&) = delete;
+  void set(const char* value) const { ::setenv(m_name, value, 1); }
+  void unset() const { ::unsetenv(m_name); }
+
+private:
+  const char* m_name;
+  std::optional<std::string> m_old;
+};
+
+} // namespace
+
+TEST_CASE("providers::ResponseCache::put, get returns the entry from <dir>/v1/<2 hex>/<rest>.json",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path() / "cache");
+  CHECK(cache.dir() == dir.path() / "cache");
+  const std::string key = "0123456789abcdef";
+  const json entry = {{"output", "hi\nthere ✓"}, {"model", "gpt-4o-mini"}, {"cost", 0.25}};
+  CHECK_FALSE(cache.get(key).has_value());
+  cache.put(key, entry);
+  const auto file = dir.path() / "cache" / "v1" / "01" / "23456789abcdef.json";
+  REQUIRE(fs::is_regular_file(file));
+  CHECK(promptops::util::read_file(file) == entry.dump());
+  const auto got = cache.get(key);
+  REQUIRE(got.has_value());
+  CHECK(*got == entry);
+  // No temporary file is left behind.
+  CHECK(count_files(dir.path() / "cache", ".tmp") == 0);
+}
+
+TEST_CASE("providers::ResponseCache::put, a second put of a key replaces the entry",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path());
+  cache.put("aaaaaaaa", json{{"output", "first, and longer than the second"}});
+  cache.put("aaaaaaaa", json{{"output", "second"}});
+  CHECK(cache.get("aaaaaaaa") == json{{"output", "second"}});
+  CHECK(cache.stats().entries == 1);
+}
+
+TEST_CASE("providers::ResponseCache::put, invalid UTF-8 in an entry is replaced, not fatal",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path());
+  cache.put("bbbbbbbb", json{{"output", std::string("ok \xff\xfe end")}});
+  const auto got = cache.get("bbbbbbbb");
+  REQUIRE(got.has_value());
+  CHECK((*got)["output"] == "ok \xEF\xBF\xBD\xEF\xBF\xBD end");
+}
+
+TEST_CASE("providers::ResponseCache::get, a damaged entry reads as a miss and is removed",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path());
+  const auto file = dir.path() / "v1" / "cc" / "cccccccc.json";
+  SECTION("empty") {
+    dir.write("v1/cc/cccccccc.json", "");
+  }
+  SECTION("cut short") {
+    dir.write("v1/cc/cccccccc.json", R"({"output": "half)");
+  }
+  SECTION("not JSON") {
+    dir.write("v1/cc/cccccccc.json", std::string("\x00\x01garbage", 9));
+  }
+  REQUIRE(fs::exists(file));
+  CHECK_FALSE(cache.get("cccccccccc").has_value());
+  CHECK_FALSE(fs::exists(file));
+  // The key works again afterwards.
+  cache.put("cccccccccc", json{{"output", "x"}});
+  CHECK(cache.get("cccccccccc") == json{{"output", "x"}});
+}
+
+TEST_CASE("providers::ResponseCache::get, a missing folder is a miss", "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path() / "does" / "not" / "exist");
+  CHECK_FALSE(cache.get("deadbeef").has_value());
+  CHECK_FALSE(fs::exists(dir.path() / "does"));
+}
+
+TEST_CASE("providers::ResponseCache, a key that is not a lower-case hex digest is refused",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path());
+  CHECK_THROWS_AS(cache.get("abc"), std::invalid_argument);
+  CHECK_THROWS_AS(cache.get("../../etc/passwd"), std::invalid_argument);
+  CHECK_THROWS_AS(cache.put("ABCDEF0123", json::object()), std::invalid_argument);
+  CHECK_THROWS_AS(cache.put("0123456/89", json::object()), std::invalid_argument);
+}
+
+TEST_CASE("providers::ResponseCache::stats and clear, count entries and bytes, not temp files",
+          "[providers]") {
+  TempDir dir;
+  SECTION("a missing folder") {
+    const ResponseCache cache(dir.path() / "missing");
+    CHECK(cache.stats().entries == 0);
+    CHECK(cache.stats().bytes == 0);
+    CHECK(cache.clear() == 0);
+    CHECK_FALSE(fs::exists(dir.path() / "missing"));
+  }
+  SECTION("entries") {
+    const ResponseCache cache(dir.path());
+    std::uintmax_t bytes = 0;
+    for (unsigned i = 0; i < 20; ++i) {
+      const json entry = reply(key_for(i), 1, static_cast<int>(i));
+      cache.put(key_for(i), entry);
+      bytes += entry.dump().size();
+    }
+    // A writer's temporary file is neither an entry nor removed by clear() while recent.
+    const auto temp = dir.write("v1/ab/.cdef0123.123-456-7.tmp", "{\"partial");
+    const auto stats = cache.stats();
+    CHECK(stats.entries == 20);
+    CHECK(stats.bytes == bytes);
+    CHECK(cache.clear() == 20);
+    CHECK(cache.stats().entries == 0);
+    CHECK(cache.stats().bytes == 0);
+    CHECK(fs::exists(temp));
+    CHECK_FALSE(cache.get(key_for(3)).has_value());
+    // One left by a killed writer an hour ago is.
+    fs::last_write_time(temp, fs::file_time_type::clock::now() - std::chrono::hours(2));
+    CHECK(cache.clear() == 0);
+    CHECK_FALSE(fs::exists(temp));
+  }
+}
+
+TEST_CASE("providers::ResponseCache::put, an unwritable folder is a RunError naming it",
+          "[providers]") {
+  TempDir dir;
+  dir.write("file", "a regular file");
+  const auto under_file = dir.path() / "file" / "cache";
+  const ResponseCache cache(under_file);
+  REQUIRE_THROWS_AS(cache.put("deadbeef", json{{"output", "x"}}), promptops::RunError);
+  REQUIRE_THROWS_WITH(cache.put("deadbeef", json{{"output", "x"}}),
+                      "cannot write to the response cache in \"" + under_file.string() +
+                          "\": Not a directory");
+  CHECK_FALSE(cache.get("deadbeef").has_value());
+  try {
+    cache.put("deadbeef", json::object());
+  } catch (const promptops::Error& e) {
+    CHECK(e.exit_code() == 3);
+  }
+
+  // Permission bits do not stop root; check a read-only folder only when they apply.
+  if (::geteuid() != 0) {
+    const auto read_only = dir.path() / "ro";
+    fs::create_directories(read_only / "v1" / "de");
+    fs::permissions(read_only / "v1" / "de", fs::perms::owner_read | fs::perms::owner_exec);
+    const ResponseCache ro(read_only);
+    CHECK_THROWS_WITH(ro.put("deadbeef", json::object()),
+                      "cannot write to the response cache in \"" + read_only.string() +
+                          "\": Permission denied");
+    fs::permissions(read_only / "v1" / "de", fs::perms::owner_all);
+  }
+}
+
+TEST_CASE("providers::ResponseCache::default_dir, XDG_CACHE_HOME, else HOME/.cache",
+          "[providers]") {
+  const EnvGuard xdg("XDG_CACHE_HOME");
+  const EnvGuard home("HOME");
+  home.set("/home/someone");
+  SECTION("XDG_CACHE_HOME set") {
+    xdg.set("/var/cache/me");
+    CHECK(ResponseCache::default_dir() == fs::path("/var/cache/me/promptops"));
+  }
+  SECTION("XDG_CACHE_HOME unset") {
+    xdg.unset();
+    CHECK(ResponseCache::default_dir() == fs::path("/home/someone/.cache/promptops"));
+  }
+  SECTION("XDG_CACHE_HOME empty") {
+    xdg.set("");
+    CHECK(ResponseCache::default_dir() == fs::path("/home/someone/.cache/promptops"));
+  }
+  SECTION("XDG_CACHE_HOME relative, which the XDG spec says to ignore") {
+    xdg.set("relative/cache");
+    CHECK(ResponseCache::default_dir() == fs::path("/home/someone/.cache/promptops"));
+  }
+  SECTION("neither") {
+    xdg.unset();
+    home.unset();
+    CHECK(ResponseCache::default_dir() ==
+          fs::path("/tmp/promptops-cache-" + std::to_string(::getuid())));
+  }
+}
+
+TEST_CASE("providers::ResponseCache, 2,000 put/get round trips return what was put",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path());
+  for (unsigned i = 0; i < 2000; ++i) {
+    const std::string key = key_for(i);
+    const json entry = reply(key, static_cast<int>(i % 7), static_cast<int>(i));
+    cache.put(key, entry);
+    const auto got = cache.get(key);
+    REQUIRE(got.has_value());
+    REQUIRE(*got == entry);
+  }
+  CHECK(cache.stats().entries == 2000);
+  for (unsigned i = 0; i < 2000; i += 97) {
+    const auto got = cache.get(key_for(i));
+    REQUIRE(got.has_value());
+    CHECK((*got)["seq"] == static_cast<int>(i));
+  }
+}
+
+TEST_CASE("providers::ResponseCache, threads putting the same keys while others read",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path());
+  constexpr int k_writers = 8;
+  constexpr int k_puts = 200;
+  constexpr unsigned k_keys = 12; // few keys, so that writers collide all the time
+  std::atomic<bool> writing{true};
+  std::atomic<int> put_failures{0};
+  std::atomic<int> bad_reads{0};
+  std::atomic<int> hits{0};
+
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      while (writing.load()) {
+        for (unsigned k = 0; k < k_keys; ++k) {
+          const std::string key = key_for(k);
+          const auto got = cache.get(key);
+          if (got) {
+            ++hits;
+            if (!is_whole(*got, key)) {
+              ++bad_reads;
+            }
+          }
+        }
+      }
+    });
+  }
+  std::vector<std::thread> writers;
+  for (int w = 0; w < k_writers; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < k_puts; ++i) {
+        const std::string key = key_for(static_cast<unsigned>(i + w) % k_keys);
+        try {
+          cache.put(key, reply(key, w, i));
+        } catch (...) {
+          ++put_failures;
+        }
+      }
+    });
+  }
+  for (auto& t : writers) {
+    t.join();
+  }
+  writing = false;
+  for (auto& t : readers) {
+    t.join();
+  }
+  CHECK(put_failures == 0);
+  CHECK(bad_reads == 0);
+  CHECK(hits > 0);
+  CHECK(cache.stats().entries == k_keys);
+  CHECK(count_files(dir.path(), ".tmp") == 0);
+  for (unsigned k = 0; k < k_keys; ++k) {
+    const auto got = cache.get(key_for(k));
+    REQUIRE(got.has_value());
+    CHECK(is_whole(*got, key_for(k)));
+  }
+}
+
+TEST_CASE("providers::ResponseCache, two processes putting the same keys", "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path() / "shared");
+  constexpr unsigned k_keys = 10;
+  std::vector<pid_t> children;
+  for (int child = 0; child < 2; ++child) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      // The child must not return into Catch: exit with 0 on success, 1 on any failure.
+      int status = 0;
+      try {
+        for (int i = 0; i < 300; ++i) {
+          const std::string key = key_for(static_cast<unsigned>(i) % k_keys);
+          cache.put(key, reply(key, child, i));
+          const auto got = cache.get(key);
+          if (!got || !is_whole(*got, key)) {
+            status = 1;
+          }
+        }
+      } catch (...) {
+        status = 1;
+      }
+      ::_exit(status);
+    }
+    children.push_back(pid);
+  }
+  for (const pid_t pid : children) {
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  CHECK(cache.stats().entries == k_keys);
+  CHECK(count_files(dir.path(), ".tmp") == 0);
+  for (unsigned k = 0; k < k_keys; ++k) {
+    const auto got = cache.get(key_for(k));
+    REQUIRE(got.has_value());
+    CHECK(is_whole(*got, key_for(k)));
+  }
+}
