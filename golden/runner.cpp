@@ -114,17 +114,8 @@ public:
   ResultsFile& operator=(const ResultsFile&) = delete;
 
   void append(const std::string& line) {
-    std::string data = line + "\n";
-    std::size_t done = 0;
-    while (done < data.size()) {
-      const ssize_t n = ::write(m_fd, data.data() + done, data.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        throw RunError("cannot write " + m_path.string() + ": " + std::strerror(errno));
-      }
-      done += static_cast<std::size_t>(n);
+    if (!util::write_all(m_fd, line + "\n")) {
+      throw RunError("cannot write " + m_path.string() + ": " + std::strerror(errno));
     }
   }
 

@@ -224,13 +224,8 @@ private:
     r.output = entry.value("output", std::string());
     r.model = entry.value("model", std::string());
     r.system_fingerprint = entry.value("system_fingerprint", std::string());
-    if (auto u = entry.find("usage"); u != entry.end() && u->is_object()) {
-      if (u->contains("input_tokens") && (*u)["input_tokens"].is_number_integer()) {
-        r.usage.input_tokens = (*u)["input_tokens"].get<std::int64_t>();
-      }
-      if (u->contains("output_tokens") && (*u)["output_tokens"].is_number_integer()) {
-        r.usage.output_tokens = (*u)["output_tokens"].get<std::int64_t>();
-      }
+    if (auto u = entry.find("usage"); u != entry.end()) {
+      r.usage = usage_from_json(*u);
     }
     r.latency_ms = entry.value("latency_ms", 0.0);
     return r;
@@ -420,13 +415,8 @@ private:
     if (j.is_object() && j.contains("output") && j["output"].is_string()) {
       reply.output = j["output"].get<std::string>();
       reply.model = j.value("model", std::string());
-      if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
-        if (u->contains("input_tokens") && (*u)["input_tokens"].is_number_integer()) {
-          reply.usage.input_tokens = (*u)["input_tokens"].get<std::int64_t>();
-        }
-        if (u->contains("output_tokens") && (*u)["output_tokens"].is_number_integer()) {
-          reply.usage.output_tokens = (*u)["output_tokens"].get<std::int64_t>();
-        }
+      if (auto u = j.find("usage"); u != j.end()) {
+        reply.usage = usage_from_json(*u);
       }
       return;
     }

@@ -10,6 +10,21 @@ namespace promptops::providers {
 
 using nlohmann::json;
 
+Usage usage_from_json(const json& usage) {
+  Usage out;
+  if (!usage.is_object()) {
+    return out;
+  }
+  for (auto [key, field] : {std::pair{"input_tokens", &out.input_tokens},
+                            std::pair{"output_tokens", &out.output_tokens}}) {
+    auto it = usage.find(key);
+    if (it != usage.end() && it->is_number_integer()) {
+      *field = it->get<std::int64_t>();
+    }
+  }
+  return out;
+}
+
 std::string ProviderSettings::api_key() const {
   if (api_key_env.empty()) {
     return {};

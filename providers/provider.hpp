@@ -33,6 +33,10 @@ struct Usage {
   std::optional<std::int64_t> output_tokens;
 };
 
+// {"input_tokens", "output_tokens"} as promptops writes it (results, cache, exec replies);
+// what is missing or not an integer stays unset.
+Usage usage_from_json(const nlohmann::json& usage);
+
 struct Reply {
   bool ok = false;
   std::string output;

@@ -1,6 +1,7 @@
 #include "providers/response_cache.hpp"
 
 #include "util/error.hpp"
+#include "util/file.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -49,23 +50,6 @@ std::string temp_name(const std::string& rest) {
   return "." + rest + "." + std::to_string(::getpid()) + "-" +
          std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())) + "-" +
          std::to_string(counter.fetch_add(1, std::memory_order_relaxed)) + ".tmp";
-}
-
-bool write_all(int fd, const std::string& content) {
-  const char* data = content.data();
-  std::size_t left = content.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd, data, left);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    data += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 std::optional<std::string> read_all(int fd) {
@@ -178,7 +162,7 @@ void ResponseCache::put(const std::string& key, const nlohmann::json& entry) con
     fail("cannot create a temporary file in \"" + folder.string() + "\"");
   }
   // No fsync: this is a cache. An entry cut short by a crash fails to parse and reads as a miss.
-  if (!write_all(fd, content)) {
+  if (!util::write_all(fd, content)) {
     const int saved = errno;
     ::close(fd);
     ::unlink(temp.c_str());

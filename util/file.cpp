@@ -78,21 +78,11 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
   if (fd < 0) {
     throw Error("cannot write \"" + path.string() + "\": " + std::strerror(errno), 3);
   }
-  const char* data = content.data();
-  std::size_t left = content.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd, data, left);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int saved = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved), 3);
-    }
-    data += n;
-    left -= static_cast<std::size_t>(n);
+  if (!write_all(fd, content)) {
+    const int saved = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved), 3);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const int saved = errno;
@@ -104,6 +94,20 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
     ::unlink(tmp.c_str());
     throw Error("cannot write \"" + path.string() + "\": " + std::strerror(saved), 3);
   }
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
 }
 
 } // namespace promptops::util

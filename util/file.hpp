@@ -19,4 +19,8 @@ std::optional<std::string> read_file_if_exists(const std::filesystem::path& path
 // reader never sees a half-written file. Creates missing parent folders. Throws Error.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
+// Write all of `data` to file descriptor `fd`, going on after short writes and EINTR. False on
+// any other failure, with errno set.
+bool write_all(int fd, std::string_view data);
+
 } // namespace promptops::util
