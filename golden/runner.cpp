@@ -230,8 +230,9 @@ public:
     std::vector<providers::Job> jobs;
     jobs.reserve(todo.size());
     for (std::size_t i : todo) {
-      jobs.push_back(make_job(m_cases[i]));
+      jobs.push_back(make_job(i));
     }
+    m_requests.clear(); // moved into the jobs
 
     std::unique_ptr<providers::ResponseCache> cache;
     cache = std::make_unique<providers::ResponseCache>(m_options.cache_dir.empty()
@@ -466,12 +467,12 @@ private:
     return r;
   }
 
-  providers::Job make_job(const PlannedCase& pc) const {
-    const std::size_t index = static_cast<std::size_t>(&pc - m_cases.data());
+  providers::Job make_job(std::size_t index) {
+    const PlannedCase& pc = m_cases[index];
     const PlannedCandidate& cand = m_suites[pc.suite].candidates[pc.candidate];
     providers::Job job;
     job.provider = cand.provider;
-    job.request = m_requests[index];
+    job.request = std::move(m_requests[index]);
     const std::string& type = cand.provider->settings.type;
     if (type != "echo" && type != "replay") {
       job.cache_key = providers::cache_key(cand.provider->settings, job.request);

@@ -1,11 +1,10 @@
 #include "providers/engine.hpp"
 
 #include "providers/command.hpp"
+#include "providers/curl_api.hpp"
 #include "providers/wire.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
-
-#include <curl/curl.h>
 
 #include <algorithm>
 #include <chrono>
@@ -107,10 +106,10 @@ struct Transfer {
   char error[CURL_ERROR_SIZE] = {0};
   ~Transfer() {
     if (headers != nullptr) {
-      curl_slist_free_all(headers);
+      curl().slist_free_all(headers);
     }
     if (easy != nullptr) {
-      curl_easy_cleanup(easy);
+      curl().easy_cleanup(easy);
     }
   }
 };
@@ -133,14 +132,14 @@ public:
 
   ~Engine() {
     for (auto& [easy, transfer] : m_transfers) {
-      curl_multi_remove_handle(m_multi, easy);
+      curl().multi_remove_handle(m_multi, easy);
     }
     m_transfers.clear();
     for (auto& [_, t] : m_threads) {
       t.join();
     }
     if (m_multi != nullptr) {
-      curl_multi_cleanup(m_multi);
+      curl().multi_cleanup(m_multi);
     }
   }
 
@@ -160,19 +159,14 @@ public:
     if (m_remaining == 0) {
       return;
     }
-    static const bool curl_ready = [] {
-      curl_global_init(CURL_GLOBAL_DEFAULT);
-      return true;
-    }();
-    (void)curl_ready;
-    m_multi = curl_multi_init();
+    m_multi = curl().multi_init();
     // Keep a connection per call in flight: by default libcurl's cache closes some as
     // transfers end, and a new TCP (or TLS) handshake per request costs more than the call.
     long connections = 0;
     for (const auto& [_, lane] : m_lanes) {
       connections += lane->concurrency;
     }
-    curl_multi_setopt(m_multi, CURLMOPT_MAXCONNECTS, std::max(connections, 8L));
+    curl().multi_setopt(m_multi, CURLMOPT_MAXCONNECTS, std::max(connections, 8L));
 
     while (m_remaining > 0) {
       if (stopping()) {
@@ -186,7 +180,7 @@ public:
       }
       drain_exec();
       int running = 0;
-      curl_multi_perform(m_multi, &running);
+      curl().multi_perform(m_multi, &running);
       read_finished_transfers();
       drain_exec();
       if (m_remaining == 0) {
@@ -199,8 +193,8 @@ public:
         m_progress = false;
         continue; // something ended: a slot may be free now
       }
-      curl_multi_poll(m_multi, nullptr, 0, static_cast<int>(std::clamp(wait_ms, 0.0, 1000.0)),
-                      nullptr);
+      curl().multi_poll(m_multi, nullptr, 0,
+                        static_cast<int>(std::ceil(std::clamp(wait_ms, 0.0, 1000.0))), nullptr);
     }
   }
 
@@ -344,26 +338,26 @@ private:
     auto t = std::make_unique<Transfer>();
     t->job = i;
     t->body = std::move(call.body);
-    t->easy = curl_easy_init();
+    t->easy = curl().easy_init();
     for (const auto& h : call.headers) {
-      t->headers = curl_slist_append(t->headers, h.c_str());
+      t->headers = curl().slist_append(t->headers, h.c_str());
     }
-    t->headers = curl_slist_append(t->headers, "Expect:"); // no 100-continue round trip
+    t->headers = curl().slist_append(t->headers, "Expect:"); // no 100-continue round trip
     CURL* e = t->easy;
-    curl_easy_setopt(e, CURLOPT_URL, call.url.c_str());
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.c_str());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->response);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(settings.timeout_s * 1000));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(std::min(settings.timeout_s, 10.0) * 1000));
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-    curl_multi_add_handle(m_multi, e);
+    curl().easy_setopt(e, CURLOPT_URL, call.url.c_str());
+    curl().easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl().easy_setopt(e, CURLOPT_POSTFIELDS, t->body.c_str());
+    curl().easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+    curl().easy_setopt(e, CURLOPT_WRITEFUNCTION, write_body);
+    curl().easy_setopt(e, CURLOPT_WRITEDATA, &t->response);
+    curl().easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+    curl().easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl().easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(settings.timeout_s * 1000));
+    curl().easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                       static_cast<long>(std::min(settings.timeout_s, 10.0) * 1000));
+    curl().easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl().easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    curl().multi_add_handle(m_multi, e);
     m_transfers.emplace(e, std::move(t));
   }
 
@@ -404,7 +398,7 @@ private:
         std::lock_guard<std::mutex> lock(m_exec_mutex);
         m_exec_done.push_back(std::move(done));
       }
-      curl_multi_wakeup(m_multi);
+      curl().multi_wakeup(m_multi);
     });
   }
 
@@ -445,7 +439,7 @@ private:
 
   void read_finished_transfers() {
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(m_multi, &left)) {
+    while (CURLMsg* msg = curl().multi_info_read(m_multi, &left)) {
       if (msg->msg != CURLMSG_DONE) {
         continue;
       }
@@ -457,7 +451,7 @@ private:
       }
       std::unique_ptr<Transfer> t = std::move(it->second);
       m_transfers.erase(it);
-      curl_multi_remove_handle(m_multi, e);
+      curl().multi_remove_handle(m_multi, e);
       const std::size_t i = t->job;
       Lane& lane = lane_for(m_jobs[i].provider);
       --lane.in_flight;
@@ -466,7 +460,7 @@ private:
 
       if (code != CURLE_OK) {
         Reply r;
-        const std::string detail = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
+        const std::string detail = t->error[0] != '\0' ? t->error : curl().easy_strerror(code);
         r.error = redact(code == CURLE_OPERATION_TIMEDOUT
                              ? "timed out after " + json(settings.timeout_s).dump() + " s (" +
                                    detail + ")"
@@ -477,18 +471,18 @@ private:
         continue;
       }
       long status = 0;
-      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+      curl().easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
       std::string should_retry;
       double retry_after_s = 0;
       curl_header* h = nullptr;
-      if (curl_easy_header(e, "x-should-retry", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
+      if (curl().easy_header(e, "x-should-retry", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
         should_retry = h->value;
       }
-      if (curl_easy_header(e, "retry-after-ms", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
+      if (curl().easy_header(e, "retry-after-ms", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
         retry_after_s = std::atof(h->value) / 1000.0;
       } else {
         curl_off_t seconds = 0;
-        if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &seconds) == CURLE_OK && seconds > 0) {
+        if (curl().easy_getinfo(e, CURLINFO_RETRY_AFTER, &seconds) == CURLE_OK && seconds > 0) {
           retry_after_s = static_cast<double>(seconds);
         }
       }
