@@ -164,6 +164,74 @@ struct Move {
   std::vector<std::pair<std::string, std::string>> trailers;
 };
 
+// An environment holds one copy of each partial and schema. When a move changes one that a
+// prompt which is not moving also uses, that prompt's version would change in place: the
+// environment would serve a version nobody promoted, on no evidence. Refuse, and name them.
+void refuse_silent_changes(
+    const Registry& registry, const git::TreeSource& before, const std::string& env,
+    const std::vector<std::pair<ResolvedPrompt, const git::TreeSource*>>& pins,
+    const std::vector<std::string>& paths, const std::vector<git_tree_update>& updates) {
+  std::set<std::string> moving;
+  for (const auto& [resolved, _] : pins) {
+    moving.insert(resolved.prompt.name);
+  }
+  std::set<std::string> changed; // shared files whose bytes this move changes
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (paths[i].rfind("prompts/partials/", 0) != 0 && paths[i].rfind("prompts/", 0) == 0) {
+      continue; // a moving prompt's own file
+    }
+    const auto id = before.blob_id(paths[i]);
+    if (id && !git_oid_equal(&*id, &updates[i].id)) {
+      changed.insert(paths[i]);
+    }
+  }
+  if (changed.empty()) {
+    return;
+  }
+  std::vector<std::string> affected;
+  std::set<std::string> through;
+  for (const auto& name : registry.prompt_names(&before)) {
+    if (moving.count(name) != 0) {
+      continue;
+    }
+    try {
+      const std::string path = prompt_path(name);
+      Prompt prompt = parse_prompt(name, *before.read(path), path, before.display(path));
+      for (const auto& f : files_of(resolve_prompt(std::move(prompt), before, env))) {
+        if (changed.count(f) != 0) {
+          affected.push_back(name);
+          through.insert(f);
+        }
+      }
+    } catch (const Error&) {
+      // A pin that no longer parses is not made worse by this move.
+    }
+  }
+  if (affected.empty()) {
+    return;
+  }
+  affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
+  std::string names, files, together;
+  for (const auto& a : affected) {
+    names += (names.empty() ? "" : ", ") + a;
+  }
+  for (const auto& f : through) {
+    files += (files.empty() ? "" : ", ") + f;
+  }
+  for (const auto& m : moving) {
+    together += " " + m;
+  }
+  for (const auto& a : affected) {
+    together += " " + a;
+  }
+  throw InputError("this would change " + std::to_string(affected.size()) + " other prompt" +
+                   (affected.size() == 1 ? "" : "s") + " pinned in " + env + " (" + names +
+                   "): they use " + files + ", which this move changes, so " + env +
+                   " would serve versions nobody promoted. Move them in the same command (e.g. "
+                   "promptops promote" +
+                   together + " --to " + env + ") once their new versions are tested");
+}
+
 // Write `pins` (prompt -> the source it comes from, already resolved) into `env` as one
 // commit and move the branch by compare-and-swap.
 MoveResult write_move(const Registry& registry, const Registry::Git& g, const std::string& env,
@@ -206,6 +274,7 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
   for (std::size_t i = 0; i < updates.size(); ++i) {
     updates[i].path = paths[i].c_str();
   }
+  refuse_silent_changes(registry, before, env, pins, paths, updates);
   git::Tree updated = update_tree(repo, baseline.get(), updates);
 
   // What each pin was before this move (for the stale files below and the changes after).

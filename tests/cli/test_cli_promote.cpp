@@ -278,3 +278,30 @@ TEST_CASE("cli promote, no git identity is a clear error", "[cli][registry]") {
   INFO(r.err);
   CHECK(r.exit_code == 0);
 }
+
+TEST_CASE("cli promote, a shared partial cannot change a prompt that is not moving",
+          "[cli][registry]") {
+  Fixture f;
+  f.dir.write("prompts/farewell.yaml",
+              "template: \"{{> tone}} Bye {{name}}\"\ninput: {required: [name]}\n");
+  f.repo->commit_all("farewell");
+  REQUIRE(f.run({"promote", "greet", "farewell", "--to", "staging"}).exit_code == 0);
+  f.dir.write("prompts/partials/tone.mustache", "Be terse.");
+  f.repo->commit_all("terse tone");
+
+  // greet's new version brings the new tone, which farewell in staging also includes.
+  const auto refused = f.run({"promote", "greet", "--to", "staging"});
+  CHECK(refused.exit_code == 2);
+  CHECK_THAT(refused.err, Catch::Contains("other prompt pinned in staging (farewell)") &&
+                              Catch::Contains("prompts/partials/tone.mustache") &&
+                              Catch::Contains("promptops promote greet farewell --to staging"));
+  const auto unchanged = f.run({"render", "farewell@staging", "--var", "name=Ada"});
+  CHECK(unchanged.out == "Be kind. Bye Ada");
+
+  // Moved together, both take the new tone.
+  const auto together = f.run({"promote", "greet", "farewell", "--to", "staging"});
+  INFO(together.err);
+  CHECK(together.exit_code == 0);
+  CHECK(f.run({"render", "farewell@staging", "--var", "name=Ada"}).out == "Be terse. Bye Ada");
+  CHECK(f.run({"render", "greet@staging", "--var", "name=Ada"}).out == "Be terse. Hello Ada");
+}

@@ -465,3 +465,22 @@ TEST_CASE("cli test, exec and replay providers", "[cli][test]") {
   CHECK(slow.at("c1")["status"] == "error");
   CHECK_THAT(slow.at("c1")["error"].get<std::string>(), Catch::Contains("timed out"));
 }
+
+TEST_CASE("cli test, on a terminal: a progress bar and colour, unless NO_COLOR", "[cli][test]") {
+  FakeProvider server;
+  Fixture f(server, {"one", "two [[reply: nope]]"});
+  // script(1) (util-linux, in every Debian) gives the command a terminal.
+  const std::string command =
+      "script -qec '" + promptops::test::promptops_binary() + " test' /dev/null";
+  auto env = f.env;
+  const auto coloured = promptops::test::run_command({"/bin/sh", "-c", command}, f.root, env);
+  INFO(coloured.out << coloured.err);
+  CHECK(coloured.exit_code == 1);
+  CHECK_THAT(coloured.out, Catch::Contains("] 2/2 cases"));
+  CHECK_THAT(coloured.out, Catch::Contains("\x1b[31mFAIL"));
+  env["NO_COLOR"] = "1";
+  const auto plain = promptops::test::run_command({"/bin/sh", "-c", command}, f.root, env);
+  CHECK(plain.exit_code == 1);
+  CHECK_THAT(plain.out, Catch::Contains("FAIL"));
+  CHECK(plain.out.find("\x1b[31m") == std::string::npos);
+}

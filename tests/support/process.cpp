@@ -32,19 +32,19 @@ struct Started {
   std::unique_ptr<TempDir> io; // stdout and stderr go to files: no pipe can fill up
 };
 
-Started start(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-              const std::map<std::string, std::string>& env) {
+// Start argv[0] (looked up in PATH when it has no '/') with the rest of argv.
+Started start_program(const std::vector<std::string>& argv_storage,
+                      const std::filesystem::path& cwd,
+                      const std::map<std::string, std::string>& env) {
   Started s;
   s.io = std::make_unique<TempDir>();
   const std::string out_path = (s.io->path() / "out").string();
   const std::string err_path = (s.io->path() / "err").string();
-  const std::string binary = promptops_binary();
+  const std::string& binary = argv_storage.at(0);
 
-  std::vector<std::string> argv_storage{binary};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  for (auto& a : argv_storage) {
-    argv.push_back(a.data());
+  for (const auto& a : argv_storage) {
+    argv.push_back(const_cast<char*>(a.c_str()));
   }
   argv.push_back(nullptr);
 
@@ -85,12 +85,19 @@ Started start(const std::vector<std::string>& args, const std::filesystem::path&
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
   posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  const int rc = posix_spawn(&s.pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+  const int rc = posix_spawnp(&s.pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     throw std::runtime_error("cannot start " + binary + ": " + std::strerror(rc));
   }
   return s;
+}
+
+Started start(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+              const std::map<std::string, std::string>& env) {
+  std::vector<std::string> argv{promptops_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return start_program(argv, cwd, env);
 }
 
 ProcessResult finish(Started& s) {
@@ -109,6 +116,12 @@ ProcessResult finish(Started& s) {
 ProcessResult run_promptops(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                             const std::map<std::string, std::string>& env) {
   Started s = start(args, cwd, env);
+  return finish(s);
+}
+
+ProcessResult run_command(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                          const std::map<std::string, std::string>& env) {
+  Started s = start_program(argv, cwd, env);
   return finish(s);
 }
 

@@ -19,6 +19,10 @@ struct ProcessResult {
 ProcessResult run_promptops(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                             const std::map<std::string, std::string>& env = {});
 
+// Run any program (argv[0], looked up in PATH) the same way, with the same environment rules.
+ProcessResult run_command(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                          const std::map<std::string, std::string>& env = {});
+
 // Start every command at once (each a promptops argument list), then wait for all: for races.
 std::vector<ProcessResult>
 run_promptops_together(const std::vector<std::vector<std::string>>& commands,
