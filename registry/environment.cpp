@@ -157,6 +157,10 @@ std::string version_label(int number, const std::string& id) {
   return (number > 0 ? "v" + std::to_string(number) + " " : std::string()) + id.substr(0, 12);
 }
 
+// A move of more prompts than this is written and reported in bulk: ids without vN, and no
+// line per prompt in the commit message.
+constexpr std::size_t k_listed_changes = 50;
+
 struct Move {
   std::string env;
   std::string subject;
@@ -393,8 +397,14 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
       change.from_version = pinned_before[i]->version;
     }
     if (change.from_version != change.to_version) {
-      change.number = history_number(registry, change.name, change.to_version);
       result.changes.push_back(change);
+    }
+  }
+  // The vN of each version walks that prompt's history: worth it for the handful a person
+  // reads, not for a bulk move of thousands (94 s at 5,000 prompts), which shows ids only.
+  if (result.changes.size() <= k_listed_changes) {
+    for (auto& change : result.changes) {
+      change.number = history_number(registry, change.name, change.to_version);
     }
   }
   if (result.changes.empty() ||
@@ -407,7 +417,6 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
   // (each `render NAME@prod`) inflates the whole message, and a promotion of 5,000 prompts
   // listed twice made it 600 KB. The Prompt-Version trailers always name every version, and
   // the parent's tree holds the versions they replaced.
-  constexpr std::size_t k_listed_changes = 50;
   std::string message = move.subject + "\n\n";
   if (result.changes.size() <= k_listed_changes) {
     for (const auto& c : result.changes) {
