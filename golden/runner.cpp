@@ -7,6 +7,7 @@
 #include "registry/render.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
+#include "util/json_fields.hpp"
 #include "util/json_pointer.hpp"
 #include "util/suggest.hpp"
 
@@ -152,13 +153,13 @@ std::vector<ordered_json> read_finished_results(const std::filesystem::path& pat
 }
 
 std::string first_failed_reason(const ordered_json& result) {
-  if (result.value("status", std::string()) == "error") {
+  if (util::string_field(result, "status") == "error") {
     return result.value("error", std::string("the provider failed"));
   }
   if (result.contains("evaluations")) {
     for (const auto& e : result["evaluations"]) {
       if (!e.value("pass", true) && e.value("required", true)) {
-        return e.value("type", std::string()) + ": " + e.value("reason", std::string());
+        return util::string_field(e, "type") + ": " + util::string_field(e, "reason");
       }
     }
   }
@@ -189,7 +190,7 @@ public:
                          {1, 1}, "not a run record (not JSON)");
       }
       m_selection.suites = run_record.value("suites", std::vector<std::string>());
-      m_selection.provider = run_record.value("provider", std::string());
+      m_selection.provider = util::string_field(run_record, "provider");
       m_selection.filters = run_record.value("filters", std::vector<std::string>());
     } else {
       m_selection = m_options;
@@ -507,7 +508,7 @@ private:
         try {
           e = evaluators::evaluate(spec, input);
         } catch (const Error& err) {
-          e.type = spec.value("type", std::string());
+          e.type = util::string_field(spec, "type");
           e.pass = false;
           e.reason = err.what();
         }
@@ -616,8 +617,8 @@ private:
     double cost = 0;
     bool any_cost = false;
     for (const auto& r : results) {
-      const std::string status = r.value("status", std::string());
-      Totals& t = per_suite[r.value("suite", std::string())];
+      const std::string status = util::string_field(r, "status");
+      Totals& t = per_suite[util::string_field(r, "suite")];
       for (Totals* x : {&t, &all}) {
         ++x->cases;
         if (status == "pass") {
@@ -629,9 +630,9 @@ private:
         }
       }
       if (status != "pass") {
-        outcome.failures.push_back({r.value("suite", std::string()),
-                                    r.value("provider", std::string()),
-                                    r.value("id", std::string()), status, first_failed_reason(r)});
+        outcome.failures.push_back({util::string_field(r, "suite"),
+                                    util::string_field(r, "provider"), util::string_field(r, "id"),
+                                    status, first_failed_reason(r)});
       }
       if (auto u = r.find("usage"); u != r.end() && u->is_object()) {
         if ((*u)["input_tokens"].is_number_integer()) {

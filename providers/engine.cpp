@@ -5,6 +5,7 @@
 #include "providers/wire.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
+#include "util/json_fields.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -215,9 +216,9 @@ private:
     Reply r;
     r.ok = true;
     r.cached = true;
-    r.output = entry.value("output", std::string());
-    r.model = entry.value("model", std::string());
-    r.system_fingerprint = entry.value("system_fingerprint", std::string());
+    r.output = util::string_field(entry, "output");
+    r.model = util::string_field(entry, "model");
+    r.system_fingerprint = util::string_field(entry, "system_fingerprint");
     if (auto u = entry.find("usage"); u != entry.end()) {
       r.usage = usage_from_json(*u);
     }
@@ -408,7 +409,7 @@ private:
     const json j = json::parse(out, nullptr, false);
     if (j.is_object() && j.contains("output") && j["output"].is_string()) {
       reply.output = j["output"].get<std::string>();
-      reply.model = j.value("model", std::string());
+      reply.model = util::string_field(j, "model");
       if (auto u = j.find("usage"); u != j.end()) {
         reply.usage = usage_from_json(*u);
       }

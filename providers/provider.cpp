@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/hash.hpp"
+#include "util/json_fields.hpp"
 #include "util/json_pointer.hpp"
 
 #include <cstdlib>
@@ -129,7 +130,7 @@ ProviderSettings settings_from_config(const registry::ProviderConfig& config,
     }
   }
   if (out.type == "replay") {
-    out.from = s.value("from", std::string());
+    out.from = util::string_field(s, "from");
     if (out.from.empty()) {
       throw InputError(whole.display_path, config.position,
                        "provider \"" + config.name +

@@ -1,5 +1,7 @@
 #include "providers/wire.hpp"
 
+#include "util/json_fields.hpp"
+
 #include <algorithm>
 
 namespace promptops::providers {
@@ -85,8 +87,8 @@ std::string error_message(const std::string& body) {
   if (j.is_object()) {
     if (auto e = j.find("error"); e != j.end()) {
       if (e->is_object()) {
-        std::string type = e->value("type", std::string());
-        std::string message = e->value("message", std::string());
+        std::string type = util::string_field(*e, "type");
+        std::string message = util::string_field(*e, "message");
         if (!message.empty()) {
           return type.empty() ? message : type + ": " + message;
         }
@@ -127,7 +129,7 @@ WireOutcome read_openai(const json& j) {
   } else if (message.contains("refusal") && message["refusal"].is_string()) {
     out.reply.output = message["refusal"].get<std::string>();
   }
-  out.reply.model = j.value("model", std::string());
+  out.reply.model = util::string_field(j, "model");
   if (j.contains("system_fingerprint") && j["system_fingerprint"].is_string()) {
     out.reply.system_fingerprint = j["system_fingerprint"].get<std::string>();
   }
@@ -147,12 +149,12 @@ WireOutcome read_anthropic(const json& j) {
     return out;
   }
   for (const auto& block : j["content"]) {
-    if (block.is_object() && block.value("type", std::string()) == "text" &&
+    if (block.is_object() && util::string_field(block, "type") == "text" &&
         block.contains("text") && block["text"].is_string()) {
       out.reply.output += block["text"].get<std::string>();
     }
   }
-  out.reply.model = j.value("model", std::string());
+  out.reply.model = util::string_field(j, "model");
   if (j.contains("usage")) {
     const json& usage = j["usage"];
     // The whole input is the sum of the three; each is billed at its own rate.
