@@ -415,8 +415,7 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
 
   // One readable line per moved prompt, up to a point: every reader of an environment's tip
   // (each `render NAME@prod`) inflates the whole message, and a promotion of 5,000 prompts
-  // listed twice made it 600 KB. The Prompt-Version trailers always name every version, and
-  // the parent's tree holds the versions they replaced.
+  // listed twice made it 600 KB.
   std::string message = move.subject + "\n\n";
   if (result.changes.size() <= k_listed_changes) {
     for (const auto& c : result.changes) {
@@ -425,7 +424,8 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
     }
   } else {
     message += std::to_string(result.changes.size()) +
-               " prompts move; the Prompt-Version trailers below give each one's new version.\n";
+               " prompts move; the tree holds their new versions (git diff this commit's "
+               "parent and this commit).\n";
   }
   for (const auto& line : move.body) {
     message += line + "\n";
@@ -438,8 +438,15 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
   message += "\nPromoted-By: " + std::string(sig->name) + " <" + sig->email + ">\n";
   message += "Promoted-At: " + std::string(when) + "\n";
-  for (const auto& c : result.changes) {
-    message += "Prompt-Version: " + c.name + " " + c.to_version + "\n";
+  // Every reader of the tip (each `render NAME@prod`) inflates the whole commit: 5,000
+  // Prompt-Version trailers made it 450 KB and a render 2.3x `git show`. A bulk move records
+  // how many moved; which versions is the difference between its tree and its parent's.
+  if (result.changes.size() <= k_listed_changes) {
+    for (const auto& c : result.changes) {
+      message += "Prompt-Version: " + c.name + " " + c.to_version + "\n";
+    }
+  } else {
+    message += "Prompts-Moved: " + std::to_string(result.changes.size()) + "\n";
   }
   for (const auto& [key, value] : move.trailers) {
     message += key + ": " + value + "\n";
