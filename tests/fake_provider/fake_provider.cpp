@@ -12,7 +12,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -58,45 +57,70 @@ void set_json(httplib::Response& res, std::string body) {
     return;
   }
   const std::size_t length = body.size();
-  res.set_content_provider(length, k_json,
-                           [body = std::move(body)](std::size_t offset, std::size_t size,
-                                                    httplib::DataSink& sink) {
-                             return offset < body.size() &&
-                                    sink.write(body.data() + offset,
-                                               std::min(size, body.size() - offset));
-                           });
+  res.set_content_provider(
+      length, k_json,
+      [body = std::move(body)](std::size_t offset, std::size_t size, httplib::DataSink& sink) {
+        return offset < body.size() &&
+               sink.write(body.data() + offset, std::min(size, body.size() - offset));
+      });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Connections: the sockets of the connections being served, so that a request can be cut
 // without an answer (httplib has no API for it) and the destructor can end idle kept-alive
 // connections at once instead of after httplib's keep-alive timeout.
+//
+// httplib does not tell a handler its socket, so it is looked up in /proc/self/fd by its
+// address pair: two system calls per open descriptor. That is done only when a request needs
+// its socket (drop, hang, the server stopping during its latency), and once for all
+// connections when the server stops; an ordinary answer only registers its connection's peer
+// address (on the connection's first request), so that the stop knows which sockets are ours.
+// (Looking up every connection's socket on its first request took about 180 system calls
+// with 64 connections open.)
 
-// The socket bound to `local_port` whose peer is `remote_addr`:`remote_port`, or -1.
-int find_socket(int local_port, const std::string& remote_addr, int remote_port) {
+int port_of(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET) {
+    return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port));
+  }
+  if (address.ss_family == AF_INET6) {
+    return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port));
+  }
+  return -1;
+}
+
+std::string host_of(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* raw =
+      address.ss_family == AF_INET
+          ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(address).sin_addr)
+          : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(address).sin6_addr);
+  return inet_ntop(address.ss_family, raw, text, sizeof text) != nullptr ? std::string(text)
+                                                                         : std::string();
+}
+
+// The peer of `fd` if it is a connected socket bound to `local_port`.
+std::optional<sockaddr_storage> peer_on_port(int fd, int local_port) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0 ||
+      port_of(local) != local_port) {
+    return std::nullopt;
+  }
+  sockaddr_storage peer{};
+  length = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
+    return std::nullopt;
+  }
+  return peer;
+}
+
+// Calls `visit(fd, peer)` for every connected socket of the process bound to `local_port`,
+// until it returns true.
+template <typename Visit> void for_each_connection(int local_port, Visit visit) {
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) {
-    return -1;
+    return;
   }
-  const auto port_of = [](const sockaddr_storage& address) {
-    if (address.ss_family == AF_INET) {
-      return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port));
-    }
-    if (address.ss_family == AF_INET6) {
-      return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port));
-    }
-    return -1;
-  };
-  const auto host_of = [](const sockaddr_storage& address) {
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* raw =
-        address.ss_family == AF_INET
-            ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(address).sin_addr)
-            : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(address).sin6_addr);
-    return inet_ntop(address.ss_family, raw, text, sizeof text) != nullptr ? std::string(text)
-                                                                           : std::string();
-  };
-  int found = -1;
   while (const dirent* entry = readdir(dir)) {
     int fd = -1;
     const std::string_view name = entry->d_name;
@@ -104,53 +128,77 @@ int find_socket(int local_port, const std::string& remote_addr, int remote_port)
         fd == dirfd(dir)) {
       continue;
     }
-    sockaddr_storage local{};
-    socklen_t length = sizeof local;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0 ||
-        port_of(local) != local_port) {
-      continue;
+    const std::optional<sockaddr_storage> peer = peer_on_port(fd, local_port);
+    if (peer && visit(fd, *peer)) {
+      break;
     }
-    sockaddr_storage peer{};
-    length = sizeof peer;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0 ||
-        port_of(peer) != remote_port || host_of(peer) != remote_addr) {
-      continue;
-    }
-    found = fd;
-    break;
   }
   closedir(dir);
+}
+
+// The socket bound to `local_port` whose peer is `remote_addr`:`remote_port`, or -1.
+int find_socket(int local_port, const std::string& remote_addr, int remote_port) {
+  int found = -1;
+  for_each_connection(local_port, [&](int fd, const sockaddr_storage& peer) {
+    if (port_of(peer) == remote_port && host_of(peer) == remote_addr) {
+      found = fd;
+    }
+    return found >= 0;
+  });
   return found;
 }
 
-// The connection a request came on.
-struct Connection {
-  // Our own duplicate of its socket, so that cutting it can never hit a descriptor that
-  // httplib closed and the process reused; -1 if it could not be found.
-  int socket = -1;
-  int requests_before = 0; // requests already served on it (kept alive)
-};
+using Peer = std::pair<std::string, int>; // a client's address and port
 
 // The connection the current worker thread serves.
+struct Connection {
+  // Our own duplicate of its socket once a request needed it (so that cutting it can never
+  // hit a descriptor that httplib closed and the process reused); -1 before, or if not found.
+  int socket = -1;
+  int requests = 0; // requests begun on it (kept alive)
+  Peer peer;        // registered in `Connections` from its first request
+};
+
 thread_local Connection t_connection;
 
 class Connections {
 public:
-  // The current worker's connection, adopted on its first request, counting `req` on it.
-  Connection begin_request(const httplib::Request& req) {
-    if (t_connection.requests_before == 0 && t_connection.socket < 0) {
-      adopt(req);
+  // Count a request on the current worker's connection: how many came on it before.
+  int begin_request(const httplib::Request& req) {
+    if (t_connection.requests == 0) {
+      t_connection.peer = {req.remote_addr, req.remote_port};
+      bool cut_now = false;
+      {
+        const std::lock_guard lock(m_mutex);
+        m_peers.insert(t_connection.peer);
+        cut_now = m_cut_all;
+      }
+      if (cut_now) {
+        if (const int socket = socket_of(req); socket >= 0) {
+          cut(socket);
+        }
+      }
     }
-    Connection current = t_connection;
-    ++t_connection.requests_before;
-    return current;
+    return t_connection.requests++;
+  }
+
+  // The socket of the connection `req` came on (the current worker's), or -1 if it cannot be
+  // found.
+  static int socket_of(const httplib::Request& req) {
+    if (t_connection.socket < 0) {
+      const int socket = find_socket(req.local_port, req.remote_addr, req.remote_port);
+      t_connection.socket = socket < 0 ? -1 : fcntl(socket, F_DUPFD_CLOEXEC, 0);
+    }
+    return t_connection.socket;
   }
 
   // Called by the worker once httplib is done with its connection.
   void release_current() {
-    if (t_connection.socket >= 0) {
+    if (t_connection.requests > 0) {
       const std::lock_guard lock(m_mutex);
-      m_open.erase(t_connection.socket);
+      m_peers.erase(t_connection.peer);
+    }
+    if (t_connection.socket >= 0) {
       ::close(t_connection.socket);
     }
     t_connection = Connection{};
@@ -159,13 +207,33 @@ public:
   // Close `connection` in both directions: the client sees it end without an answer.
   static void cut(int connection) { ::shutdown(connection, SHUT_RDWR); }
 
-  // Cut every connection, and any adopted from now on.
-  void cut_all() {
-    const std::lock_guard lock(m_mutex);
-    m_cut_all = true;
-    for (const int connection : m_open) {
-      ::shutdown(connection, SHUT_RDWR);
+  // Cut every connection to `local_port` that has had a request, and any from now on.
+  void cut_all(int local_port) {
+    std::set<Peer> peers;
+    {
+      const std::lock_guard lock(m_mutex);
+      m_cut_all = true;
+      peers = m_peers;
     }
+    const auto ours = [&](const sockaddr_storage& peer) {
+      return peers.contains({host_of(peer), port_of(peer)});
+    };
+    for_each_connection(local_port, [&](int fd, const sockaddr_storage& peer) {
+      if (!ours(peer)) {
+        return false;
+      }
+      // Checked again on our own duplicate: httplib may have closed `fd` meanwhile, and the
+      // process reused the number.
+      const int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (own >= 0) {
+        const std::optional<sockaddr_storage> again = peer_on_port(own, local_port);
+        if (again && ours(*again)) {
+          ::shutdown(own, SHUT_RDWR);
+        }
+        ::close(own);
+      }
+      return false;
+    });
   }
 
   // True when the client has closed (or reset) `connection`.
@@ -175,22 +243,8 @@ public:
   }
 
 private:
-  void adopt(const httplib::Request& req) {
-    const int socket = find_socket(req.local_port, req.remote_addr, req.remote_port);
-    const int own = socket < 0 ? -1 : fcntl(socket, F_DUPFD_CLOEXEC, 0);
-    if (own < 0) {
-      return;
-    }
-    const std::lock_guard lock(m_mutex);
-    m_open.insert(own);
-    if (m_cut_all) {
-      ::shutdown(own, SHUT_RDWR);
-    }
-    t_connection.socket = own;
-  }
-
   std::mutex m_mutex;
-  std::set<int> m_open;
+  std::set<Peer> m_peers; // of the connections being served
   bool m_cut_all = false;
 };
 
@@ -396,8 +450,11 @@ std::string hex_hash(std::string_view text) {
   for (const char c : text) {
     hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
   }
-  char hex[17] = {};
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string hex(16, '0');
+  for (int i = 15; i >= 0; --i, hash >>= 4) { // as "%016llx", without printf's cost
+    hex[static_cast<std::size_t>(i)] = k_hex[hash & 0xf];
+  }
   return hex;
 }
 
@@ -495,35 +552,90 @@ ChatRequest read_chat_request(Wire wire, const std::string& body) {
   return chat;
 }
 
+// Append `text` as a JSON string, escaped exactly as nlohmann::json's dump() does. Every string
+// given here is valid UTF-8: it comes out of a parsed JSON body or rules file, or from the
+// options that start() checked.
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : text) {
+    switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    default:
+      if (static_cast<unsigned char>(c) < 0x20) {
+        out += "\\u00";
+        out += k_hex[static_cast<unsigned char>(c) >> 4];
+        out += k_hex[static_cast<unsigned char>(c) & 0xf];
+      } else {
+        out += c;
+      }
+    }
+  }
+  out += '"';
+}
+
+// The answer body, written out directly: building it as a json object and dumping it took a
+// third of the fake's instructions per request. The keys are in nlohmann::json's (sorted)
+// order, so the bytes are those json{...}.dump() gave.
 std::string answer_body(Wire wire, const ChatRequest& chat, const std::string& reply,
                         const std::string& model, const std::string& fingerprint,
                         const std::string& body_hash) {
   const std::size_t output_words = count_words(reply);
+  std::string out;
+  out.reserve(320 + reply.size() + model.size() + fingerprint.size());
   if (wire == Wire::openai) {
-    return json{{"id", "chatcmpl-fake" + body_hash},
-                {"object", "chat.completion"},
-                {"created", k_created},
-                {"model", model},
-                {"system_fingerprint", fingerprint},
-                {"choices",
-                 {{{"index", 0},
-                   {"message", {{"role", "assistant"}, {"content", reply}}},
-                   {"finish_reason", "stop"}}}},
-                {"usage",
-                 {{"prompt_tokens", chat.input_words},
-                  {"completion_tokens", output_words},
-                  {"total_tokens", chat.input_words + output_words}}}}
-        .dump();
+    out += R"({"choices":[{"finish_reason":"stop","index":0,"message":{"content":)";
+    append_json_string(out, reply);
+    out += R"(,"role":"assistant"}}],"created":)";
+    out += std::to_string(k_created);
+    out += R"(,"id":)";
+    append_json_string(out, "chatcmpl-fake" + body_hash);
+    out += R"(,"model":)";
+    append_json_string(out, model);
+    out += R"(,"object":"chat.completion","system_fingerprint":)";
+    append_json_string(out, fingerprint);
+    out += R"(,"usage":{"completion_tokens":)";
+    out += std::to_string(output_words);
+    out += R"(,"prompt_tokens":)";
+    out += std::to_string(chat.input_words);
+    out += R"(,"total_tokens":)";
+    out += std::to_string(chat.input_words + output_words);
+    out += "}}";
+    return out;
   }
-  return json{{"id", "msg_fake" + body_hash},
-              {"type", "message"},
-              {"role", "assistant"},
-              {"model", model},
-              {"content", {{{"type", "text"}, {"text", reply}}}},
-              {"stop_reason", "end_turn"},
-              {"stop_sequence", nullptr},
-              {"usage", {{"input_tokens", chat.input_words}, {"output_tokens", output_words}}}}
-      .dump();
+  out += R"({"content":[{"text":)";
+  append_json_string(out, reply);
+  out += R"(,"type":"text"}],"id":)";
+  append_json_string(out, "msg_fake" + body_hash);
+  out += R"(,"model":)";
+  append_json_string(out, model);
+  out += R"(,"role":"assistant","stop_reason":"end_turn","stop_sequence":null,)";
+  out += R"("type":"message","usage":{"input_tokens":)";
+  out += std::to_string(chat.input_words);
+  out += R"(,"output_tokens":)";
+  out += std::to_string(output_words);
+  out += "}}";
+  return out;
 }
 
 std::string lower(std::string text) {
@@ -573,8 +685,8 @@ struct FakeProvider::Impl {
   void stop();
   void handle(const httplib::Request& req, httplib::Response& res);
   // Answer a provider request; false when no answer is to be sent at all (drop, hang).
-  bool answer(Wire wire, const httplib::Request& req, httplib::Response& res,
-              const Connection& connection);
+  // `requests_before`: requests that came before it on its connection.
+  bool answer(Wire wire, const httplib::Request& req, httplib::Response& res, int requests_before);
   // Wait `duration` or until the server stops; true if it stopped.
   bool wait_or_stop(Milliseconds duration);
   // Wait until the server stops or the client closes `connection`.
@@ -605,6 +717,16 @@ void FakeProvider::Impl::start() {
   if (options.port < 0 || options.port > 65535) {
     throw std::runtime_error("fake provider: port " + std::to_string(options.port) +
                              " is outside 0..65535");
+  }
+  // Answers are written out by hand (answer_body), which expects valid UTF-8.
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string&>{"reported_model", options.reported_model},
+        {"system_fingerprint", options.system_fingerprint}}) {
+    try {
+      (void)json(value).dump();
+    } catch (const json::exception&) {
+      throw std::runtime_error(std::string("fake provider: ") + name + " is not valid UTF-8");
+    }
   }
   const auto threads = static_cast<std::size_t>(options.threads);
   server.new_task_queue = [this, threads] { return new ConnectionPool(threads, connections); };
@@ -665,7 +787,7 @@ void FakeProvider::Impl::stop() {
   server.stop();
   // Idle kept-alive connections would otherwise hold their threads for httplib's keep-alive
   // timeout (5 s), and the join below with them.
-  connections.cut_all();
+  connections.cut_all(port);
   if (listener.joinable()) {
     listener.join();
   }
@@ -673,6 +795,10 @@ void FakeProvider::Impl::stop() {
 
 bool FakeProvider::Impl::wait_or_stop(Milliseconds duration) {
   std::unique_lock lock(stop_mutex);
+  if (duration <= Milliseconds::zero()) {
+    // wait_for with a deadline already past still makes a futex call.
+    return stopping;
+  }
   return stop_signal.wait_for(lock, duration, [this] { return stopping; });
 }
 
@@ -718,7 +844,7 @@ int FakeProvider::Impl::count_arrival(const httplib::Request& req, Count count) 
 }
 
 void FakeProvider::Impl::handle(const httplib::Request& req, httplib::Response& res) {
-  const Connection connection = connections.begin_request(req);
+  const int requests_before = connections.begin_request(req);
   if (req.method == "GET" && req.path == "/_requests") {
     json list = json::array();
     for (const RequestRecord& entry : snapshot()) {
@@ -738,7 +864,7 @@ void FakeProvider::Impl::handle(const httplib::Request& req, httplib::Response& 
   if (req.method == "POST" && (req.path == k_openai_path || req.path == k_anthropic_path)) {
     const Wire wire = req.path == k_openai_path ? Wire::openai : Wire::anthropic;
     try {
-      answered = answer(wire, req, res, connection);
+      answered = answer(wire, req, res, requests_before);
     } catch (const std::exception& error) {
       // A bug of ours must still give the client an answer it can read.
       res.status = 500;
@@ -747,14 +873,14 @@ void FakeProvider::Impl::handle(const httplib::Request& req, httplib::Response& 
   } else {
     res.status = 404;
     set_json(res, error_body(Wire::openai, 404,
-                               "no such endpoint: " + req.method + " " + req.path + " (POST " +
-                                   k_openai_path + " or POST " + k_anthropic_path + ")"));
+                             "no such endpoint: " + req.method + " " + req.path + " (POST " +
+                                 k_openai_path + " or POST " + k_anthropic_path + ")"));
   }
   set_status(at, answered ? res.status : 0);
 }
 
 bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib::Response& res,
-                                const Connection& connection) {
+                                int requests_before) {
   const auto reject = [&](const std::string& message) {
     res.status = 400;
     set_json(res, error_body(wire, 400, message));
@@ -776,22 +902,24 @@ bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib:
     // libcurl silently resends a request whose reused connection closed without an answer
     // (it cannot tell a drop from a stale connection): that drop is not counted, so a client
     // sees each counted drop whatever its connection reuse.
-    const bool client_resends = fault->kind == FaultKind::drop && connection.requests_before > 0;
+    const bool client_resends = fault->kind == FaultKind::drop && requests_before > 0;
     const int arrival = count_arrival(req, client_resends ? Count::no : Count::yes);
     if (fault->times != 0 && arrival > fault->times) {
       fault.reset();
     }
   }
   if (fault && fault->kind == FaultKind::hang) {
-    hang(connection.socket);
-    if (connection.socket >= 0) {
-      Connections::cut(connection.socket);
+    const int socket = Connections::socket_of(req);
+    hang(socket);
+    if (socket >= 0) {
+      Connections::cut(socket);
     }
     return false;
   }
   if (wait_or_stop(Milliseconds(latency_ms + directives.latency_ms))) {
-    if (connection.socket >= 0) {
-      Connections::cut(connection.socket);
+    const int socket = Connections::socket_of(req);
+    if (socket >= 0) {
+      Connections::cut(socket);
     }
     return false;
   }
@@ -813,8 +941,8 @@ bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib:
     return true;
   }
   if (fault && fault->kind == FaultKind::drop) {
-    if (connection.socket >= 0) {
-      Connections::cut(connection.socket);
+    if (const int socket = Connections::socket_of(req); socket >= 0) {
+      Connections::cut(socket);
       return false;
     }
     // Without the socket, the least bad: headers promising a body, then the connection closes.
@@ -833,7 +961,9 @@ bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib:
   } else if (directives.reply) {
     reply = *directives.reply;
   } else if (chat.wants_json) {
-    reply = json{{"echo", chat.last_user}}.dump();
+    reply = R"({"echo":)";
+    append_json_string(reply, chat.last_user);
+    reply += '}';
   } else {
     reply = "echo: " + chat.last_user;
   }

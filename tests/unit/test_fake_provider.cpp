@@ -437,7 +437,9 @@ TEST_CASE("fake::FakeProvider, 64 concurrent requests with 200 ms latency overla
   const auto start = Clock::now();
   for (int i = 0; i < k_requests; ++i) {
     answers.push_back(std::async(std::launch::async, [&provider, i] {
-      const auto result = post(provider, k_openai, openai_request("n" + std::to_string(i)));
+      std::string text = "n"; // not "n" + std::to_string(i): GCC 12 -O3 warns (-Wrestrict)
+      text += std::to_string(i);
+      const auto result = post(provider, k_openai, openai_request(text));
       return result ? result->status : -1;
     }));
   }
@@ -592,7 +594,12 @@ struct ProviderProcess {
     }
   }
   void start(std::vector<std::string> args, const std::string& out_path) {
-    args.insert(args.begin(), FAKE_PROVIDER_BINARY);
+    std::vector<std::string> full{FAKE_PROVIDER_BINARY}; // not args.insert(begin): GCC 12 -O3
+    full.reserve(args.size() + 1);                       // warns (-Wnull-dereference)
+    for (auto& a : args) {
+      full.push_back(std::move(a));
+    }
+    args = std::move(full);
     std::vector<char*> argv;
     for (std::string& arg : args) {
       argv.push_back(arg.data());
