@@ -9,8 +9,8 @@
 #include <iostream>
 #include <iterator>
 #include <pthread.h>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 
