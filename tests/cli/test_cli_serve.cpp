@@ -404,3 +404,18 @@ TEST_CASE("cli serve, a bad address, a port in use, no registry", "[cli][serve]"
         "promptops: error: cannot listen on 127.0.0.1:" + port + ": Address already in use\n");
   CHECK(s.stop() == 0);
 }
+
+TEST_CASE("cli serve, answers are not compressed even for a client that accepts brotli",
+          "[cli][git][serve]") {
+  Served s;
+  auto client = s.client();
+  client.set_decompress(false); // see the bytes as sent
+  const auto res = client.Get("/v1/prompts/support/classify?env=prod",
+                              {{"Accept-Encoding", "br, gzip, deflate"}});
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK_FALSE(res->has_header("Content-Encoding"));
+  CHECK(ordered::parse(res->body)["name"] == "support/classify");
+  CHECK(res->get_header_value("Content-Length") == std::to_string(res->body.size()));
+  CHECK(s.stop() == 0);
+}
