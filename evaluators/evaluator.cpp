@@ -2,6 +2,7 @@
 
 #include "evaluators/text.hpp"
 #include "jsonschema/validator.hpp"
+#include "util/command.hpp"
 #include "util/suggest.hpp"
 
 #include <re2/re2.h>
@@ -29,9 +30,10 @@ const std::vector<std::string>& known_types() {
   return types;
 }
 
-constexpr std::array<std::string_view, 11> k_supported = {
-    "exact_match", "contains", "not_contains", "contains_any", "contains_all", "regex",
-    "starts_with", "is_json",  "json_schema",  "latency_ms",   "cost"};
+constexpr std::array<std::string_view, 13> k_supported = {
+    "exact_match", "contains",    "not_contains", "contains_any", "contains_all",
+    "regex",       "starts_with", "is_json",      "json_schema",  "latency_ms",
+    "cost",        "similarity",  "exec"};
 
 // The problem with `pointer` as a JSON Pointer (RFC 6901), or "" when it is one.
 std::string pointer_problem(std::string_view pointer) {
@@ -503,6 +505,131 @@ Evaluation maximum(const Context& ctx) {
   return fail("$" + number(cost) + ", over the $" + number(max) + " limit");
 }
 
+// The code points of UTF-8 `s` (a byte that starts no valid sequence counts as one).
+std::vector<char32_t> code_points(std::string_view s) {
+  std::vector<char32_t> out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80           ? 1
+                          : (c >> 5) == 0x6  ? 2
+                          : (c >> 4) == 0xe  ? 3
+                          : (c >> 3) == 0x1e ? 4
+                                             : 1;
+    char32_t cp = n == 1 ? c : c & (0x7f >> n);
+    std::size_t k = 1;
+    for (; k < n && i + k < s.size(); ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    }
+    out.push_back(cp);
+    i += k;
+  }
+  return out;
+}
+
+// Levenshtein distance over code points, in O(min(n, m)) memory.
+std::size_t edit_distance(const std::vector<char32_t>& a, const std::vector<char32_t>& b) {
+  const auto& longer = a.size() >= b.size() ? a : b;
+  const auto& shorter = a.size() >= b.size() ? b : a;
+  std::vector<std::size_t> row(shorter.size() + 1);
+  for (std::size_t j = 0; j <= shorter.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= longer.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= shorter.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diagonal + (longer[i - 1] == shorter[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[shorter.size()];
+}
+
+// Outputs longer than this are not compared: the distance takes n x m steps.
+constexpr std::size_t k_max_similarity_chars = 20000;
+
+Evaluation similarity(const Context& ctx) {
+  const ActualText actual = actual_text(ctx);
+  if (!actual.text) {
+    return fail(actual.problem);
+  }
+  const std::optional<json> expected = expected_value(ctx);
+  if (!expected) {
+    return fail(k_nothing_expected);
+  }
+  const std::optional<std::string> wanted = as_needle(*expected);
+  if (!wanted) {
+    return fail(not_text(ctx, *expected));
+  }
+  const auto a = code_points(*actual.text);
+  const auto b = code_points(*wanted);
+  if (a.size() > k_max_similarity_chars || b.size() > k_max_similarity_chars) {
+    return fail("too long to compare (" + std::to_string(std::max(a.size(), b.size())) +
+                " characters; the limit is " + std::to_string(k_max_similarity_chars) + ")");
+  }
+  const std::size_t longest = std::max(a.size(), b.size());
+  const double score =
+      longest == 0 ? 1.0
+                   : 1.0 - static_cast<double>(edit_distance(a, b)) / static_cast<double>(longest);
+  const double threshold = ctx.spec.value("threshold", 0.8);
+  Evaluation e =
+      verdict(score + 1e-12 >= threshold,
+              "similarity " + number(std::round(score * 1000) / 1000) +
+                  (score + 1e-12 >= threshold ? " (threshold " : ", under the threshold ") +
+                  number(threshold) + (score + 1e-12 >= threshold ? ")" : ""));
+  e.score = score;
+  return e;
+}
+
+// `command` gets {"output", "expected", "vars", "latency_ms", "cost"} on stdin and prints
+// {"pass": bool, "score"?: 0..1, "reason"?: text}. Anything else is a failed evaluation that
+// says what came back: a verdict that cannot be read is never a pass.
+Evaluation exec(const Context& ctx) {
+  std::vector<std::string> argv;
+  const json& command = ctx.spec.at("command");
+  if (command.is_string()) {
+    argv = {"/bin/sh", "-c", command.get<std::string>()};
+  } else {
+    argv = command.get<std::vector<std::string>>();
+  }
+  const double timeout = ctx.spec.value("timeout_s", 30.0);
+  json input = {{"output", ctx.input.output},
+                {"expected", ctx.input.expected},
+                {"vars", ctx.input.vars != nullptr ? *ctx.input.vars : json::object()},
+                {"latency_ms", ctx.input.latency_ms},
+                {"cost", ctx.input.cost ? json(*ctx.input.cost) : json(nullptr)}};
+  const util::CommandResult r =
+      util::run_command(argv, input.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                        timeout, ctx.input.workdir);
+  if (!r.failure.empty()) {
+    return fail(r.failure);
+  }
+  if (r.timed_out) {
+    return fail("the command timed out after " + number(timeout) + " s");
+  }
+  if (r.exit_code != 0) {
+    return fail("the command exited with status " + std::to_string(r.exit_code) +
+                (r.err.empty() ? "" : ": " + text::printable(r.err.substr(0, 200))));
+  }
+  const json verdict_json = json::parse(r.out, nullptr, false);
+  if (!verdict_json.is_object() || !verdict_json.contains("pass") ||
+      !verdict_json["pass"].is_boolean()) {
+    return fail("the command's verdict is not {\"pass\": true|false, ...}: " +
+                text::printable(r.out.substr(0, 120)));
+  }
+  const bool pass = verdict_json["pass"].get<bool>();
+  Evaluation e = verdict(pass, verdict_json.contains("reason") && verdict_json["reason"].is_string()
+                                   ? verdict_json["reason"].get<std::string>()
+                                   : (pass ? "passed" : "failed"));
+  if (verdict_json.contains("score") && verdict_json["score"].is_number()) {
+    e.score = std::clamp(verdict_json["score"].get<double>(), 0.0, 1.0);
+  }
+  return e;
+}
+
 } // namespace
 
 bool supports(std::string_view type) {
@@ -544,6 +671,10 @@ Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input) {
     e = is_json(ctx);
   } else if (type == "json_schema") {
     e = json_schema(ctx);
+  } else if (type == "similarity") {
+    e = similarity(ctx);
+  } else if (type == "exec") {
+    e = exec(ctx);
   } else {
     e = maximum(ctx);
   }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,6 +33,9 @@ struct EvalInput {
   // Loads a schema file named relative to the registry root (json_schema's `schema:`), or
   // the prompt's output schema when called with "". Throws InputError when it cannot.
   std::function<nlohmann::json(const std::string& path)> load_schema;
+  // Where an `exec` evaluator's command runs (the registry root); "" : the current folder.
+  std::filesystem::path workdir = {};
+  const nlohmann::json* vars = nullptr; // the case's vars, for `exec` (null: none)
 };
 
 // True for the types this module evaluates.

@@ -501,8 +501,13 @@ private:
       bool pass = true;
       const registry::ResolvedPrompt* prompt = cand.prompt;
       evaluators::EvalInput input{
-          reply.output, pc.test_case->expected, reply.latency_ms, reply.cost,
-          [this, prompt](const std::string& path) { return load_schema(*prompt, path); }};
+          reply.output,
+          pc.test_case->expected,
+          reply.latency_ms,
+          reply.cost,
+          [this, prompt](const std::string& path) { return load_schema(*prompt, path); },
+          m_registry.root(),
+          &pc.test_case->vars};
       for (const auto& spec : pc.evaluators) {
         evaluators::Evaluation e;
         try {

@@ -1,8 +1,8 @@
 #include "providers/engine.hpp"
 
-#include "providers/command.hpp"
 #include "providers/curl_api.hpp"
 #include "providers/wire.hpp"
+#include "util/command.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
@@ -411,7 +411,8 @@ private:
     std::string text = input.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     m_threads[i] = std::thread([this, p, i, text = std::move(text)] {
       const auto started = Clock::now();
-      CommandResult c = run_command(p->settings.command, text, p->settings.timeout_s, p->workdir);
+      util::CommandResult c =
+          util::run_command(p->settings.command, text, p->settings.timeout_s, p->workdir);
       ExecDone done{i, {}, false};
       done.reply.latency_ms = ms_between(started, Clock::now());
       if (!c.failure.empty()) {

@@ -484,3 +484,29 @@ TEST_CASE("cli test, on a terminal: a progress bar and colour, unless NO_COLOR",
   CHECK_THAT(plain.out, Catch::Contains("FAIL"));
   CHECK(plain.out.find("\x1b[31m") == std::string::npos);
 }
+
+TEST_CASE("cli test, similarity and exec evaluators in a suite", "[cli][test]") {
+  FakeProvider server;
+  Fixture f(
+      server, {"hello there", "something else"}, "", "openai",
+      "  - {type: similarity, value: \"echo: hello there\", threshold: 0.9}\n"
+      "  - type: exec\n"
+      "    command: \"python3 -c 'import json,sys; c=json.load(sys.stdin); "
+      "print(json.dumps({\\\"pass\\\": c[\\\"vars\\\"][\\\"question\\\"] in c[\\\"output\\\"], "
+      "\\\"reason\\\": \\\"cwd \\\" + __import__(\\\"os\\\").getcwd()}))'\"\n");
+  const auto r = f.test({"--json"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  const auto results = by_id(f.results(f.run_dir()));
+  const json& c1 = results.at("c1");
+  CHECK(c1["status"] == "pass");
+  CHECK(c1["evaluations"][0]["score"] == 1.0);
+  CHECK(c1["evaluations"][1]["pass"] == true);
+  // The command ran in the registry root.
+  CHECK(c1["evaluations"][1]["reason"] == "cwd " + fs::canonical(f.root).string());
+  const json& c2 = results.at("c2");
+  CHECK(c2["status"] == "fail");
+  CHECK(c2["evaluations"][0]["pass"] == false);
+  CHECK(c2["evaluations"][0]["score"].get<double>() < 0.9);
+  CHECK(c2["evaluations"][1]["pass"] == true);
+}

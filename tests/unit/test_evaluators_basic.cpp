@@ -76,10 +76,10 @@ bool printable(const std::string& s) {
 TEST_CASE("evaluators::supports, exactly the types of this module", "[evaluators]") {
   for (const char* type :
        {"exact_match", "contains", "not_contains", "contains_any", "contains_all", "regex",
-        "starts_with", "is_json", "json_schema", "latency_ms", "cost"}) {
+        "starts_with", "is_json", "json_schema", "latency_ms", "cost", "similarity", "exec"}) {
     CHECK(ev::supports(type));
   }
-  for (const char* type : {"llm_judge", "similarity", "exec", "", "EXACT_MATCH", "exact"}) {
+  for (const char* type : {"llm_judge", "", "EXACT_MATCH", "exact"}) {
     CHECK_FALSE(ev::supports(type));
   }
 }
@@ -590,12 +590,12 @@ TEST_CASE("evaluators::check_spec, problems beyond the schema are InputErrors at
                       where + R"(: an evaluator must be an object, not string)");
   }
   SECTION("without a place") {
-    CHECK_THROWS_WITH(ev::check_spec(json{{"type", "exec"}}, ""),
-                      R"(evaluator "exec" is not implemented yet)");
+    CHECK_THROWS_WITH(ev::check_spec(json{{"type", "llm_judge"}}, ""),
+                      R"(evaluator "llm_judge" is not implemented yet)");
   }
   SECTION("evaluate refuses what check_spec refuses") {
-    CHECK_THROWS_WITH(eval(R"({"type": "similarity", "value": "x"})", "x"),
-                      R"(evaluator "similarity" is not implemented yet)");
+    CHECK_THROWS_WITH(eval(R"({"type": "llm_judge", "provider": "judge", "rubric": "x"})", "x"),
+                      R"(evaluator "llm_judge" is not implemented yet)");
     CHECK_THROWS_AS(eval(R"({"type": "exact_match", "path": "x", "value": 1})", "{}"), InputError);
   }
 }
@@ -654,4 +654,59 @@ TEST_CASE("evaluators::evaluate, JSON nested too deep to print or compare safely
   }
   CHECK_PASS(eval(R"({"type": "is_json"})", std::string(500, '[') + std::string(500, ']')));
   CHECK_PASS(eval(R"({"type": "contains", "value": "[[["})", deep));
+}
+
+TEST_CASE("evaluators::evaluate, similarity: normalized edit distance over characters",
+          "[evaluators]") {
+  // One substitution in ten characters: 0.9.
+  auto e = eval(R"({"type": "similarity", "value": "0123456789"})", "0123456x89");
+  CHECK(e.pass);
+  CHECK(e.score == Approx(0.9));
+  CHECK(e.reason == "similarity 0.9 (threshold 0.8)");
+  e = eval(R"({"type": "similarity", "value": "0123456789", "threshold": 0.95})", "0123456x89");
+  CHECK_FALSE(e.pass);
+  CHECK(e.score == Approx(0.9));
+  CHECK(e.reason == "similarity 0.9, under the threshold 0.95");
+  // From the case's expected, at path; characters, not bytes: one of four differs.
+  e = eval(R"({"type": "similarity", "path": "/a", "threshold": 0.7})", R"({"a": "ÉtÉé"})",
+           json{{"a", "ÉtÉe"}});
+  CHECK(e.score == Approx(0.75));
+  CHECK(e.pass);
+  CHECK(eval(R"({"type": "similarity", "value": ""})", "").score == 1.0);
+  CHECK(eval(R"({"type": "similarity", "value": "abc"})", "").score == 0.0);
+  CHECK_FALSE(eval(R"({"type": "similarity"})", "abc").pass); // nothing to compare with
+  const auto long_text = std::string(20001, 'a');
+  e = eval(R"({"type": "similarity", "value": "a"})", long_text);
+  CHECK_FALSE(e.pass);
+  CHECK_THAT(e.reason, Catch::Contains("too long to compare"));
+}
+
+TEST_CASE("evaluators::evaluate, exec: a command's verdict, never a pass by default",
+          "[evaluators]") {
+  Output out;
+  out.output = "hello world";
+  out.expected = json{{"greeting", "hello"}};
+  // The command sees the output and expected on stdin.
+  auto e = out.run(json{{"type", "exec"},
+                        {"command", "python3 -c 'import json,sys; c=json.load(sys.stdin); "
+                                    "ok=c[\"output\"].startswith(c[\"expected\"][\"greeting\"]); "
+                                    "print(json.dumps({\"pass\": ok, \"score\": 0.75, "
+                                    "\"reason\": \"checked \" + c[\"output\"]}))'"}});
+  CHECK(e.pass);
+  CHECK(e.score == Approx(0.75));
+  CHECK(e.reason == "checked hello world");
+  e = out.run(
+      json{{"type", "exec"}, {"command", json::array({"sh", "-c", "echo '{\"pass\": false}'"})}});
+  CHECK_FALSE(e.pass);
+  CHECK(e.score == 0.0);
+  // What cannot be read as a verdict fails and says what came back.
+  e = out.run(json{{"type", "exec"}, {"command", "echo looks good to me"}});
+  CHECK_FALSE(e.pass);
+  CHECK_THAT(e.reason, Catch::Contains("verdict is not") && Catch::Contains("looks good to me"));
+  e = out.run(json{{"type", "exec"}, {"command", "echo oops >&2; exit 3"}});
+  CHECK_FALSE(e.pass);
+  CHECK(e.reason == "the command exited with status 3: oops\\n");
+  e = out.run(json{{"type", "exec"}, {"command", "sleep 5"}, {"timeout_s", 0.2}});
+  CHECK_FALSE(e.pass);
+  CHECK(e.reason == "the command timed out after 0.2 s");
 }

@@ -1,10 +1,11 @@
-#include "providers/command.hpp"
+#include "util/command.hpp"
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -12,7 +13,7 @@
 
 extern char** environ;
 
-namespace promptops::providers {
+namespace promptops::util {
 namespace {
 
 struct Pipe {
@@ -32,11 +33,38 @@ struct Pipe {
   }
 };
 
+// While it lives, a write to a pipe whose reader is gone is EPIPE on this thread, not a
+// SIGPIPE that kills the process (a command need not read all of its input). A SIGPIPE raised
+// meanwhile is taken off the thread before the old mask comes back.
+class BlockSigpipe {
+public:
+  BlockSigpipe() {
+    sigemptyset(&m_pipe);
+    sigaddset(&m_pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &m_pipe, &m_old);
+  }
+  ~BlockSigpipe() {
+    if (sigismember(&m_old, SIGPIPE) == 0) {
+      const timespec zero{0, 0};
+      while (sigtimedwait(&m_pipe, nullptr, &zero) > 0) {
+      }
+      pthread_sigmask(SIG_SETMASK, &m_old, nullptr);
+    }
+  }
+  BlockSigpipe(const BlockSigpipe&) = delete;
+  BlockSigpipe& operator=(const BlockSigpipe&) = delete;
+
+private:
+  sigset_t m_pipe{};
+  sigset_t m_old{};
+};
+
 } // namespace
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input,
                           double timeout_s, const std::filesystem::path& workdir) {
   CommandResult result;
+  const BlockSigpipe no_sigpipe;
   if (argv.empty()) {
     result.failure = "empty command";
     return result;
@@ -61,7 +89,19 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   }
   args.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  // The command starts with SIGPIPE at its default and unblocked, whatever this process does
+  // with it (an ignored signal would otherwise be inherited across exec).
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none, pipe_only;
+  sigemptyset(&none);
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &pipe_only);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  const int rc = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     result.failure = "cannot run \"" + argv[0] + "\": " + std::strerror(rc);
@@ -138,4 +178,4 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   return result;
 }
 
-} // namespace promptops::providers
+} // namespace promptops::util

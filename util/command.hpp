@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace promptops::providers {
+namespace promptops::util {
 
 struct CommandResult {
   int exit_code = -1; // -1: did not exit normally (killed, timed out, could not start)
@@ -20,4 +20,4 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input,
                           double timeout_s, const std::filesystem::path& workdir);
 
-} // namespace promptops::providers
+} // namespace promptops::util
