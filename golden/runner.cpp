@@ -241,8 +241,11 @@ public:
                                                            : m_options.cache_dir);
 
     ResultsFile results(outcome.dir / "results.jsonl");
-    std::vector<ordered_json> all = finished;
-    all.reserve(finished.size() + todo.size());
+    // Only the totals are kept, not the lines: 10,000 lines with their evaluations took
+    // 60 MB.
+    for (const auto& line : finished) {
+      tally(line, outcome);
+    }
     const std::size_t total = finished.size() + todo.size();
     std::size_t ended = finished.size();
     if (m_options.on_progress) {
@@ -262,7 +265,7 @@ public:
       } else if (!jobs[job].cache_key.empty()) { // a real provider call
         outcome.requests_sent += static_cast<std::size_t>(reply.attempts);
       }
-      all.push_back(std::move(line));
+      tally(line, outcome);
       ++ended;
       if (m_options.on_progress) {
         m_options.on_progress(ended, total);
@@ -271,7 +274,7 @@ public:
     providers::run_jobs(jobs, engine);
     outcome.interrupted = ended < total;
 
-    summarize(all, outcome);
+    summarize(outcome);
     util::write_file_atomic(outcome.dir / "summary.json", outcome.summary.dump(2) + "\n");
     return outcome;
   }
@@ -612,46 +615,49 @@ private:
     }
   }
 
-  void summarize(const std::vector<ordered_json>& results, RunOutcome& outcome) {
-    struct Totals {
-      std::size_t cases = 0, pass = 0, fail = 0, error = 0;
-    };
-    std::map<std::string, Totals> per_suite;
-    Totals all;
-    std::int64_t input_tokens = 0, output_tokens = 0;
-    double cost = 0;
-    bool any_cost = false;
-    for (const auto& r : results) {
-      const std::string status = util::string_field(r, "status");
-      Totals& t = per_suite[util::string_field(r, "suite")];
-      for (Totals* x : {&t, &all}) {
-        ++x->cases;
-        if (status == "pass") {
-          ++x->pass;
-        } else if (status == "fail") {
-          ++x->fail;
-        } else {
-          ++x->error;
-        }
-      }
-      if (status != "pass") {
-        outcome.failures.push_back({util::string_field(r, "suite"),
-                                    util::string_field(r, "provider"), util::string_field(r, "id"),
-                                    status, first_failed_reason(r)});
-      }
-      if (auto u = r.find("usage"); u != r.end() && u->is_object()) {
-        if ((*u)["input_tokens"].is_number_integer()) {
-          input_tokens += (*u)["input_tokens"].get<std::int64_t>();
-        }
-        if ((*u)["output_tokens"].is_number_integer()) {
-          output_tokens += (*u)["output_tokens"].get<std::int64_t>();
-        }
-      }
-      if (r.contains("cost") && r["cost"].is_number()) {
-        cost += r["cost"].get<double>();
-        any_cost = true;
+  struct Totals {
+    std::size_t cases = 0, pass = 0, fail = 0, error = 0;
+  };
+
+  // Counts one result line into the run's totals.
+  void tally(const ordered_json& r, RunOutcome& outcome) {
+    const std::string status = util::string_field(r, "status");
+    Totals& t = m_per_suite[util::string_field(r, "suite")];
+    for (Totals* x : {&t, &m_all}) {
+      ++x->cases;
+      if (status == "pass") {
+        ++x->pass;
+      } else if (status == "fail") {
+        ++x->fail;
+      } else {
+        ++x->error;
       }
     }
+    if (status != "pass") {
+      outcome.failures.push_back({util::string_field(r, "suite"), util::string_field(r, "provider"),
+                                  util::string_field(r, "id"), status, first_failed_reason(r)});
+    }
+    if (auto u = r.find("usage"); u != r.end() && u->is_object()) {
+      for (auto [key, total] : {std::pair{"input_tokens", &m_input_tokens},
+                                std::pair{"output_tokens", &m_output_tokens}}) {
+        const auto it = u->find(key);
+        if (it != u->end() && it->is_number_integer()) {
+          *total += it->get<std::int64_t>();
+        }
+      }
+    }
+    if (auto c = r.find("cost"); c != r.end() && c->is_number()) {
+      m_cost += c->get<double>();
+      m_any_cost = true;
+    }
+  }
+
+  void summarize(RunOutcome& outcome) {
+    auto& per_suite = m_per_suite;
+    const Totals& all = m_all;
+    const std::int64_t input_tokens = m_input_tokens, output_tokens = m_output_tokens;
+    const double cost = m_cost;
+    const bool any_cost = m_any_cost;
     auto totals_json = [](const Totals& t) {
       ordered_json j;
       j["cases"] = t.cases;
@@ -756,6 +762,12 @@ private:
   std::vector<providers::Request> m_requests;
   std::map<std::string, std::unique_ptr<registry::ResolvedPrompt>> m_prompts;
   std::map<std::string, std::unique_ptr<ProviderRuntime>> m_providers;
+  std::map<std::string, Totals> m_per_suite;
+  Totals m_all;
+  std::int64_t m_input_tokens = 0;
+  std::int64_t m_output_tokens = 0;
+  double m_cost = 0;
+  bool m_any_cost = false;
 };
 
 } // namespace
