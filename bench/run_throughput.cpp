@@ -212,6 +212,7 @@ struct Scenario {
   int latency_ms = 0;
   Cache cache = Cache::bypass;
   std::vector<Run> runs;
+  bool offline = false; // the echo provider: no request, nothing cached
 };
 
 double median_of(std::vector<double> values, double p = 0.5) {
@@ -236,7 +237,9 @@ void generate(const fs::path& registry, const std::string& base_url, const Optio
                                               base_url +
                                               "\n"
                                               "    api_key_env: PROMPTOPS_BENCH_KEY\n"
-                                              "    model: bench-model\n");
+                                              "    model: bench-model\n"
+                                              "  echo:\n"
+                                              "    type: echo\n");
   write_file(registry / "prompts/ask.yaml", "messages:\n"
                                             "  - role: system\n"
                                             "    content: You answer briefly.\n"
@@ -266,6 +269,37 @@ void generate(const fs::path& registry, const std::string& base_url, const Optio
   }
   write_file(registry / "golden/s.jsonl", all);
   write_file(registry / "golden/serial.jsonl", serial);
+
+  // The evaluator set on the echo provider (no calls): the cost of scoring alone. Each case's
+  // question is the JSON answer it gets back.
+  write_file(registry / "prompts/classify.yaml", "provider: echo\n"
+                                                 "messages:\n"
+                                                 "  - role: user\n"
+                                                 "    content: \"{{{q}}}\"\n"
+                                                 "output_schema: schemas/classification.json\n");
+  write_file(registry / "schemas/classification.json",
+             R"({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+ "required": ["category", "confidence"], "additionalProperties": false,
+ "properties": {"category": {"enum": ["billing", "shipping", "account", "other"]},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                "tags": {"type": "array", "items": {"type": "string", "maxLength": 20}}}})");
+  write_file(registry / "golden/evals.yaml",
+             "prompt: classify\nproviders: [echo]\ncases: evals.jsonl\nevaluators:\n"
+             "  - {type: json_schema}\n"
+             "  - {type: exact_match, path: /category}\n"
+             "  - {type: regex, pattern: '\"confidence\": 0\\.[0-9]+'}\n"
+             "  - {type: contains, value: billing}\n"
+             "  - {type: is_json}\n"
+             "  - {type: similarity, value: '{\"category\": \"billing\", \"confidence\": 0.9}', "
+             "threshold: 0.5}\n");
+  std::string evals;
+  for (int i = 0; i < o.cases; ++i) {
+    evals +=
+        R"({"id": "e)" + std::to_string(i) +
+        R"(", "vars": {"q": "{\"category\": \"billing\", \"confidence\": 0.9, \"tags\": [\"t)" +
+        std::to_string(i) + R"(\"]}"}, "expected": {"category": "billing"}})" + "\n";
+  }
+  write_file(registry / "golden/evals.jsonl", evals);
 }
 
 std::string load_average() {
@@ -353,8 +387,8 @@ int main(int argc, char** argv) {
                             : s.cache == Cache::bypass_in_memory ? g_memory
                                                                  : cache;
     Run run = run_promptops(args, registry, env_with_cache(folder), dir);
-    const int sent = s.cache == Cache::warm ? 0 : s.cases;
-    check_summary(run.out, s.cases, sent, s.cases - sent);
+    const int sent = s.cache == Cache::warm || s.offline ? 0 : s.cases;
+    check_summary(run.out, s.cases, sent, s.offline ? 0 : s.cases - sent);
     if (fake.request_count() != static_cast<std::size_t>(sent)) {
       fail(s.label + ": the fake provider received " + std::to_string(fake.request_count()) +
            " requests, expected " + std::to_string(sent));
@@ -380,6 +414,7 @@ int main(int argc, char** argv) {
       {l + " latency, concurrency 16", "s", o.cases, 16, o.latency_ms, Cache::bypass, {}},
       {l + " latency, concurrency 64", "s", o.cases, 64, o.latency_ms, Cache::bypass, {}},
       {"cached rerun", "s", o.cases, 64, 0, Cache::warm, {}},
+      {"echo provider, six evaluators", "evals", o.cases, 64, 0, Cache::bypass, {}, true},
   };
 
   // A cache folder in memory, to tell the file system's share of a run from the rest.
