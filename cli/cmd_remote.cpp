@@ -53,6 +53,42 @@ void throw_if_refused(const std::vector<std::string>& reasons) {
   throw RunError(message);
 }
 
+// What push and pull print alike: the JSON envelope, or a header and one line per environment
+// (`entry_text` gives what follows the branch name, newline included); then exit 3 with the
+// `reasons` when an environment was refused.
+template <typename Result, typename EntryJson, typename EntryText>
+int report_transfer(const Result& result, bool json, const std::string& preposition,
+                    const std::vector<std::string>& reasons, EntryJson entry_json,
+                    EntryText entry_text) {
+  if (json) {
+    nlohmann::ordered_json envs = nlohmann::ordered_json::array();
+    for (const auto& e : result.environments) {
+      envs.push_back(entry_json(e));
+    }
+    nlohmann::ordered_json out{
+        {"remote", result.remote}, {"url", result.url}, {"environments", envs}};
+    print(out.dump(2) + "\n");
+  } else {
+    std::string text = preposition + " " + result.url + " (" + result.remote + ")\n";
+    const std::size_t width = branch_width(result.environments);
+    for (const auto& e : result.environments) {
+      text += "  " + padded(e.branch, width) + entry_text(e, width);
+    }
+    print(text);
+  }
+  throw_if_refused(reasons);
+  return 0;
+}
+
+// The keys every environment has in push's and pull's JSON.
+template <typename Entry> nlohmann::ordered_json entry_json_common(const Entry& e) {
+  return {{"environment", e.env},
+          {"branch", e.branch},
+          {"status", registry::to_string(e.status)},
+          {"old", id_or_null(e.old_commit)},
+          {"new", id_or_null(e.new_commit)}};
+}
+
 int report_push(const registry::PushResult& result, bool json) {
   std::vector<std::string> reasons;
   for (const auto& e : result.environments) {
@@ -60,51 +96,31 @@ int report_push(const registry::PushResult& result, bool json) {
       reasons.push_back(e.message);
     }
   }
-  if (json) {
-    nlohmann::ordered_json envs = nlohmann::ordered_json::array();
-    for (const auto& e : result.environments) {
-      nlohmann::ordered_json j{{"environment", e.env},
-                               {"branch", e.branch},
-                               {"status", registry::to_string(e.status)},
-                               {"old", id_or_null(e.old_commit)},
-                               {"new", id_or_null(e.new_commit)}};
-      if (e.status == registry::PushStatus::rejected) {
-        j["divergence"] = divergence_json(e.divergence);
-        j["message"] = e.message;
-      }
-      envs.push_back(j);
+  const auto entry_json = [](const registry::EnvironmentPush& e) {
+    nlohmann::ordered_json j = entry_json_common(e);
+    if (e.status == registry::PushStatus::rejected) {
+      j["divergence"] = divergence_json(e.divergence);
+      j["message"] = e.message;
     }
-    nlohmann::ordered_json out{
-        {"remote", result.remote}, {"url", result.url}, {"environments", envs}};
-    print(out.dump(2) + "\n");
-    throw_if_refused(reasons);
-    return 0;
-  }
-  std::string text = "To " + result.url + " (" + result.remote + ")\n";
-  const std::size_t width = branch_width(result.environments);
-  for (const auto& e : result.environments) {
-    text += "  " + padded(e.branch, width);
+    return j;
+  };
+  const auto entry_text = [&result](const registry::EnvironmentPush& e, std::size_t) {
     switch (e.status) {
     case registry::PushStatus::pushed:
-      text += e.old_commit.empty()
+      return (e.old_commit.empty()
                   ? "pushed " + short_id(e.new_commit) + " (new on " + result.remote + ")"
-                  : "pushed " + short_id(e.old_commit) + ".." + short_id(e.new_commit);
-      break;
+                  : "pushed " + short_id(e.old_commit) + ".." + short_id(e.new_commit)) +
+             "\n";
     case registry::PushStatus::up_to_date:
-      text += "up to date (" + short_id(e.new_commit) + ")";
-      break;
+      return "up to date (" + short_id(e.new_commit) + ")\n";
     case registry::PushStatus::rejected:
-      text += "rejected: " + result.remote + " has promotions you do not have";
-      break;
+      return "rejected: " + result.remote + " has promotions you do not have\n";
     case registry::PushStatus::not_promoted:
-      text += "nothing promoted here yet";
       break;
     }
-    text += "\n";
-  }
-  print(text);
-  throw_if_refused(reasons);
-  return 0;
+    return std::string("nothing promoted here yet\n");
+  };
+  return report_transfer(result, json, "To", reasons, entry_json, entry_text);
 }
 
 int report_pull(const registry::PullResult& result, bool json) {
@@ -114,69 +130,54 @@ int report_pull(const registry::PullResult& result, bool json) {
       reasons.push_back(e.message);
     }
   }
-  if (json) {
-    nlohmann::ordered_json envs = nlohmann::ordered_json::array();
-    for (const auto& e : result.environments) {
-      nlohmann::ordered_json j{{"environment", e.env},
-                               {"branch", e.branch},
-                               {"status", registry::to_string(e.status)},
-                               {"old", id_or_null(e.old_commit)},
-                               {"new", id_or_null(e.new_commit)},
-                               {"remote", id_or_null(e.remote_commit)}};
-      if (e.status == registry::PullStatus::ahead || e.status == registry::PullStatus::diverged) {
-        j["divergence"] = divergence_json(e.divergence);
-      }
-      if (!e.message.empty()) {
-        j["message"] = e.message;
-      }
-      envs.push_back(j);
+  const auto entry_json = [](const registry::EnvironmentPull& e) {
+    nlohmann::ordered_json j = entry_json_common(e);
+    j["remote"] = id_or_null(e.remote_commit);
+    if (e.status == registry::PullStatus::ahead || e.status == registry::PullStatus::diverged) {
+      j["divergence"] = divergence_json(e.divergence);
     }
-    nlohmann::ordered_json out{
-        {"remote", result.remote}, {"url", result.url}, {"environments", envs}};
-    print(out.dump(2) + "\n");
-    throw_if_refused(reasons);
-    return 0;
-  }
-  std::string text = "From " + result.url + " (" + result.remote + ")\n";
-  const std::size_t width = branch_width(result.environments);
-  for (const auto& e : result.environments) {
-    text += "  " + padded(e.branch, width);
+    if (!e.message.empty()) {
+      j["message"] = e.message;
+    }
+    return j;
+  };
+  const auto entry_text = [&result](const registry::EnvironmentPull& e, std::size_t width) {
+    std::string text;
     switch (e.status) {
     case registry::PullStatus::created:
-      text += "created at " + short_id(e.new_commit);
+      text = "created at " + short_id(e.new_commit);
       break;
     case registry::PullStatus::fast_forwarded:
-      text += "fast-forwarded " + short_id(e.old_commit) + ".." + short_id(e.new_commit);
+      text = "fast-forwarded " + short_id(e.old_commit) + ".." + short_id(e.new_commit);
       break;
     case registry::PullStatus::up_to_date:
-      text += "up to date (" + short_id(e.new_commit) + ")";
+      text = "up to date (" + short_id(e.new_commit) + ")";
       break;
     case registry::PullStatus::ahead:
-      text += "ahead of " + result.remote + " by " + commits(e.divergence.local_only) +
-              " (run promptops push)";
+      text = "ahead of " + result.remote + " by " + commits(e.divergence.local_only) +
+             " (run promptops push)";
       break;
     case registry::PullStatus::diverged:
-      text += "diverged: " + commits(e.divergence.local_only) + " only here, " +
-              commits(e.divergence.remote_only) + " only on " + result.remote + "; left at " +
-              short_id(e.old_commit);
+      text = "diverged: " + commits(e.divergence.local_only) + " only here, " +
+             commits(e.divergence.remote_only) + " only on " + result.remote + "; left at " +
+             short_id(e.old_commit);
       break;
     case registry::PullStatus::conflict:
-      text += "refused; left at " + short_id(e.old_commit);
+      text = "refused; left at " + short_id(e.old_commit);
       break;
     case registry::PullStatus::not_on_remote:
-      text += "not on " + result.remote;
+      text = "not on " + result.remote;
       break;
     }
     text += "\n";
     if (e.status == registry::PullStatus::diverged) {
-      for (const auto& s : e.divergence.local_subjects) {
-        text += "  " + std::string(width + 2, ' ') + "only here: " + s + "\n";
+      for (const auto& subject : e.divergence.local_subjects) {
+        text += "  " + std::string(width + 2, ' ') + "only here: " + subject + "\n";
       }
     }
-  }
-  print(text);
-  throw_if_refused(reasons);
-  return 0;
+    return text;
+  };
+  return report_transfer(result, json, "From", reasons, entry_json, entry_text);
 }
 
 } // namespace

@@ -210,10 +210,10 @@ std::optional<Found> find_fenced(std::string_view s) {
   return std::nullopt;
 }
 
-// The end (one past) of the bracketed value that starts at `begin`, skipping brackets inside
-// strings; std::nullopt when it does not close.
-std::optional<std::size_t> balanced_end(std::string_view s, std::size_t begin) {
-  std::size_t depth = 0;
+// Calls on_bracket(i, opens) for each bracket from `begin` on that is outside a JSON string,
+// until it returns false.
+template <typename OnBracket>
+void scan_brackets(std::string_view s, std::size_t begin, OnBracket on_bracket) {
   bool in_string = false;
   for (std::size_t i = begin; i < s.size(); ++i) {
     const char c = s[i];
@@ -225,15 +225,28 @@ std::optional<std::size_t> balanced_end(std::string_view s, std::size_t begin) {
       }
     } else if (c == '"') {
       in_string = true;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (--depth == 0) {
-        return i + 1;
-      }
+    } else if ((c == '{' || c == '[' || c == '}' || c == ']') &&
+               !on_bracket(i, c == '{' || c == '[')) {
+      return;
     }
   }
-  return std::nullopt;
+}
+
+// The end (one past) of the bracketed value that starts at `begin`, skipping brackets inside
+// strings; std::nullopt when it does not close.
+std::optional<std::size_t> balanced_end(std::string_view s, std::size_t begin) {
+  std::size_t depth = 0;
+  std::optional<std::size_t> end;
+  scan_brackets(s, begin, [&](std::size_t i, bool opens) {
+    if (opens) {
+      ++depth;
+    } else if (--depth == 0) {
+      end = i + 1;
+      return false;
+    }
+    return true;
+  });
+  return end;
 }
 
 // The first object or array among prose that parses. Tries a bounded number of starts so that
@@ -263,23 +276,14 @@ constexpr std::size_t k_max_depth = 512;
 std::size_t nesting_depth(std::string_view s) {
   std::size_t depth = 0;
   std::size_t deepest = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
+  scan_brackets(s, 0, [&](std::size_t, bool opens) {
+    if (opens) {
       deepest = std::max(deepest, ++depth);
-    } else if ((c == '}' || c == ']') && depth > 0) {
+    } else if (depth > 0) {
       --depth;
     }
-  }
+    return true;
+  });
   return deepest;
 }
 

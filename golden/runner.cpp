@@ -9,6 +9,7 @@
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
 #include "util/json_pointer.hpp"
+#include "util/lines.hpp"
 #include "util/suggest.hpp"
 
 #include <algorithm>
@@ -139,16 +140,12 @@ std::vector<ordered_json> read_finished_results(const std::filesystem::path& pat
     std::filesystem::resize_file(path, keep);
     text->resize(keep);
   }
-  std::size_t start = 0;
-  while (start < text->size()) {
-    const std::size_t end = text->find('\n', start);
-    ordered_json j =
-        ordered_json::parse(std::string_view(*text).substr(start, end - start), nullptr, false);
+  util::for_each_line(*text, [&out](std::size_t, std::string_view line) {
+    ordered_json j = ordered_json::parse(line, nullptr, false);
     if (j.is_object()) {
       out.push_back(std::move(j));
     }
-    start = end + 1;
-  }
+  });
   return out;
 }
 
@@ -208,7 +205,10 @@ public:
       if (ec) {
         throw RunError("cannot create " + outcome.dir.string() + ": " + ec.message());
       }
-      util::write_file_atomic(runs.parent_path() / ".gitignore", "*\n");
+      // Keeps runs out of git in a registry that init did not make (once: it is fsynced).
+      if (!std::filesystem::exists(runs.parent_path() / ".gitignore")) {
+        util::write_file_atomic(runs.parent_path() / ".gitignore", "*\n");
+      }
       util::write_file_atomic(outcome.dir / "run.json", run_json(outcome.run_id).dump(2) + "\n");
     }
 
@@ -653,11 +653,6 @@ private:
   }
 
   void summarize(RunOutcome& outcome) {
-    auto& per_suite = m_per_suite;
-    const Totals& all = m_all;
-    const std::int64_t input_tokens = m_input_tokens, output_tokens = m_output_tokens;
-    const double cost = m_cost;
-    const bool any_cost = m_any_cost;
     auto totals_json = [](const Totals& t) {
       ordered_json j;
       j["cases"] = t.cases;
@@ -677,7 +672,7 @@ private:
     ordered_json suites = ordered_json::array();
     const registry::Config& config = m_registry.config();
     for (const auto& ps : m_suites) {
-      const Totals& t = per_suite[ps.suite.name];
+      const Totals& t = m_per_suite[ps.suite.name];
       const double min_rate =
           ps.suite.gate.min_pass_rate.value_or(config.gate.min_pass_rate.value_or(1.0));
       ordered_json sj;
@@ -728,8 +723,8 @@ private:
     ordered_json s;
     s["run_id"] = outcome.run_id;
     s["suites"] = std::move(suites);
-    s["totals"] = totals_json(all);
-    s["pass_rate"] = rate(all);
+    s["totals"] = totals_json(m_all);
+    s["pass_rate"] = rate(m_all);
     s["regressions"] = ordered_json::array();
     s["fixed"] = ordered_json::array();
     s["drift"] = ordered_json::array();
@@ -742,16 +737,16 @@ private:
     gate["reasons"] = std::move(reasons);
     s["gate"] = std::move(gate);
     ordered_json usage;
-    usage["input_tokens"] = input_tokens;
-    usage["output_tokens"] = output_tokens;
+    usage["input_tokens"] = m_input_tokens;
+    usage["output_tokens"] = m_output_tokens;
     s["usage"] = std::move(usage);
-    s["cost"] = any_cost ? ordered_json(cost) : ordered_json(nullptr);
+    s["cost"] = m_any_cost ? ordered_json(m_cost) : ordered_json(nullptr);
     s["requests"] = outcome.requests_sent;
     s["cached"] = outcome.cached;
     s["interrupted"] = outcome.interrupted;
     s["finished"] = now_iso();
     outcome.summary = std::move(s);
-    outcome.exit_code = (all.error > 0 || outcome.interrupted) ? 3 : gate_passed ? 0 : 1;
+    outcome.exit_code = (m_all.error > 0 || outcome.interrupted) ? 3 : gate_passed ? 0 : 1;
   }
 
   const registry::Registry& m_registry;

@@ -2,6 +2,7 @@
 
 #include "registry/document_check.hpp"
 #include "util/json_pointer.hpp"
+#include "util/lines.hpp"
 #include "util/suggest.hpp"
 
 #include <filesystem>
@@ -104,21 +105,9 @@ Suite parse_suite(std::string_view name, std::string_view text, const std::strin
 CaseFile parse_cases(std::string_view text, const std::string& display_path) {
   CaseFile out;
   std::set<std::string> ids;
-  std::size_t line_number = 0;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    ++line_number;
-    std::string_view line = text.substr(start, end - start);
-    start = end + 1;
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
+  util::for_each_line(text, [&](std::size_t line_number, std::string_view line) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) {
-      continue;
+      return;
     }
     nlohmann::json value;
     try {
@@ -131,14 +120,14 @@ CaseFile parse_cases(std::string_view text, const std::string& display_path) {
                               "invalid JSON: " + (cut != std::string::npos
                                                       ? what.substr(cut)
                                                       : std::string("parse error")));
-      continue;
+      return;
     }
     util::SourceMap map; // every problem of a JSON line is reported at the line
     map.set_value("", {line_number, 1});
     auto problems = registry::check_document(value, map, "case.schema.json", display_path);
     if (!problems.empty()) {
       out.errors.insert(out.errors.end(), problems.begin(), problems.end());
-      continue;
+      return;
     }
     Case c;
     c.id = value.at("id").get<std::string>();
@@ -150,10 +139,10 @@ CaseFile parse_cases(std::string_view text, const std::string& display_path) {
     if (!ids.insert(c.id).second) {
       out.errors.emplace_back(display_path, SourcePosition{line_number, 1},
                               "duplicate case id \"" + c.id + "\"");
-      continue;
+      return;
     }
     out.cases.push_back(std::move(c));
-  }
+  });
   return out;
 }
 

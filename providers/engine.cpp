@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
+#include "util/lines.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -154,7 +155,8 @@ public:
   }
 
   void run() {
-    // A command or server that goes away mid-write must be an error, not a dead process.
+    // A server that goes away mid-write must be an error, not a dead process (commands are
+    // looked after by util::run_command).
     ::signal(SIGPIPE, SIG_IGN);
     for (std::size_t i = 0; i < m_jobs.size(); ++i) {
       const Job& job = m_jobs[i];
@@ -315,7 +317,9 @@ private:
     }
     while (!lane.pending.empty() && lane.in_flight < lane.concurrency) {
       const std::size_t i = lane.pending.front();
-      const double estimate = static_cast<double>(estimate_tokens(m_jobs[i].request));
+      // Counting characters is only worth it under a tokens-per-minute limit.
+      const double estimate =
+          lane.tokens.unlimited() ? 0.0 : static_cast<double>(estimate_tokens(m_jobs[i].request));
       const double wait =
           std::max(lane.requests.wait_ms(1, now), lane.tokens.wait_ms(estimate, now));
       if (wait > 0) {
@@ -612,18 +616,9 @@ std::unordered_map<std::string, std::string> load_replay(const std::filesystem::
                                                          const std::string& provider) {
   const std::string text = util::read_file(file, display_path);
   std::unordered_map<std::string, std::string> out;
-  std::size_t line_no = 0;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) {
-      end = text.size();
-    }
-    ++line_no;
-    const std::string_view line(text.data() + start, end - start);
-    start = end + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
-      continue;
+  util::for_each_line(text, [&](std::size_t line_no, std::string_view line) {
+    if (line.find_first_not_of(" \t") == std::string_view::npos) {
+      return;
     }
     const json j = json::parse(line, nullptr, false);
     if (!j.is_object() || !j.contains("id") || !j["id"].is_string()) {
@@ -632,12 +627,12 @@ std::unordered_map<std::string, std::string> load_replay(const std::filesystem::
     }
     if (!provider.empty() && j.contains("provider") && j["provider"].is_string() &&
         j["provider"].get<std::string>() != provider) {
-      continue;
+      return;
     }
     if (j.contains("output") && j["output"].is_string()) {
       out[j["id"].get<std::string>()] = j["output"].get<std::string>();
     }
-  }
+  });
   return out;
 }
 

@@ -13,8 +13,6 @@
 #include <thread>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace promptops::test {
 
 namespace {
@@ -40,22 +38,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& args,
   }
   argv.push_back(nullptr);
 
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry = *e;
-    const auto eq = entry.find('=');
-    if (eq != std::string::npos) {
-      merged[entry.substr(0, eq)] = entry.substr(eq + 1);
-    }
-  }
-  merged["NO_COLOR"] = "1";
-  for (const auto& [k, v] : env) {
-    merged[k] = v;
-  }
-  std::vector<std::string> env_storage;
-  for (const auto& [k, v] : merged) {
-    env_storage.push_back(k + "=" + v);
-  }
+  std::vector<std::string> env_storage = child_environment(env);
   std::vector<char*> envp;
   for (auto& e : env_storage) {
     envp.push_back(e.data());

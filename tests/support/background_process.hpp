@@ -18,7 +18,7 @@ namespace promptops::test {
 // test leaves a process behind.
 class BackgroundProcess {
 public:
-  // Start promptops with `args` in folder `cwd`; `env` adds or replaces environment variables.
+  // Start promptops with `args` in folder `cwd`, its environment as child_environment(env).
   // Throws std::runtime_error when it cannot be started.
   BackgroundProcess(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                     const std::map<std::string, std::string>& env = {});

@@ -1,5 +1,7 @@
 #include "tests/support/env_branch.hpp"
 
+#include "tests/support/test_repo.hpp"
+
 #include <git2.h>
 
 #include <fstream>
@@ -9,14 +11,6 @@
 namespace promptops::test {
 
 namespace {
-
-void check(int rc, const std::string& what) {
-  if (rc < 0) {
-    const git_error* e = git_error_last();
-    throw std::runtime_error(what + ": " +
-                             (e != nullptr && e->message != nullptr ? e->message : "unknown"));
-  }
-}
 
 // Frees what it holds whatever path the test helper leaves by.
 struct Handles {
@@ -41,31 +35,32 @@ std::string commit_env_branch(const std::filesystem::path& repo_dir, const std::
                               const std::string& message) {
   const std::string ref = "refs/heads/promptops/env/" + env;
   Handles h;
-  check(git_repository_open(&h.repo, repo_dir.c_str()), "open " + repo_dir.string());
+  check_git(git_repository_open(&h.repo, repo_dir.c_str()), "open " + repo_dir.string());
   // An index of our own, in memory: nested paths become nested trees, and neither the work
   // tree nor the repository's index is touched.
-  check(git_index_new(&h.index), "new index");
+  check_git(git_index_new(&h.index), "new index");
   for (const auto& [path, content] : files) {
     git_index_entry entry{};
     entry.mode = GIT_FILEMODE_BLOB;
     entry.path = path.c_str();
-    check(git_blob_create_from_buffer(&entry.id, h.repo, content.data(), content.size()),
-          "blob " + path);
-    check(git_index_add(h.index, &entry), "add " + path);
+    check_git(git_blob_create_from_buffer(&entry.id, h.repo, content.data(), content.size()),
+              "blob " + path);
+    check_git(git_index_add(h.index, &entry), "add " + path);
   }
   git_oid tree_id;
-  check(git_index_write_tree_to(&tree_id, h.index, h.repo), "write tree");
-  check(git_tree_lookup(&h.tree, h.repo, &tree_id), "tree");
-  check(git_signature_now(&h.signature, "Test Releaser", "releaser@example.invalid"), "signature");
+  check_git(git_index_write_tree_to(&tree_id, h.index, h.repo), "write tree");
+  check_git(git_tree_lookup(&h.tree, h.repo, &tree_id), "tree");
+  check_git(git_signature_now(&h.signature, "Test Releaser", "releaser@example.invalid"),
+            "signature");
   git_oid parent_id;
   if (git_reference_name_to_id(&parent_id, h.repo, ref.c_str()) == 0) {
-    check(git_commit_lookup(&h.parent, h.repo, &parent_id), "parent");
+    check_git(git_commit_lookup(&h.parent, h.repo, &parent_id), "parent");
   }
   const git_commit* parents[] = {h.parent};
   git_oid commit_id;
-  check(git_commit_create(&commit_id, h.repo, ref.c_str(), h.signature, h.signature, nullptr,
-                          message.c_str(), h.tree, h.parent != nullptr ? 1 : 0, parents),
-        "commit to " + ref);
+  check_git(git_commit_create(&commit_id, h.repo, ref.c_str(), h.signature, h.signature, nullptr,
+                              message.c_str(), h.tree, h.parent != nullptr ? 1 : 0, parents),
+            "commit to " + ref);
   char hex[GIT_OID_HEXSZ + 1];
   git_oid_tostr(hex, sizeof hex, &commit_id);
   return hex;

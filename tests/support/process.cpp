@@ -25,6 +25,33 @@ std::string promptops_binary() {
   return path;
 }
 
+std::vector<std::string> child_environment(const std::map<std::string, std::string>& env) {
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const auto eq = entry.find('=');
+    if (eq != std::string::npos) {
+      merged[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+  }
+  merged["NO_COLOR"].assign(1, '1'); // not = "1": GCC 12 -O3 warns (-Wrestrict)
+  for (const auto& [k, v] : env) {
+    if (v.empty()) {
+      merged.erase(k); // an empty value removes the variable
+    } else {
+      merged[k] = v;
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& [k, v] : merged) {
+    std::string entry;
+    entry.reserve(k.size() + 1 + v.size());
+    entry.append(k).append(1, '=').append(v); // not k + "=" + v: GCC 12 -O3 warns (-Wrestrict)
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 namespace {
 
 struct Started {
@@ -48,29 +75,7 @@ Started start_program(const std::vector<std::string>& argv_storage,
   }
   argv.push_back(nullptr);
 
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry = *e;
-    const auto eq = entry.find('=');
-    if (eq != std::string::npos) {
-      merged[entry.substr(0, eq)] = entry.substr(eq + 1);
-    }
-  }
-  merged["NO_COLOR"] = "1";
-  for (const auto& [k, v] : env) {
-    if (v.empty()) {
-      merged.erase(k); // an empty value removes the variable
-    } else {
-      merged[k] = v;
-    }
-  }
-  std::vector<std::string> env_storage;
-  for (const auto& [k, v] : merged) {
-    std::string entry;
-    entry.reserve(k.size() + 1 + v.size());
-    entry.append(k).append(1, '=').append(v); // not k + "=" + v: GCC 12 -O3 warns (-Wrestrict)
-    env_storage.push_back(std::move(entry));
-  }
+  std::vector<std::string> env_storage = child_environment(env);
   std::vector<char*> envp;
   for (auto& e : env_storage) {
     envp.push_back(e.data());

@@ -29,6 +29,10 @@ run_promptops_together(const std::vector<std::vector<std::string>>& commands,
                        const std::filesystem::path& cwd,
                        const std::map<std::string, std::string>& env = {});
 
+// The environment for a child: this process's, with NO_COLOR=1, then `env` added or replacing
+// (an empty value removes a variable). "NAME=value" entries.
+std::vector<std::string> child_environment(const std::map<std::string, std::string>& env);
+
 // The path of the built promptops binary.
 std::string promptops_binary();
 

@@ -6,22 +6,20 @@
 
 namespace promptops::test {
 
-namespace {
-void check(int rc, const char* what) {
+void check_git(int rc, const std::string& what) {
   if (rc < 0) {
     const git_error* e = git_error_last();
-    throw std::runtime_error(std::string(what) + ": " +
+    throw std::runtime_error(what + ": " +
                              (e != nullptr && e->message != nullptr ? e->message : "unknown"));
   }
 }
-} // namespace
 
 TestRepo::TestRepo(const std::filesystem::path& dir) {
-  check(git_repository_init(&m_repo, dir.c_str(), 0), "git init");
+  check_git(git_repository_init(&m_repo, dir.c_str(), 0), "git init");
   git_config* config = nullptr;
-  check(git_repository_config(&config, m_repo), "git config");
-  check(git_config_set_string(config, "user.name", "Test Author"), "user.name");
-  check(git_config_set_string(config, "user.email", "test@example.invalid"), "user.email");
+  check_git(git_repository_config(&config, m_repo), "git config");
+  check_git(git_config_set_string(config, "user.name", "Test Author"), "user.name");
+  check_git(git_config_set_string(config, "user.email", "test@example.invalid"), "user.email");
   git_config_free(config);
 }
 
@@ -31,28 +29,28 @@ TestRepo::~TestRepo() {
 
 std::string TestRepo::commit_all(const std::string& message) {
   git_index* index = nullptr;
-  check(git_repository_index(&index, m_repo), "index");
+  check_git(git_repository_index(&index, m_repo), "index");
   git_strarray everything{nullptr, 0};
-  check(git_index_add_all(index, &everything, GIT_INDEX_ADD_DEFAULT, nullptr, nullptr), "add");
-  check(git_index_update_all(index, &everything, nullptr, nullptr), "update");
-  check(git_index_write(index), "index write");
+  check_git(git_index_add_all(index, &everything, GIT_INDEX_ADD_DEFAULT, nullptr, nullptr), "add");
+  check_git(git_index_update_all(index, &everything, nullptr, nullptr), "update");
+  check_git(git_index_write(index), "index write");
   git_oid tree_id;
-  check(git_index_write_tree(&tree_id, index), "write tree");
+  check_git(git_index_write_tree(&tree_id, index), "write tree");
   git_index_free(index);
   git_tree* tree = nullptr;
-  check(git_tree_lookup(&tree, m_repo, &tree_id), "tree");
+  check_git(git_tree_lookup(&tree, m_repo, &tree_id), "tree");
   git_signature* sig = nullptr;
-  check(git_signature_default(&sig, m_repo), "signature");
+  check_git(git_signature_default(&sig, m_repo), "signature");
   git_oid parent_id;
   git_commit* parent = nullptr;
   if (git_reference_name_to_id(&parent_id, m_repo, "HEAD") == 0) {
-    check(git_commit_lookup(&parent, m_repo, &parent_id), "parent");
+    check_git(git_commit_lookup(&parent, m_repo, &parent_id), "parent");
   }
   const git_commit* parents[] = {parent};
   git_oid commit_id;
-  check(git_commit_create(&commit_id, m_repo, "HEAD", sig, sig, nullptr, message.c_str(), tree,
-                          parent ? 1 : 0, parents),
-        "commit");
+  check_git(git_commit_create(&commit_id, m_repo, "HEAD", sig, sig, nullptr, message.c_str(), tree,
+                              parent ? 1 : 0, parents),
+            "commit");
   git_commit_free(parent);
   git_signature_free(sig);
   git_tree_free(tree);

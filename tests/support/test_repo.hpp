@@ -7,6 +7,9 @@ struct git_repository;
 
 namespace promptops::test {
 
+// Throws std::runtime_error "what: <libgit2's message>" when `rc` < 0.
+void check_git(int rc, const std::string& what);
+
 // A real git repository in a folder, made with libgit2, with a test identity in its config.
 class TestRepo {
 public:
