@@ -30,10 +30,10 @@ const std::vector<std::string>& known_types() {
   return types;
 }
 
-constexpr std::array<std::string_view, 13> k_supported = {
+constexpr std::array<std::string_view, 14> k_supported = {
     "exact_match", "contains",    "not_contains", "contains_any", "contains_all",
     "regex",       "starts_with", "is_json",      "json_schema",  "latency_ms",
-    "cost",        "similarity",  "exec"};
+    "cost",        "similarity",  "exec",         "llm_judge"};
 
 // The problem with `pointer` as a JSON Pointer (RFC 6901), or "" when it is one.
 std::string pointer_problem(std::string_view pointer) {
@@ -77,9 +77,6 @@ std::string check_common(const json& spec, const std::string& where) {
   if (std::find(known.begin(), known.end(), type) == known.end()) {
     fail("unknown evaluator " + quote(type) + util::did_you_mean(type, known));
   }
-  if (!supports(type)) {
-    fail("evaluator " + quote(type) + " is not implemented yet");
-  }
   if (const auto path = spec.find("path"); path != spec.end()) {
     if (!path->is_string()) {
       fail("\"path\" must be a string (a JSON Pointer such as \"/category\")");
@@ -93,6 +90,14 @@ std::string check_common(const json& spec, const std::string& where) {
     const auto pattern = spec.find("pattern");
     if (pattern == spec.end() || !pattern->is_string()) {
       fail("evaluator \"regex\" needs a \"pattern\" (a string)");
+    }
+  }
+  if (type == "llm_judge") {
+    for (const char* key : {"provider", "rubric"}) {
+      const auto it = spec.find(key);
+      if (it == spec.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+        fail(std::string("evaluator \"llm_judge\" needs \"") + key + "\" (a string)");
+      }
     }
   }
   if (type == "latency_ms" || type == "cost") {
@@ -675,6 +680,9 @@ Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input) {
     e = similarity(ctx);
   } else if (type == "exec") {
     e = exec(ctx);
+  } else if (type == "llm_judge") {
+    // It needs provider calls: the runner asks the judge and scores with judge.hpp.
+    throw InputError("evaluator \"llm_judge\" is scored by the runner, not by evaluate()");
   } else {
     e = maximum(ctx);
   }

@@ -11,8 +11,8 @@
 #include <string_view>
 
 // Scorers for one output. Each returns pass/fail, a score in [0,1] and a reason a person can
-// act on. The full set (llm_judge, similarity, exec, ...) comes with its own issue; this
-// module holds the ones that need no provider call.
+// act on. llm_judge needs provider calls: the runner makes them, and judge.hpp reads the
+// verdicts; evaluate() scores every other type.
 namespace promptops::evaluators {
 
 struct Evaluation {
@@ -43,7 +43,7 @@ bool supports(std::string_view type);
 
 // Checks a spec beyond its JSON Schema (evaluator.schema.json, checked by the loaders):
 // a regex that RE2 cannot compile, a `path` that is not a JSON Pointer, a type that is
-// unknown (with "did you mean") or not implemented yet. Throws InputError naming `where`
+// unknown (with "did you mean"), an llm_judge without provider or rubric. Throws InputError naming `where`
 // (e.g. "golden/classify.yaml:7:5"; "" for no place) and the problem.
 void check_spec(const nlohmann::json& spec, const std::string& where);
 

@@ -76,10 +76,11 @@ bool printable(const std::string& s) {
 TEST_CASE("evaluators::supports, exactly the types of this module", "[evaluators]") {
   for (const char* type :
        {"exact_match", "contains", "not_contains", "contains_any", "contains_all", "regex",
-        "starts_with", "is_json", "json_schema", "latency_ms", "cost", "similarity", "exec"}) {
+        "starts_with", "is_json", "json_schema", "latency_ms", "cost", "similarity", "exec",
+        "llm_judge"}) {
     CHECK(ev::supports(type));
   }
-  for (const char* type : {"llm_judge", "", "EXACT_MATCH", "exact"}) {
+  for (const char* type : {"", "EXACT_MATCH", "exact", "judge"}) {
     CHECK_FALSE(ev::supports(type));
   }
 }
@@ -581,8 +582,9 @@ TEST_CASE("evaluators::check_spec, problems beyond the schema are InputErrors at
     CHECK_THROWS_AS(check(R"({"type": "contains", "path": "/a~", "value": "x"})"), InputError);
   }
   SECTION("types") {
-    CHECK_THROWS_WITH(check(R"({"type": "llm_judge", "provider": "judge", "rubric": "r"})"),
-                      where + R"(: evaluator "llm_judge" is not implemented yet)");
+    CHECK_NOTHROW(check(R"({"type": "llm_judge", "provider": "judge", "rubric": "r"})"));
+    CHECK_THROWS_WITH(check(R"({"type": "llm_judge", "provider": "judge"})"),
+                      where + R"(: evaluator "llm_judge" needs "rubric" (a string))");
     CHECK_THROWS_WITH(check(R"({"type": "exact_mach"})"),
                       where + R"(: unknown evaluator "exact_mach", did you mean "exact_match"?)");
     CHECK_THROWS_WITH(check(R"({"value": "x"})"), where + R"(: an evaluator needs a "type")");
@@ -591,11 +593,11 @@ TEST_CASE("evaluators::check_spec, problems beyond the schema are InputErrors at
   }
   SECTION("without a place") {
     CHECK_THROWS_WITH(ev::check_spec(json{{"type", "llm_judge"}}, ""),
-                      R"(evaluator "llm_judge" is not implemented yet)");
+                      R"(evaluator "llm_judge" needs "provider" (a string))");
   }
   SECTION("evaluate refuses what check_spec refuses") {
     CHECK_THROWS_WITH(eval(R"({"type": "llm_judge", "provider": "judge", "rubric": "x"})", "x"),
-                      R"(evaluator "llm_judge" is not implemented yet)");
+                      R"(evaluator "llm_judge" is scored by the runner, not by evaluate())");
     CHECK_THROWS_AS(eval(R"({"type": "exact_match", "path": "x", "value": 1})", "{}"), InputError);
   }
 }
