@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,10 @@
 // Scorers for one output. Each returns pass/fail, a score in [0,1] and a reason a person can
 // act on. llm_judge needs provider calls: the runner makes them, and judge.hpp reads the
 // verdicts; evaluate() scores every other type.
+namespace promptops::jsonschema {
+class Validator;
+}
+
 namespace promptops::evaluators {
 
 struct Evaluation {
@@ -22,6 +27,9 @@ struct Evaluation {
   std::string reason;
   bool required = true; // false: scored, but does not decide the case's status
   double weight = 1;
+  // The evaluator could not decide (a judge call failed, or its verdicts could not be read):
+  // the case is an error, never a pass.
+  bool error = false;
 };
 
 // What an evaluator sees of one case on one provider.
@@ -36,6 +44,12 @@ struct EvalInput {
   // Where an `exec` evaluator's command runs (the registry root); "" : the current folder.
   std::filesystem::path workdir = {};
   const nlohmann::json* vars = nullptr; // the case's vars, for `exec` (null: none)
+  // When set, json_schema takes its compiled schema from here (path as for load_schema): a
+  // runner compiles each schema once and resolves "$ref"s to other files of the registry.
+  // Unset, it loads with load_schema and compiles on every call. Throws InputError.
+  std::function<std::shared_ptr<const jsonschema::Validator>(const std::string& path,
+                                                             bool format_assertion)>
+      compile_schema = {};
 };
 
 // True for the types this module evaluates.
@@ -43,8 +57,8 @@ bool supports(std::string_view type);
 
 // Checks a spec beyond its JSON Schema (evaluator.schema.json, checked by the loaders):
 // a regex that RE2 cannot compile, a `path` that is not a JSON Pointer, a type that is
-// unknown (with "did you mean"), an llm_judge without provider or rubric. Throws InputError naming `where`
-// (e.g. "golden/classify.yaml:7:5"; "" for no place) and the problem.
+// unknown (with "did you mean"), an llm_judge without provider or rubric. Throws InputError naming
+// `where` (e.g. "golden/classify.yaml:7:5"; "" for no place) and the problem.
 void check_spec(const nlohmann::json& spec, const std::string& where);
 
 // Score `input` with `spec` (one entry of a suite's or case's `evaluators:`). Never throws
@@ -57,5 +71,9 @@ void check_spec(const nlohmann::json& spec, const std::string& where);
 // Throws InputError for a spec check_spec() refuses, and for a json_schema schema that
 // load_schema cannot load or that does not compile.
 Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input);
+
+// What evaluate() does last, for scorers outside it (llm_judge): the spec's `name`, `required`
+// and `weight` applied to `e`, and its reason made safe to print.
+void label(const nlohmann::json& spec, Evaluation& e);
 
 } // namespace promptops::evaluators

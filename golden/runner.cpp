@@ -1,7 +1,11 @@
 #include "golden/runner.hpp"
 
 #include "evaluators/evaluator.hpp"
+#include "evaluators/judge.hpp"
+#include "golden/judge_prompt.hpp"
+#include "golden/schema_options.hpp"
 #include "golden/suite.hpp"
+#include "jsonschema/validator.hpp"
 #include "providers/engine.hpp"
 #include "providers/response_cache.hpp"
 #include "registry/render.hpp"
@@ -23,6 +27,7 @@
 #include <random>
 #include <set>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace promptops::golden {
 namespace {
@@ -30,12 +35,24 @@ namespace {
 using nlohmann::json;
 using nlohmann::ordered_json;
 using providers::ProviderRuntime;
+namespace judge = evaluators::judge;
 
 // One suite with everything a run needs, checked before any request is sent.
 struct PlannedCandidate {
   const registry::ResolvedPrompt* prompt = nullptr;
   const ProviderRuntime* provider = nullptr;
   std::string label; // "support/classify@prod on default"
+  // What pairwise judges compare with: case id -> output, from
+  // golden/baselines/<suite>/<provider>.jsonl (null when no judge of the suite is pairwise).
+  const std::unordered_map<std::string, std::string>* baseline = nullptr;
+  std::string baseline_shown;
+};
+
+// One llm_judge entry, ready to ask: its options, its prompt and its provider.
+struct PlannedJudge {
+  judge::Options options;
+  const registry::ResolvedPrompt* prompt = nullptr;
+  const ProviderRuntime* provider = nullptr;
 };
 
 struct PlannedSuite {
@@ -49,6 +66,64 @@ struct PlannedCase {
   std::size_t candidate = 0;
   const Case* test_case = nullptr;
   nlohmann::json evaluators; // the suite's, then the case's
+  // Per evaluator, its judge when it is an llm_judge; empty when the case has none.
+  std::vector<const PlannedJudge*> judges;
+};
+
+// What a case's judge calls cost, apart from the candidate's.
+struct JudgeStats {
+  std::size_t calls = 0;
+  std::size_t requests = 0; // sent (attempts), not taken from the cache
+  std::size_t cached = 0;
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  double cost = 0;
+  bool any_cost = false;
+
+  void add(const providers::Reply& reply, bool real_call) {
+    ++calls;
+    if (reply.cached) {
+      ++cached;
+    } else if (real_call) {
+      requests += static_cast<std::size_t>(reply.attempts);
+    }
+    input_tokens += reply.usage.input_tokens.value_or(0);
+    output_tokens += reply.usage.output_tokens.value_or(0);
+    if (reply.cost) {
+      cost += *reply.cost;
+      any_cost = true;
+    }
+  }
+};
+
+ordered_json judge_stats_json(const JudgeStats& j) {
+  ordered_json o;
+  o["calls"] = j.calls;
+  o["requests"] = j.requests;
+  o["cached"] = j.cached;
+  ordered_json usage;
+  usage["input_tokens"] = j.input_tokens;
+  usage["output_tokens"] = j.output_tokens;
+  o["usage"] = std::move(usage);
+  o["cost"] = j.any_cost ? ordered_json(j.cost) : ordered_json(nullptr);
+  return o;
+}
+
+// A case whose candidate answered and whose judges are still out.
+struct CaseInFlight {
+  providers::Reply reply;
+  std::vector<evaluators::Evaluation> evaluations; // per evaluator; judged ones at the end
+  std::map<std::size_t, std::vector<judge::Answer>> answers; // evaluator -> judge answers
+  std::size_t pending = 0;
+  JudgeStats judge;
+};
+
+// What a job of the engine is for.
+struct JobTag {
+  std::size_t planned = 0; // the case, an index into the planned cases
+  long slot = -1;          // -1: the candidate's call; else the evaluator it judges for
+  std::size_t answer = 0;  // which of that judge's answers
+  bool real_call = false;  // a provider call (not echo or replay)
 };
 
 std::string done_key(const std::string& suite, const std::string& provider,
@@ -228,13 +303,6 @@ public:
       }
     }
 
-    std::vector<providers::Job> jobs;
-    jobs.reserve(todo.size());
-    for (std::size_t i : todo) {
-      jobs.push_back(make_job(i));
-    }
-    m_requests.clear(); // moved into the jobs
-
     std::unique_ptr<providers::ResponseCache> cache;
     cache = std::make_unique<providers::ResponseCache>(m_options.cache_dir.empty()
                                                            ? providers::ResponseCache::default_dir()
@@ -246,32 +314,34 @@ public:
     for (const auto& line : finished) {
       tally(line, outcome);
     }
-    const std::size_t total = finished.size() + todo.size();
-    std::size_t ended = finished.size();
+    m_total = finished.size() + todo.size();
+    m_ended = finished.size();
+    m_results = &results;
+    m_outcome = &outcome;
     if (m_options.on_progress) {
-      m_options.on_progress(ended, total);
+      m_options.on_progress(m_ended, m_total);
     }
 
-    providers::EngineOptions engine;
-    engine.cache = cache.get();
-    engine.read_cache = m_options.use_cache;
-    engine.concurrency_override = m_options.concurrency;
-    engine.stop = m_options.stop;
-    engine.on_done = [&](std::size_t job, const providers::Reply& reply) {
-      ordered_json line = result_line(m_cases[todo[job]], reply);
-      results.append(line.dump(-1, ' ', false, json::error_handler_t::replace));
-      if (reply.cached) {
-        ++outcome.cached;
-      } else if (!jobs[job].cache_key.empty()) { // a real provider call
-        outcome.requests_sent += static_cast<std::size_t>(reply.attempts);
-      }
-      tally(line, outcome);
-      ++ended;
-      if (m_options.on_progress) {
-        m_options.on_progress(ended, total);
-      }
+    providers::EngineOptions engine_options;
+    engine_options.cache = cache.get();
+    engine_options.read_cache = m_options.use_cache;
+    engine_options.concurrency_override = m_options.concurrency;
+    engine_options.stop = m_options.stop;
+    engine_options.on_done = [this](std::size_t job, const providers::Reply& reply) {
+      job_done(job, reply);
     };
-    providers::run_jobs(jobs, engine);
+    {
+      providers::CallEngine engine(engine_options);
+      m_engine = &engine;
+      for (std::size_t i : todo) {
+        add_job(make_job(i), {i, -1, 0, false});
+      }
+      m_requests.clear(); // moved into the jobs
+      engine.run();
+      m_engine = nullptr;
+    }
+    const std::size_t ended = m_ended;
+    const std::size_t total = m_total;
     outcome.interrupted = ended < total;
 
     summarize(outcome);
@@ -361,24 +431,32 @@ private:
     // request: a typo found after ten minutes of calls wastes them.
     for (std::size_t s = 0; s < m_suites.size(); ++s) {
       PlannedSuite& ps = m_suites[s];
+      std::vector<const PlannedJudge*> suite_judges;
       for (std::size_t i = 0; i < ps.suite.evaluators.size(); ++i) {
         const SourcePosition p =
             ps.suite.source_map.value_position(util::pointer_append("/evaluators", i));
-        evaluators::check_spec(ps.suite.evaluators[i], ps.suite.display_path + ":" +
-                                                           std::to_string(p.line) + ":" +
-                                                           std::to_string(p.column));
+        const std::string where =
+            ps.suite.display_path + ":" + std::to_string(p.line) + ":" + std::to_string(p.column);
+        evaluators::check_spec(ps.suite.evaluators[i], where);
+        suite_judges.push_back(plan_judge(ps.suite.evaluators[i], where, ps));
       }
       const std::string cases_shown = m_registry.display(ps.suite.cases_path);
       for (const auto& c : ps.cases) {
         json evals = ps.suite.evaluators;
+        std::vector<const PlannedJudge*> judges = suite_judges;
         if (c.evaluators.is_array()) {
           for (const auto& e : c.evaluators) {
-            evaluators::check_spec(e, cases_shown + ":" + std::to_string(c.line));
+            const std::string where = cases_shown + ":" + std::to_string(c.line);
+            evaluators::check_spec(e, where);
+            judges.push_back(plan_judge(e, where, ps));
             evals.push_back(e);
           }
         }
+        if (std::all_of(judges.begin(), judges.end(), [](auto* j) { return j == nullptr; })) {
+          judges.clear();
+        }
         for (std::size_t k = 0; k < ps.candidates.size(); ++k) {
-          m_cases.push_back({s, k, &c, evals});
+          m_cases.push_back({s, k, &c, evals, judges});
         }
       }
     }
@@ -401,6 +479,90 @@ private:
       }
     }
     throw_if_any(std::move(render_errors));
+  }
+
+  // The judge of an llm_judge entry (null for any other type): its provider, its prompt (whose
+  // variables it must be able to fill) and, when pairwise, the baselines of the suite's
+  // candidates. Throws InputError at `where`.
+  const PlannedJudge* plan_judge(const json& spec, const std::string& where, PlannedSuite& ps) {
+    if (util::string_field(spec, "type") != "llm_judge") {
+      return nullptr;
+    }
+    judge::Options options = judge::read_options(spec);
+    const registry::Config& config = m_registry.config();
+    const registry::ProviderConfig* provider = config.find_provider(options.provider);
+    if (provider == nullptr) {
+      throw InputError(where, {},
+                       "unknown judge provider \"" + options.provider + "\"" +
+                           util::did_you_mean(options.provider, config.provider_names()) +
+                           " (providers are defined in " + config.display_path + ")");
+    }
+    const std::string prompt_name =
+        options.prompt.empty() ? judge::default_prompt_name(options.pairwise) : options.prompt;
+    auto prompt_it = m_judge_prompts.find(prompt_name);
+    if (prompt_it == m_judge_prompts.end()) {
+      std::unique_ptr<registry::ResolvedPrompt> loaded;
+      try {
+        loaded =
+            std::make_unique<registry::ResolvedPrompt>(load_judge_prompt(m_registry, prompt_name));
+      } catch (const InputError& e) {
+        if (e.path().empty()) {
+          throw InputError(where, {}, e.problem());
+        }
+        throw;
+      }
+      prompt_it = m_judge_prompts.emplace(prompt_name, std::move(loaded)).first;
+    }
+    const registry::ResolvedPrompt& prompt = *prompt_it->second;
+    const std::vector<std::string> given =
+        options.pairwise
+            ? std::vector<std::string>{"rubric", "output_a", "output_b",
+                                       "input",  "expected", "vars"}
+            : std::vector<std::string>{"rubric", "output", "input", "expected", "vars"};
+    for (const auto& v : prompt.prompt.required) {
+      if (std::find(given.begin(), given.end(), v.name) == given.end()) {
+        std::string list;
+        for (const auto& g : given) {
+          list += (list.empty() ? "" : ", ") + g;
+        }
+        throw InputError(where, {},
+                         "judge prompt \"" + prompt_name + "\" requires variable \"" + v.name +
+                             "\", which llm_judge does not give (it gives " + list + ")");
+      }
+    }
+    if (options.pairwise) {
+      for (auto& cand : ps.candidates) {
+        if (cand.baseline == nullptr) {
+          load_baseline(ps.suite.name, cand, where);
+        }
+      }
+    }
+    auto planned = std::make_unique<PlannedJudge>();
+    planned->options = std::move(options);
+    planned->prompt = &prompt;
+    planned->provider = &runtime(*provider);
+    m_planned_judges.push_back(std::move(planned));
+    return m_planned_judges.back().get();
+  }
+
+  void load_baseline(const std::string& suite, PlannedCandidate& cand, const std::string& where) {
+    const std::string& provider = cand.provider->settings.name;
+    const std::string path = "golden/baselines/" + suite + "/" + provider + ".jsonl";
+    const std::string shown = m_registry.display(path);
+    auto it = m_baselines.find(path);
+    if (it == m_baselines.end()) {
+      if (!std::filesystem::exists(m_registry.root() / path)) {
+        throw InputError(where, {},
+                         "llm_judge with pairwise: true compares with the baseline, but " + shown +
+                             " does not exist (a baseline line is {\"id\": ..., \"output\": "
+                             "...}; promptops baseline record writes one)");
+      }
+      auto outputs = std::make_unique<std::unordered_map<std::string, std::string>>(
+          providers::load_replay(m_registry.root() / path, shown, provider));
+      it = m_baselines.emplace(path, std::move(outputs)).first;
+    }
+    cand.baseline = it->second.get();
+    cand.baseline_shown = shown;
   }
 
   const registry::ResolvedPrompt& resolve(const Candidate& candidate, const std::string& shown) {
@@ -437,16 +599,27 @@ private:
     return *m_providers.emplace(config.name, std::move(rt)).first->second;
   }
 
+  std::string case_context(const PlannedCase& pc) const {
+    return "case \"" + pc.test_case->id + "\" in " +
+           m_registry.display(m_suites[pc.suite].suite.cases_path) + ":" +
+           std::to_string(pc.test_case->line);
+  }
+
   providers::Request make_request(const PlannedCase& pc) const {
-    const PlannedSuite& ps = m_suites[pc.suite];
-    const PlannedCandidate& cand = ps.candidates[pc.candidate];
-    const std::string context = "case \"" + pc.test_case->id + "\" in " +
-                                m_registry.display(ps.suite.cases_path) + ":" +
-                                std::to_string(pc.test_case->line);
+    const PlannedCandidate& cand = m_suites[pc.suite].candidates[pc.candidate];
+    return render_request(*cand.prompt, *cand.provider, pc.test_case->vars, case_context(pc),
+                          pc.test_case->id);
+  }
+
+  // `prompt` rendered with `vars` as a call to `provider`: the provider's params overridden by
+  // the prompt's, the prompt's model unless it has none. Throws InputError.
+  providers::Request render_request(const registry::ResolvedPrompt& prompt,
+                                    const ProviderRuntime& provider, const json& vars,
+                                    const std::string& context, const std::string& case_id) const {
     const registry::RenderedPrompt rendered =
-        registry::render_prompt(*cand.prompt, m_registry.config(), pc.test_case->vars, context);
+        registry::render_prompt(prompt, m_registry.config(), vars, context);
     providers::Request r;
-    r.case_id = pc.test_case->id;
+    r.case_id = case_id;
     if (rendered.kind == registry::PromptKind::text) {
       r.messages.push_back({"user", rendered.text});
     } else {
@@ -454,19 +627,21 @@ private:
         r.messages.push_back({m.role, m.content});
       }
     }
-    const providers::ProviderSettings& settings = cand.provider->settings;
-    const registry::Prompt& prompt = cand.prompt->prompt;
-    r.model = prompt.model.empty() ? settings.model : prompt.model;
+    const providers::ProviderSettings& settings = provider.settings;
+    const registry::Prompt& p = prompt.prompt;
+    r.model = p.model.empty() ? settings.model : p.model;
     r.params = settings.params.is_object() ? settings.params : json::object();
-    if (prompt.params.is_object()) {
-      r.params.update(prompt.params);
+    if (p.params.is_object()) {
+      r.params.update(p.params);
     }
-    if (cand.prompt->output_schema) {
-      r.output_schema = json::parse(*cand.prompt->output_schema, nullptr, false);
+    if (prompt.output_schema) {
+      r.output_schema = json::parse(*prompt.output_schema, nullptr, false);
       if (r.output_schema.is_discarded()) {
         r.output_schema = nullptr;
       }
-      r.output_schema_name = prompt.name;
+      // response_format's name allows [a-zA-Z0-9_-] only: "support/classify" would be refused.
+      r.output_schema_name = p.name;
+      std::replace(r.output_schema_name.begin(), r.output_schema_name.end(), '/', '_');
     }
     return r;
   }
@@ -474,17 +649,222 @@ private:
   providers::Job make_job(std::size_t index) {
     const PlannedCase& pc = m_cases[index];
     const PlannedCandidate& cand = m_suites[pc.suite].candidates[pc.candidate];
+    if (!pc.judges.empty() && !m_requests[index].messages.empty()) {
+      m_inputs[index] = m_requests[index].messages.back().content; // the judges' "input"
+    }
+    return job_for(*cand.provider, std::move(m_requests[index]));
+  }
+
+  static providers::Job job_for(const ProviderRuntime& provider, providers::Request request) {
     providers::Job job;
-    job.provider = cand.provider;
-    job.request = std::move(m_requests[index]);
-    const std::string& type = cand.provider->settings.type;
+    job.provider = &provider;
+    job.request = std::move(request);
+    const std::string& type = provider.settings.type;
     if (type != "echo" && type != "replay") {
-      job.cache_key = providers::cache_key(cand.provider->settings, job.request);
+      job.cache_key = providers::cache_key(provider.settings, job.request);
     }
     return job;
   }
 
-  ordered_json result_line(const PlannedCase& pc, const providers::Reply& reply) const {
+  void add_job(providers::Job job, JobTag tag) {
+    tag.real_call = !job.cache_key.empty();
+    const std::size_t index = m_engine->add(std::move(job));
+    if (m_tags.size() <= index) {
+      m_tags.resize(index + 1);
+    }
+    m_tags[index] = tag;
+  }
+
+  // A call ended: a candidate's (score it, and ask its judges) or a judge's (when it was the
+  // case's last, score the judges and write the case).
+  void job_done(std::size_t job, const providers::Reply& reply) {
+    const JobTag tag = m_tags[job];
+    const PlannedCase& pc = m_cases[tag.planned];
+    if (tag.slot < 0) {
+      if (reply.cached) {
+        ++m_outcome->cached;
+      } else if (tag.real_call) {
+        m_outcome->requests_sent += static_cast<std::size_t>(reply.attempts);
+      }
+      CaseInFlight flight;
+      flight.reply = reply;
+      if (reply.ok) {
+        flight.evaluations = evaluate_case(pc, reply);
+        if (!pc.judges.empty()) {
+          ask_judges(tag.planned, flight);
+        }
+      }
+      if (flight.pending == 0) {
+        finish_case(pc, flight);
+      } else {
+        m_in_flight.emplace(tag.planned, std::move(flight));
+      }
+      return;
+    }
+    auto it = m_in_flight.find(tag.planned);
+    if (it == m_in_flight.end()) {
+      return;
+    }
+    CaseInFlight& flight = it->second;
+    flight.judge.add(reply, tag.real_call);
+    flight.answers[static_cast<std::size_t>(tag.slot)][tag.answer] =
+        judge::Answer{reply.ok, reply.output, reply.error};
+    if (--flight.pending == 0) {
+      finish_case(pc, flight);
+      m_in_flight.erase(it);
+    }
+  }
+
+  // Every evaluator but the judges, which get a placeholder.
+  std::vector<evaluators::Evaluation> evaluate_case(const PlannedCase& pc,
+                                                    const providers::Reply& reply) {
+    const PlannedCandidate& cand = m_suites[pc.suite].candidates[pc.candidate];
+    const registry::ResolvedPrompt* prompt = cand.prompt;
+    evaluators::EvalInput input{
+        reply.output,
+        pc.test_case->expected,
+        reply.latency_ms,
+        reply.cost,
+        [this, prompt](const std::string& path) { return load_schema(*prompt, path); },
+        m_registry.root(),
+        &pc.test_case->vars,
+        [this, prompt](const std::string& path, bool format_assertion) {
+          return compiled_schema(*prompt, path, format_assertion);
+        }};
+    std::vector<evaluators::Evaluation> out;
+    out.reserve(pc.evaluators.size());
+    for (std::size_t i = 0; i < pc.evaluators.size(); ++i) {
+      const json& spec = pc.evaluators[i];
+      evaluators::Evaluation e;
+      if (!pc.judges.empty() && pc.judges[i] != nullptr) {
+        out.push_back(e); // asked next
+        continue;
+      }
+      try {
+        e = evaluators::evaluate(spec, input);
+      } catch (const Error& err) {
+        e.type = util::string_field(spec, "type");
+        e.pass = false;
+        e.reason = err.what();
+      }
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  // Queue the calls of every judge of the case: n samples each, twice for pairwise (the
+  // candidate as A, then as B). A judge that cannot be asked is decided here.
+  void ask_judges(std::size_t planned, CaseInFlight& flight) {
+    const PlannedCase& pc = m_cases[planned];
+    const PlannedCandidate& cand = m_suites[pc.suite].candidates[pc.candidate];
+    const std::string& input = m_inputs[planned];
+    for (std::size_t slot = 0; slot < pc.judges.size(); ++slot) {
+      const PlannedJudge* j = pc.judges[slot];
+      if (j == nullptr) {
+        continue;
+      }
+      const judge::Options& o = j->options;
+      const std::string context = "llm_judge for " + case_context(pc);
+      const std::string& output = flight.reply.output;
+      std::vector<providers::Request> orders;
+      try {
+        if (!o.pairwise) {
+          orders.push_back(render_request(
+              *j->prompt, *j->provider,
+              judge::grading_vars(o, output, pc.test_case->expected, input, pc.test_case->vars),
+              context, pc.test_case->id));
+        } else {
+          const auto base = cand.baseline->find(pc.test_case->id);
+          if (base == cand.baseline->end()) {
+            evaluators::Evaluation& e = flight.evaluations[slot];
+            e.reason = "no baseline output for case \"" + pc.test_case->id + "\" in " +
+                       cand.baseline_shown + " to compare with";
+            evaluators::label(pc.evaluators[slot], e);
+            continue;
+          }
+          for (const bool candidate_first : {true, false}) {
+            const std::string& a = candidate_first ? output : base->second;
+            const std::string& b = candidate_first ? base->second : output;
+            orders.push_back(render_request(
+                *j->prompt, *j->provider,
+                judge::pairwise_vars(o, a, b, pc.test_case->expected, input, pc.test_case->vars),
+                context, pc.test_case->id));
+          }
+        }
+      } catch (const Error& err) {
+        evaluators::Evaluation& e = flight.evaluations[slot];
+        e.error = true;
+        e.reason = std::string("the judge prompt does not render: ") + err.what();
+        evaluators::label(pc.evaluators[slot], e);
+        continue;
+      }
+      const std::size_t n = static_cast<std::size_t>(o.n);
+      flight.answers[slot].resize(n * orders.size());
+      for (std::size_t k = 0; k < n; ++k) {
+        for (std::size_t order = 0; order < orders.size(); ++order) {
+          providers::Request r = orders[order];
+          r.sample = static_cast<int>(k);
+          add_job(job_for(*j->provider, std::move(r)),
+                  {planned, static_cast<long>(slot), k * orders.size() + order, false});
+          ++flight.pending;
+        }
+      }
+    }
+  }
+
+  // The judges' answers read, then the case's line written and counted.
+  void finish_case(const PlannedCase& pc, CaseInFlight& flight) {
+    for (auto& [slot, answers] : flight.answers) {
+      const judge::Options& o = pc.judges[slot]->options;
+      evaluators::Evaluation e;
+      if (o.pairwise) {
+        std::vector<std::pair<judge::Answer, judge::Answer>> pairs;
+        for (std::size_t k = 0; k + 1 < answers.size(); k += 2) {
+          pairs.emplace_back(answers[k], answers[k + 1]);
+        }
+        e = judge::compare(o, pairs);
+      } else {
+        e = judge::grade(o, answers);
+      }
+      evaluators::label(pc.evaluators[slot], e);
+      flight.evaluations[slot] = std::move(e);
+    }
+    ordered_json line = result_line(pc, flight.reply, flight.evaluations,
+                                    pc.judges.empty() ? nullptr : &flight.judge);
+    m_results->append(line.dump(-1, ' ', false, json::error_handler_t::replace));
+    tally(line, *m_outcome);
+    ++m_ended;
+    if (m_options.on_progress) {
+      m_options.on_progress(m_ended, m_total);
+    }
+  }
+
+  std::shared_ptr<const jsonschema::Validator>
+  compiled_schema(const registry::ResolvedPrompt& prompt, const std::string& path,
+                  bool format_assertion) {
+    const std::string file = path.empty() ? prompt.prompt.output_schema : path;
+    const std::string key =
+        (path.empty() ? prompt.version + ":" : "") + file + "\x1f" + (format_assertion ? "1" : "0");
+    if (auto it = m_schemas.find(key); it != m_schemas.end()) {
+      return it->second;
+    }
+    const json schema = load_schema(prompt, path);
+    jsonschema::CompileOptions options = registry_schema_options(m_registry, file);
+    options.format_assertion = format_assertion;
+    try {
+      auto compiled = std::make_shared<const jsonschema::Validator>(
+          jsonschema::Validator::compile(schema, options));
+      m_schemas.emplace(key, compiled);
+      return compiled;
+    } catch (const jsonschema::SchemaError& e) {
+      throw InputError("json_schema: " + m_registry.display(file) +
+                       " is not a valid schema: " + e.what());
+    }
+  }
+
+  ordered_json result_line(const PlannedCase& pc, const providers::Reply& reply,
+                           const std::vector<evaluators::Evaluation>& scored,
+                           const JudgeStats* judged) const {
     const PlannedSuite& ps = m_suites[pc.suite];
     const PlannedCandidate& cand = ps.candidates[pc.candidate];
     ordered_json o; // SPEC's order, for people reading the file
@@ -498,28 +878,13 @@ private:
     ordered_json evaluations = ordered_json::array();
     std::string status = "error";
     ordered_json score = nullptr;
+    std::string error = reply.error;
     if (reply.ok) {
       double weighted = 0;
       double weights = 0;
       bool pass = true;
-      const registry::ResolvedPrompt* prompt = cand.prompt;
-      evaluators::EvalInput input{
-          reply.output,
-          pc.test_case->expected,
-          reply.latency_ms,
-          reply.cost,
-          [this, prompt](const std::string& path) { return load_schema(*prompt, path); },
-          m_registry.root(),
-          &pc.test_case->vars};
-      for (const auto& spec : pc.evaluators) {
-        evaluators::Evaluation e;
-        try {
-          e = evaluators::evaluate(spec, input);
-        } catch (const Error& err) {
-          e.type = util::string_field(spec, "type");
-          e.pass = false;
-          e.reason = err.what();
-        }
+      bool undecided = false;
+      for (const evaluators::Evaluation& e : scored) {
         ordered_json ej;
         ej["type"] = e.type;
         ej["pass"] = e.pass;
@@ -528,14 +893,22 @@ private:
         if (!e.required) {
           ej["required"] = false;
         }
+        if (e.error) {
+          ej["error"] = true;
+        }
         evaluations.push_back(std::move(ej));
         weighted += e.score * e.weight;
         weights += e.weight;
         if (e.required && !e.pass) {
           pass = false;
         }
+        if (e.required && e.error && !undecided) {
+          // A judge that could not decide makes the case inconclusive, never a pass.
+          undecided = true;
+          error = e.type + ": " + e.reason;
+        }
       }
-      status = pass ? "pass" : "fail";
+      status = undecided ? "error" : pass ? "pass" : "fail";
       score = weights > 0 ? weighted / weights : 1.0;
     }
     o["status"] = status;
@@ -555,8 +928,11 @@ private:
                                   : ordered_json(reply.system_fingerprint);
     o["attempts"] = reply.attempts;
     o["cached"] = reply.cached;
-    if (!reply.ok) {
-      o["error"] = reply.error;
+    if (judged != nullptr) {
+      o["judge"] = judge_stats_json(*judged);
+    }
+    if (status == "error") {
+      o["error"] = error;
     }
     return o;
   }
@@ -593,6 +969,9 @@ private:
       for (const auto& c : ps.candidates) {
         versions[c.prompt->prompt.name + "@" + c.prompt->ref] = c.prompt->version;
       }
+    }
+    for (const auto& [name, prompt] : m_judge_prompts) {
+      versions[name + "@" + prompt->ref] = prompt->version; // a changed judge changes verdicts
     }
     return {{"run_id", run_id},
             {"started", now_iso()},
@@ -649,6 +1028,20 @@ private:
     if (auto c = r.find("cost"); c != r.end() && c->is_number()) {
       m_cost += c->get<double>();
       m_any_cost = true;
+    }
+    if (auto j = r.find("judge"); j != r.end() && j->is_object()) {
+      const auto count = [&](const char* key) { return j->value(key, std::size_t{0}); };
+      m_judge.calls += count("calls");
+      m_judge.requests += count("requests");
+      m_judge.cached += count("cached");
+      if (auto u = j->find("usage"); u != j->end() && u->is_object()) {
+        m_judge.input_tokens += u->value("input_tokens", std::int64_t{0});
+        m_judge.output_tokens += u->value("output_tokens", std::int64_t{0});
+      }
+      if (auto c = j->find("cost"); c != j->end() && c->is_number()) {
+        m_judge.cost += c->get<double>();
+        m_judge.any_cost = true;
+      }
     }
   }
 
@@ -743,6 +1136,8 @@ private:
     s["cost"] = m_any_cost ? ordered_json(m_cost) : ordered_json(nullptr);
     s["requests"] = outcome.requests_sent;
     s["cached"] = outcome.cached;
+    // Judges' calls, tokens and cost, apart from the candidates' above.
+    s["judge"] = judge_stats_json(m_judge);
     s["interrupted"] = outcome.interrupted;
     s["finished"] = now_iso();
     outcome.summary = std::move(s);
@@ -757,6 +1152,21 @@ private:
   std::vector<providers::Request> m_requests;
   std::map<std::string, std::unique_ptr<registry::ResolvedPrompt>> m_prompts;
   std::map<std::string, std::unique_ptr<ProviderRuntime>> m_providers;
+  std::map<std::string, std::unique_ptr<registry::ResolvedPrompt>> m_judge_prompts; // by name
+  std::vector<std::unique_ptr<PlannedJudge>> m_planned_judges;
+  // Baseline outputs by file (golden/baselines/<suite>/<provider>.jsonl), for pairwise judges.
+  std::map<std::string, std::unique_ptr<std::unordered_map<std::string, std::string>>> m_baselines;
+  std::unordered_map<std::size_t, std::string> m_inputs; // judged cases: the prompt's last message
+  std::unordered_map<std::string, std::shared_ptr<const jsonschema::Validator>> m_schemas;
+  // While the engine runs.
+  providers::CallEngine* m_engine = nullptr;
+  std::vector<JobTag> m_tags;                                // per job
+  std::unordered_map<std::size_t, CaseInFlight> m_in_flight; // by planned case
+  ResultsFile* m_results = nullptr;
+  RunOutcome* m_outcome = nullptr;
+  std::size_t m_ended = 0;
+  std::size_t m_total = 0;
+  JudgeStats m_judge; // over the run
   std::map<std::string, Totals> m_per_suite;
   Totals m_all;
   std::int64_t m_input_tokens = 0;

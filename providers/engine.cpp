@@ -128,12 +128,13 @@ struct ExecDone {
   bool retryable;
 };
 
-class Engine {
-public:
-  Engine(const std::vector<Job>& jobs, const EngineOptions& options)
-      : m_jobs(jobs), m_options(options), m_state(jobs.size()), m_rng(std::random_device{}()) {}
+} // namespace
 
-  ~Engine() {
+class CallEngine::Impl {
+public:
+  explicit Impl(const EngineOptions& options) : m_options(options), m_rng(std::random_device{}()) {}
+
+  ~Impl() {
     if (m_cache_writer.joinable()) {
       {
         std::lock_guard<std::mutex> lock(m_cache_mutex);
@@ -154,36 +155,27 @@ public:
     }
   }
 
+  std::size_t add(Job job) {
+    m_jobs.push_back(std::move(job)); // a deque: references to earlier jobs stay valid
+    m_state.emplace_back();
+    ++m_remaining;
+    m_admit.push_back(m_jobs.size() - 1);
+    return m_jobs.size() - 1;
+  }
+
   void run() {
     // A server that goes away mid-write must be an error, not a dead process (commands are
     // looked after by util::run_command).
     ::signal(SIGPIPE, SIG_IGN);
-    for (std::size_t i = 0; i < m_jobs.size(); ++i) {
-      const Job& job = m_jobs[i];
-      if (m_options.cache != nullptr && m_options.read_cache && !job.cache_key.empty()) {
-        if (auto hit = m_options.cache->get(job.cache_key)) {
-          finish(i, reply_from_cache(*hit));
-          continue;
-        }
-      }
-      lane_for(job.provider).pending.push_back(i);
-    }
-    if (m_remaining == 0) {
-      return;
-    }
-    m_multi = curl().multi_init();
-    // Keep a connection per call in flight: by default libcurl's cache closes some as
-    // transfers end, and a new TCP (or TLS) handshake per request costs more than the call.
-    long connections = 0;
-    for (const auto& [_, lane] : m_lanes) {
-      connections += lane->concurrency;
-    }
-    curl().multi_setopt(m_multi, CURLMOPT_MAXCONNECTS, std::max(connections, 8L));
-
     while (m_remaining > 0) {
       if (stopping()) {
         return;
       }
+      admit();
+      if (m_remaining == 0) {
+        break;
+      }
+      ensure_multi();
       const auto now = Clock::now();
       release_due_retries(now);
       double wait_ms = 1000;
@@ -197,6 +189,9 @@ public:
       drain_exec();
       if (m_remaining == 0) {
         break;
+      }
+      if (!m_admit.empty()) {
+        continue; // jobs added as others ended: start them before waiting
       }
       if (!m_retries.empty()) {
         wait_ms = std::min(wait_ms, ms_between(Clock::now(), m_retries.top().first));
@@ -212,6 +207,40 @@ public:
 
 private:
   bool stopping() const { return m_options.stop != nullptr && m_options.stop->load(); }
+
+  // Jobs added and not yet queued: a cached reply ends a job at once (and its on_done may add
+  // more, which this loop takes too); the others wait in their provider's lane.
+  void admit() {
+    while (!m_admit.empty()) {
+      const std::size_t i = m_admit.front();
+      m_admit.pop_front();
+      const Job& job = m_jobs[i];
+      if (m_options.cache != nullptr && m_options.read_cache && !job.cache_key.empty()) {
+        if (auto hit = m_options.cache->get(job.cache_key)) {
+          finish(i, reply_from_cache(*hit));
+          continue;
+        }
+      }
+      lane_for(job.provider).pending.push_back(i);
+    }
+  }
+
+  void ensure_multi() {
+    if (m_multi == nullptr) {
+      m_multi = curl().multi_init();
+    }
+    if (m_lanes.size() == m_lanes_connected) {
+      return;
+    }
+    // Keep a connection per call in flight: by default libcurl's cache closes some as
+    // transfers end, and a new TCP (or TLS) handshake per request costs more than the call.
+    long connections = 0;
+    for (const auto& [_, lane] : m_lanes) {
+      connections += lane->concurrency;
+    }
+    curl().multi_setopt(m_multi, CURLMOPT_MAXCONNECTS, std::max(connections, 8L));
+    m_lanes_connected = m_lanes.size();
+  }
 
   Lane& lane_for(const ProviderRuntime* p) {
     auto it = m_lanes.find(p);
@@ -588,10 +617,12 @@ private:
     }
   }
 
-  const std::vector<Job>& m_jobs;
   const EngineOptions& m_options;
-  std::vector<JobState> m_state;
-  std::size_t m_remaining = m_jobs.size();
+  std::deque<Job> m_jobs;
+  std::deque<JobState> m_state;
+  std::deque<std::size_t> m_admit; // added, not yet looked up in the cache nor queued
+  std::size_t m_remaining = 0;
+  std::size_t m_lanes_connected = 0; // lanes counted in CURLMOPT_MAXCONNECTS
   bool m_progress = false;
   std::map<const ProviderRuntime*, std::unique_ptr<Lane>> m_lanes;
   CURLM* m_multi = nullptr;
@@ -608,8 +639,6 @@ private:
   bool m_cache_closing = false;
   std::thread m_cache_writer;
 };
-
-} // namespace
 
 std::unordered_map<std::string, std::string> load_replay(const std::filesystem::path& file,
                                                          const std::string& display_path,
@@ -636,9 +665,16 @@ std::unordered_map<std::string, std::string> load_replay(const std::filesystem::
   return out;
 }
 
-void run_jobs(const std::vector<Job>& jobs, const EngineOptions& options) {
-  Engine engine(jobs, options);
-  engine.run();
+CallEngine::CallEngine(const EngineOptions& options) : m_impl(std::make_unique<Impl>(options)) {}
+
+CallEngine::~CallEngine() = default;
+
+std::size_t CallEngine::add(Job job) {
+  return m_impl->add(std::move(job));
+}
+
+void CallEngine::run() {
+  m_impl->run();
 }
 
 } // namespace promptops::providers

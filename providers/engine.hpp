@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,14 +44,30 @@ struct EngineOptions {
   // After this many connection failures in a row with no success, a provider is taken as
   // down: its remaining calls fail at once instead of retrying for minutes.
   int unreachable_after = 6;
-  // Called on the caller's thread as each job ends, in the order they end.
+  // Called on the caller's thread as each job ends, in the order they end. It may add jobs
+  // (a judge's call for the output that just came back).
   std::function<void(std::size_t job, const Reply& reply)> on_done;
   // Set (e.g. by a signal handler) to stop: no new call starts, calls in flight are
-  // abandoned, and run_jobs returns; jobs not ended get no on_done.
+  // abandoned, and run returns; jobs not ended get no on_done.
   const std::atomic<bool>* stop = nullptr;
 };
 
-// Runs every job; returns when each has ended (or `stop` was set).
-void run_jobs(const std::vector<Job>& jobs, const EngineOptions& options);
+// Runs jobs: those added before run() and those added (from on_done) while it runs.
+class CallEngine {
+public:
+  explicit CallEngine(const EngineOptions& options);
+  ~CallEngine(); // waits for the cache writer: every reply is stored when it returns
+  CallEngine(const CallEngine&) = delete;
+  CallEngine& operator=(const CallEngine&) = delete;
+
+  // Queues `job`; returns its index, the one on_done reports.
+  std::size_t add(Job job);
+  // Returns when every job added has ended, or `stop` was set.
+  void run();
+
+private:
+  class Impl;
+  std::unique_ptr<Impl> m_impl;
+};
 
 } // namespace promptops::providers

@@ -146,14 +146,17 @@ std::string cache_key(const ProviderSettings& provider, const Request& request) 
     messages.push_back({m.role, m.content});
   }
   // nlohmann::json keeps object keys sorted, so the dump is canonical.
-  const json key = {{"v", 1},
-                    {"type", provider.type},
-                    {"endpoint", provider.base_url},
-                    {"command", provider.command},
-                    {"model", request.model},
-                    {"params", request.params},
-                    {"messages", std::move(messages)},
-                    {"output_schema", request.output_schema}};
+  json key = {{"v", 1},
+              {"type", provider.type},
+              {"endpoint", provider.base_url},
+              {"command", provider.command},
+              {"model", request.model},
+              {"params", request.params},
+              {"messages", std::move(messages)},
+              {"output_schema", request.output_schema}};
+  if (request.sample > 0) {
+    key["sample"] = request.sample; // absent for the first, so older entries still match
+  }
   return util::sha256_hex(key.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 

@@ -26,6 +26,9 @@ struct Request {
   nlohmann::json params = nlohmann::json::object(); // provider params, then the prompt's
   nlohmann::json output_schema;                     // null: the prompt has none
   std::string output_schema_name;                   // for response_format's "name"
+  // Which of n identical calls this is (a judge asked n times): each is cached apart, so
+  // that n samples are n answers, not one answer n times.
+  int sample = 0;
 };
 
 struct Usage {

@@ -173,6 +173,22 @@ std::string format_outcome(const golden::RunOutcome& outcome, double seconds, bo
   std::snprintf(timing, sizeof timing, "; %.2f s; %zu requests sent, %zu cached\n", seconds,
                 outcome.requests_sent, outcome.cached);
   out += timing;
+  if (const auto j = s.find("judge"); j != s.end() && j->value("calls", 0) > 0) {
+    char judged[256];
+    std::snprintf(judged, sizeof judged,
+                  "judges: %zu calls (%zu requests sent, %zu cached); %lld tokens in, %lld out",
+                  (*j)["calls"].get<std::size_t>(), (*j)["requests"].get<std::size_t>(),
+                  (*j)["cached"].get<std::size_t>(),
+                  static_cast<long long>((*j)["usage"]["input_tokens"].get<std::int64_t>()),
+                  static_cast<long long>((*j)["usage"]["output_tokens"].get<std::int64_t>()));
+    out += judged;
+    if ((*j)["cost"].is_number()) {
+      char cost[64];
+      std::snprintf(cost, sizeof cost, "; cost %.4f", (*j)["cost"].get<double>());
+      out += cost;
+    }
+    out += "\n";
+  }
   out += "run " + outcome.run_id + ": " + outcome.dir.string() + "\n";
   if (outcome.interrupted) {
     out += "interrupted: finish it with promptops test --resume " + outcome.run_id + "\n";

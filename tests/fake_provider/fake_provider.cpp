@@ -671,7 +671,8 @@ struct FakeProvider::Impl {
   mutable std::mutex records_mutex;
   std::vector<RequestRecord> records;
   std::uint64_t generation = 0; // bumped by reset: answers in flight do not touch new records
-  std::unordered_map<std::size_t, int> fault_counts; // per hash of path and body
+  std::unordered_map<std::size_t, int> fault_counts;         // per hash of path and body
+  std::unordered_map<std::size_t, std::size_t> rule_answers; // rules with `then`: answers given
 
   std::mutex stop_mutex;
   std::condition_variable stop_signal;
@@ -706,6 +707,7 @@ struct FakeProvider::Impl {
     const std::lock_guard lock(records_mutex);
     records.clear();
     fault_counts.clear();
+    rule_answers.clear();
     ++generation;
   }
 };
@@ -953,11 +955,22 @@ bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib:
   }
 
   std::string reply;
-  const auto rule = std::find_if(options.rules.begin(), options.rules.end(), [&](const auto& r) {
-    return chat.last_user.find(r.first) != std::string::npos;
+  const auto rule = std::find_if(options.rules.begin(), options.rules.end(), [&](const Rule& r) {
+    return chat.last_user.find(r.contains) != std::string::npos;
   });
   if (rule != options.rules.end()) {
-    reply = rule->second;
+    reply = rule->reply;
+    if (!rule->then.empty()) {
+      const std::size_t key = std::hash<std::string>{}(req.path + '\n' + req.body);
+      std::size_t answered_before = 0;
+      {
+        const std::lock_guard lock(records_mutex);
+        answered_before = rule_answers[key]++;
+      }
+      if (answered_before > 0) {
+        reply = rule->then[std::min(answered_before, rule->then.size()) - 1];
+      }
+    }
   } else if (directives.reply) {
     reply = *directives.reply;
   } else if (chat.wants_json) {
@@ -1029,7 +1042,7 @@ void FakeProvider::set_latency_ms(int latency_ms) {
   m_impl->latency_ms = latency_ms;
 }
 
-std::vector<std::pair<std::string, std::string>> parse_rules(std::string_view json_text) {
+std::vector<Rule> parse_rules(std::string_view json_text) {
   json rules;
   try {
     rules = json::parse(json_text);
@@ -1040,7 +1053,7 @@ std::vector<std::pair<std::string, std::string>> parse_rules(std::string_view js
     throw std::runtime_error(
         R"(rules: expected a JSON array of {"contains": "...", "reply": "..."})");
   }
-  std::vector<std::pair<std::string, std::string>> parsed;
+  std::vector<Rule> parsed;
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const json& rule = rules[i];
     const std::string where = "rules[" + std::to_string(i) + "]: ";
@@ -1052,7 +1065,15 @@ std::vector<std::pair<std::string, std::string>> parse_rules(std::string_view js
         throw std::runtime_error(where + "\"" + key + "\" is missing or not a string");
       }
     }
-    parsed.emplace_back(rule["contains"].get<std::string>(), rule["reply"].get<std::string>());
+    Rule r{rule["contains"].get<std::string>(), rule["reply"].get<std::string>()};
+    if (const auto then = rule.find("then"); then != rule.end()) {
+      if (!then->is_array() ||
+          std::any_of(then->begin(), then->end(), [](const json& t) { return !t.is_string(); })) {
+        throw std::runtime_error(where + "\"then\" must be an array of strings");
+      }
+      r.then = then->get<std::vector<std::string>>();
+    }
+    parsed.push_back(std::move(r));
   }
   return parsed;
 }

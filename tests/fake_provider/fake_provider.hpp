@@ -13,6 +13,17 @@
 // and injects faults on demand. docs/fake-provider.md describes the directives.
 namespace promptops::fake {
 
+// A canned answer: the first rule whose `contains` occurs in the last user message answers.
+// With `then`, repeats of one request (same path and body) get the next answers in turn, as a
+// model sampling at a temperature would (the last one repeats): `{"x", "a", {"b", "c"}}`
+// answers a, b, c, c, ...
+struct Rule {
+  std::string contains;
+  std::string reply;
+  std::vector<std::string> then{};
+  bool operator==(const Rule&) const = default;
+};
+
 // Every member has a default, so designated initialisers may name only some of them.
 struct FakeProviderOptions {
   std::string host = "127.0.0.1";
@@ -21,9 +32,7 @@ struct FakeProviderOptions {
   // "": answer with the requested model + "-fake".
   std::string reported_model{};
   std::string system_fingerprint = "fp_fake";
-  // (substring, reply): the first rule whose substring occurs in the last user message answers
-  // with its reply.
-  std::vector<std::pair<std::string, std::string>> rules{};
+  std::vector<Rule> rules{};
   // Connections served at once; each one in flight (or idle but kept alive) holds a thread.
   int threads = 128;
 };
@@ -68,8 +77,9 @@ private:
   std::unique_ptr<Impl> m_impl;
 };
 
-// Parse the content of a rules file: a JSON array of {"contains": "...", "reply": "..."}, in
-// order of precedence. Throws std::runtime_error naming the entry that is wrong.
-std::vector<std::pair<std::string, std::string>> parse_rules(std::string_view json_text);
+// Parse the content of a rules file: a JSON array of {"contains": "...", "reply": "...",
+// "then"?: ["...", ...]}, in order of precedence. Throws std::runtime_error naming the entry
+// that is wrong.
+std::vector<Rule> parse_rules(std::string_view json_text);
 
 } // namespace promptops::fake

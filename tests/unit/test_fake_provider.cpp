@@ -176,6 +176,20 @@ TEST_CASE("fake::FakeProvider, rules answer by substring of the last user messag
   }
 }
 
+TEST_CASE("fake::FakeProvider, a rule with then answers repeats of a request in turn",
+          "[fake_provider]") {
+  FakeProvider provider(FakeProviderOptions{.rules = {{"grade", "first", {"second", "third"}}}});
+  std::vector<std::string> replies;
+  for (int i = 0; i < 4; ++i) {
+    replies.push_back(reply_of(post(provider, k_openai, openai_request("grade A")), k_openai));
+  }
+  CHECK(replies == std::vector<std::string>{"first", "second", "third", "third"});
+  // Another request has its own turn; a reset starts every turn again.
+  CHECK(reply_of(post(provider, k_openai, openai_request("grade B")), k_openai) == "first");
+  provider.reset();
+  CHECK(reply_of(post(provider, k_openai, openai_request("grade A")), k_openai) == "first");
+}
+
 TEST_CASE("fake::FakeProvider, a reply directive answers its text exactly", "[fake_provider]") {
   FakeProvider provider;
   CHECK(reply_of(post(provider, k_openai, openai_request(R"(Q? [[reply: {"a": 1}]] tail)")),
@@ -568,7 +582,11 @@ TEST_CASE("fake::FakeProvider, 400 in the provider's shape for requests it canno
 
 TEST_CASE("fake::parse_rules, a JSON array of contains and reply", "[fake_provider]") {
   CHECK(parse_rules(R"([{"contains": "a", "reply": "b"}, {"contains": "", "reply": "c"}])") ==
-        std::vector<std::pair<std::string, std::string>>{{"a", "b"}, {"", "c"}});
+        std::vector<promptops::fake::Rule>{{"a", "b"}, {"", "c"}});
+  CHECK(parse_rules(R"([{"contains": "a", "reply": "b", "then": ["c", "d"]}])") ==
+        std::vector<promptops::fake::Rule>{{"a", "b", {"c", "d"}}});
+  CHECK_THROWS_WITH(parse_rules(R"([{"contains": "a", "reply": "b", "then": "c"}])"),
+                    "rules[0]: \"then\" must be an array of strings");
   CHECK(parse_rules("[]").empty());
   CHECK_THROWS_WITH(parse_rules(R"({"contains": "a"})"), Catch::Contains("expected a JSON array"));
   CHECK_THROWS_WITH(parse_rules(R"([{"contains": "a", "reply": "b"}, {"contains": "a"}])"),
