@@ -3,6 +3,7 @@
 #include "evaluators/text.hpp"
 #include "jsonschema/validator.hpp"
 #include "util/command.hpp"
+#include "util/json_fields.hpp"
 #include "util/suggest.hpp"
 
 #include <re2/re2.h>
@@ -446,25 +447,30 @@ Evaluation is_json(const Context& ctx) {
 }
 
 Evaluation json_schema(const Context& ctx) {
-  if (!ctx.input.load_schema) {
-    throw InputError("evaluator \"json_schema\" has no way to load a schema here");
-  }
   const auto schema_it = ctx.spec.find("schema");
   const std::string schema_path =
       schema_it != ctx.spec.end() && schema_it->is_string() ? schema_it->get<std::string>() : "";
   const std::string schema_name =
       schema_path.empty() ? "the prompt's output schema" : quote(schema_path);
-  const json schema = ctx.input.load_schema(schema_path);
-  jsonschema::CompileOptions options;
-  options.format_assertion = option(ctx.spec, "format_assertion");
-  const jsonschema::Validator validator = [&] {
+  const bool format_assertion = option(ctx.spec, "format_assertion");
+  std::shared_ptr<const jsonschema::Validator> compiled;
+  if (ctx.input.compile_schema) {
+    compiled = ctx.input.compile_schema(schema_path, format_assertion);
+  } else if (ctx.input.load_schema) {
+    const json schema = ctx.input.load_schema(schema_path);
+    jsonschema::CompileOptions options;
+    options.format_assertion = format_assertion;
     try {
-      return jsonschema::Validator::compile(schema, options);
+      compiled = std::make_shared<const jsonschema::Validator>(
+          jsonschema::Validator::compile(schema, options));
     } catch (const jsonschema::SchemaError& e) {
       throw InputError("evaluator \"json_schema\": " + schema_name +
                        " is not a valid schema: " + e.what());
     }
-  }();
+  } else {
+    throw InputError("evaluator \"json_schema\" has no way to load a schema here");
+  }
+  const jsonschema::Validator& validator = *compiled;
 
   Instance found = instance(ctx);
   if (!found.value) {
@@ -687,16 +693,21 @@ Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input) {
     e = maximum(ctx);
   }
 
+  label(spec, e);
+  return e;
+}
+
+void label(const nlohmann::json& spec, Evaluation& e) {
   const auto name = spec.find("name");
-  e.type = name != spec.end() && name->is_string() ? name->get<std::string>() : type;
+  e.type = name != spec.end() && name->is_string() ? name->get<std::string>()
+                                                   : util::string_field(spec, "type");
   const auto required = spec.find("required");
   e.required = required == spec.end() || !required->is_boolean() || required->get<bool>();
   const auto weight = spec.find("weight");
   e.weight = weight != spec.end() && weight->is_number() ? weight->get<double>() : 1.0;
   // Pieces of the output are escaped where they are quoted; this also covers messages from
-  // the schema validator.
+  // the schema validator and a judge's reasons.
   e.reason = text::printable(e.reason);
-  return e;
 }
 
 } // namespace promptops::evaluators
