@@ -157,8 +157,8 @@ Evaluation grade(const Options& options, const std::vector<Answer>& answers) {
       reason = v.reason;
       if (v.pass && !pass) {
         // The judge said pass but the score missed the threshold.
-        reason = "score " + number(*v.score) + " is under the threshold " +
-                 number(*options.threshold) + (reason.empty() ? "" : ": " + reason);
+        reason = "under the threshold " + number(*options.threshold) +
+                 (reason.empty() ? "" : ": " + reason);
       }
     }
   }
