@@ -213,6 +213,7 @@ struct Scenario {
   Cache cache = Cache::bypass;
   std::vector<Run> runs;
   bool offline = false; // the echo provider: no request, nothing cached
+  bool judged = false;  // plus an llm_judge on the fake: one judge request a case
 };
 
 double median_of(std::vector<double> values, double p = 0.5) {
@@ -283,15 +284,22 @@ void generate(const fs::path& registry, const std::string& base_url, const Optio
  "properties": {"category": {"enum": ["billing", "shipping", "account", "other"]},
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
                 "tags": {"type": "array", "items": {"type": "string", "maxLength": 20}}}})");
-  write_file(registry / "golden/evals.yaml",
-             "prompt: classify\nproviders: [echo]\ncases: evals.jsonl\nevaluators:\n"
-             "  - {type: json_schema}\n"
-             "  - {type: exact_match, path: /category}\n"
-             "  - {type: regex, pattern: '\"confidence\": 0\\.[0-9]+'}\n"
-             "  - {type: contains, value: billing}\n"
-             "  - {type: is_json}\n"
-             "  - {type: similarity, value: '{\"category\": \"billing\", \"confidence\": 0.9}', "
-             "threshold: 0.5}\n");
+  const std::string six_evaluators =
+      "prompt: classify\nproviders: [echo]\ncases: evals.jsonl\nevaluators:\n"
+      "  - {type: json_schema}\n"
+      "  - {type: exact_match, path: /category}\n"
+      "  - {type: regex, pattern: '\"confidence\": 0\\.[0-9]+'}\n"
+      "  - {type: contains, value: billing}\n"
+      "  - {type: is_json}\n"
+      "  - {type: similarity, value: '{\"category\": \"billing\", \"confidence\": 0.9}', "
+      "threshold: 0.5}\n";
+  write_file(registry / "golden/evals.yaml", six_evaluators);
+  // The same with a judge on the fake provider: the judge's calls run while later cases are
+  // scored, through the engine's lane, retries and cache.
+  write_file(
+      registry / "golden/judged.yaml",
+      six_evaluators +
+          "  - {type: llm_judge, provider: openai, rubric: \"RUBRIC-BENCH names a category\"}\n");
   std::string evals;
   for (int i = 0; i < o.cases; ++i) {
     evals +=
@@ -355,7 +363,10 @@ int main(int argc, char** argv) {
   const fs::path cache = dir / "cache";
   fs::create_directories(cache);
 
-  promptops::fake::FakeProvider fake; // 128 connection threads: more than 64 in flight
+  // 128 connection threads: more than 64 in flight. The rule answers the judge.
+  promptops::fake::FakeProvider fake(promptops::fake::FakeProviderOptions{
+      .rules = {{"RUBRIC-BENCH",
+                 R"({"score": 1, "pass": true, "reason": "names the billing category"})"}}});
   generate(registry, fake.base_url() + "/v1", o);
 
   std::vector<std::string> env;
@@ -389,9 +400,10 @@ int main(int argc, char** argv) {
     Run run = run_promptops(args, registry, env_with_cache(folder), dir);
     const int sent = s.cache == Cache::warm || s.offline ? 0 : s.cases;
     check_summary(run.out, s.cases, sent, s.offline ? 0 : s.cases - sent);
-    if (fake.request_count() != static_cast<std::size_t>(sent)) {
+    const int received = s.judged ? s.cases : sent;
+    if (fake.request_count() != static_cast<std::size_t>(received)) {
       fail(s.label + ": the fake provider received " + std::to_string(fake.request_count()) +
-           " requests, expected " + std::to_string(sent));
+           " requests, expected " + std::to_string(received));
     }
     // Each run writes its results under .promptops/runs; later runs need none of them.
     fs::remove_all(registry / ".promptops" / "runs");
@@ -415,6 +427,15 @@ int main(int argc, char** argv) {
       {l + " latency, concurrency 64", "s", o.cases, 64, o.latency_ms, Cache::bypass, {}},
       {"cached rerun", "s", o.cases, 64, 0, Cache::warm, {}},
       {"echo provider, six evaluators", "evals", o.cases, 64, 0, Cache::bypass, {}, true},
+      {"echo provider, six evaluators + llm_judge (fake, 0 ms)",
+       "judged",
+       o.cases,
+       64,
+       0,
+       Cache::bypass,
+       {},
+       true,
+       true},
   };
 
   // A cache folder in memory, to tell the file system's share of a run from the rest.

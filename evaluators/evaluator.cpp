@@ -150,11 +150,19 @@ struct AtPath {
   std::string problem;
 };
 
+// "; set extract: true to accept it" when the output holds JSON in a fence or among prose.
+std::string extract_hint(const text::ParsedOutput& parsed) {
+  return parsed.wrapping == text::Wrapping::none ? "" : "; set extract: true to accept it";
+}
+
 AtPath value_at_path(const Context& ctx) {
   const text::ParsedOutput parsed = text::parse_output(ctx.input.output, ctx.extract);
   const std::string shown_path = quote(*ctx.path);
   if (!parsed.value) {
-    return {std::nullopt, "path " + shown_path + " needs JSON, but " + parsed.problem};
+    // With the hint as for is_json: `extract` works with `path` for every type, and without
+    // it "needs JSON, but the output wraps its JSON in a code fence" leaves the fix unsaid.
+    return {std::nullopt,
+            "path " + shown_path + " needs JSON, but " + parsed.problem + extract_hint(parsed)};
   }
   try {
     const json::json_pointer pointer(*ctx.path);
@@ -277,7 +285,8 @@ Evaluation exact_match(const Context& ctx) {
   } else {
     text::ParsedOutput parsed = text::parse_output(ctx.input.output, ctx.extract);
     if (!parsed.value) {
-      return fail("expected " + show_json(*expected) + ", but " + parsed.problem);
+      return fail("expected " + show_json(*expected) + ", but " + parsed.problem +
+                  extract_hint(parsed));
     }
     actual = std::move(*parsed.value);
   }
@@ -403,10 +412,6 @@ Evaluation regex(const Context& ctx) {
               (pattern.size() > 60 ? "\xE2\x80\xA6/" : "/") + " in " + quote(*actual.text));
 }
 
-std::string extract_hint(const text::ParsedOutput& parsed) {
-  return parsed.wrapping == text::Wrapping::none ? "" : "; set extract: true to accept it";
-}
-
 std::string taken_from(const text::ParsedOutput& parsed) {
   switch (parsed.wrapping) {
   case text::Wrapping::fence:
@@ -478,6 +483,7 @@ Evaluation json_schema(const Context& ctx) {
   }
   constexpr std::size_t k_max_errors = 20;
   constexpr std::size_t k_shown = 3;
+  constexpr std::size_t k_max_location_chars = 100;
   const auto errors = validator.validate(*found.value, k_max_errors);
   if (errors.empty()) {
     return verdict(true, "matches " + schema_name + found.note);
@@ -486,7 +492,10 @@ Evaluation json_schema(const Context& ctx) {
   for (std::size_t i = 0; i < errors.size() && i < k_shown; ++i) {
     const auto& error = errors[i];
     // Locations are relative to the checked value: with a `path`, prefix it.
-    const std::string location = ctx.path.value_or("") + error.instance_location;
+    // Cut: the location holds the output's keys, and a key may be megabytes long (the
+    // validator already shortens what its messages quote).
+    const std::string location =
+        text::shorten(ctx.path.value_or("") + error.instance_location, k_max_location_chars);
     reason += (i == 0 ? "" : "; ") + (location.empty() ? "" : location + ": ") + error.message;
   }
   if (errors.size() > k_shown) {
@@ -529,8 +538,19 @@ std::vector<char32_t> code_points(std::string_view s) {
                                              : 1;
     char32_t cp = n == 1 ? c : c & (0x7f >> n);
     std::size_t k = 1;
-    for (; k < n && i + k < s.size(); ++k) {
+    for (; k < n && i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+         ++k) {
       cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    }
+    // A lead byte without its continuation bytes (or a stray one, an overlong form, a
+    // surrogate) is one character of its own: it used to take the next bytes with it, ASCII
+    // included, so that "\xC3abcd" counted four characters, not five. Invalid bytes get values
+    // above U+10FFFF, so that they never equal a real character.
+    constexpr std::array<char32_t, 5> k_min = {0, 0, 0x80, 0x800, 0x10000};
+    if ((c >= 0x80 && n == 1) || k < n ||
+        (n > 1 && (cp < k_min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))) {
+      cp = 0x110000 + c;
+      k = 1;
     }
     out.push_back(cp);
     i += k;
@@ -632,9 +652,13 @@ Evaluation exec(const Context& ctx) {
                 text::printable(r.out.substr(0, 120)));
   }
   const bool pass = verdict_json["pass"].get<bool>();
-  Evaluation e = verdict(pass, verdict_json.contains("reason") && verdict_json["reason"].is_string()
-                                   ? verdict_json["reason"].get<std::string>()
-                                   : (pass ? "passed" : "failed"));
+  // The command's own reason, cut like everything else quoted in a reason: a command that
+  // echoes a megabyte output back must not make a megabyte reason.
+  constexpr std::size_t k_max_reason_chars = 300;
+  Evaluation e = verdict(
+      pass, verdict_json.contains("reason") && verdict_json["reason"].is_string()
+                ? text::shorten(verdict_json["reason"].get<std::string>(), k_max_reason_chars)
+                : (pass ? "passed" : "failed"));
   if (verdict_json.contains("score") && verdict_json["score"].is_number()) {
     e.score = std::clamp(verdict_json["score"].get<double>(), 0.0, 1.0);
   }
@@ -663,8 +687,8 @@ Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input) {
   if (const auto path = spec.find("path"); path != spec.end()) {
     ctx.path = path->get<std::string>();
   }
-  // `extract` is in the schema for is_json and json_schema only; honouring it everywhere
-  // costs nothing and keeps `path` usable on fenced output once the schema allows it.
+  // `extract` is an option of every type (evaluator.schema.json's common part): it takes the
+  // JSON out of a fence or prose for is_json, json_schema, `path` and JSON values alike.
   ctx.extract = option(spec, "extract") ? text::Extract::yes : text::Extract::no;
   ctx.cases = option(spec, "ignore_case") ? text::Case::fold : text::Case::sensitive;
 

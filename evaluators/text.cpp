@@ -302,6 +302,14 @@ std::string printable(std::string_view s) {
   return out;
 }
 
+std::string shorten(std::string_view s, std::size_t max_chars) {
+  std::string out;
+  if (append_printable(out, s, 0, max_chars, Quotes::keep) < s.size()) {
+    out += k_ellipsis;
+  }
+  return out;
+}
+
 std::string quote(std::string_view s, std::size_t max_chars) {
   std::string out = "\"";
   if (append_printable(out, s, 0, max_chars, Quotes::escape) < s.size()) {
@@ -379,6 +387,12 @@ std::optional<std::pair<std::size_t, std::size_t>>
 find(std::string_view haystack, std::string_view needle, Case cases, Anchor anchor) {
   if (cases == Case::sensitive) {
     return find_exact(haystack, needle, anchor);
+  }
+  // RE2 refuses a literal this long within its default memory budget (from about 700 KB on,
+  // whatever the characters), but only after parsing all of it: a second for a 5 MB needle.
+  constexpr std::size_t k_too_long_for_re2 = std::size_t{1} << 20;
+  if (needle.size() > k_too_long_for_re2) {
+    return find_exact(ascii_lower(haystack), ascii_lower(needle), anchor);
   }
   RE2::Options options;
   options.set_literal(true);

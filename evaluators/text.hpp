@@ -17,6 +17,10 @@ namespace promptops::evaluators::text {
 // "\t", "\x1b", "\u202e"); everything else is kept.
 std::string printable(std::string_view s);
 
+// printable(s), cut after `max_chars` code points with "…": for text from outside (a key of
+// the output in a JSON Pointer, a command's own reason) that may be of any length.
+std::string shorten(std::string_view s, std::size_t max_chars);
+
 // `s` in double quotes for a reason: printable(), with `"` and `\` escaped as well, cut after
 // `max_chars` code points with "…" before the closing quote.
 std::string quote(std::string_view s, std::size_t max_chars = 80);

@@ -4,10 +4,14 @@ namespace promptops::golden {
 
 jsonschema::CompileOptions registry_schema_options(const registry::Registry& registry,
                                                    const std::string& path) {
+  std::string root = registry.root().lexically_normal().string();
+  while (root.size() > 1 && root.back() == '/') {
+    root.pop_back();
+  }
   jsonschema::CompileOptions options;
-  options.base_uri = "file://" + (registry.root() / path).string();
-  options.loader = [&registry](const std::string& uri) -> std::optional<nlohmann::json> {
-    const std::string prefix = "file://" + registry.root().string() + "/";
+  options.base_uri = "file://" + root + "/" + path;
+  options.loader = [&registry, root](const std::string& uri) -> std::optional<nlohmann::json> {
+    const std::string prefix = "file://" + root + "/";
     if (uri.rfind(prefix, 0) != 0) {
       return std::nullopt; // nothing outside the registry, and never the network
     }

@@ -1,18 +1,21 @@
 #include "golden/validate.hpp"
 
+#include "evaluators/evaluator.hpp"
+#include "golden/judge_prompt.hpp"
+#include "golden/schema_options.hpp"
 #include "golden/suite.hpp"
 #include "jsonschema/validator.hpp"
 #include "mustache/template.hpp"
 #include "registry/render.hpp"
+#include "util/json_fields.hpp"
 #include "util/json_pointer.hpp"
 #include "util/suggest.hpp"
 #include "util/yaml_json.hpp"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace promptops::golden {
@@ -73,24 +76,7 @@ void check_schema_file(const Registry& registry, const std::string& path,
   try {
     auto text = registry.work_tree().read(path);
     const nlohmann::json schema = util::parse_json(*text, shown);
-    jsonschema::CompileOptions options;
-    options.base_uri = "file://" + (registry.root() / path).string();
-    options.loader = [&registry](const std::string& uri) -> std::optional<nlohmann::json> {
-      const std::string prefix = "file://" + registry.root().string() + "/";
-      if (uri.rfind(prefix, 0) != 0) {
-        return std::nullopt;
-      }
-      std::string rel = uri.substr(prefix.size());
-      if (auto hash = rel.find('#'); hash != std::string::npos) {
-        rel.resize(hash);
-      }
-      auto referenced = registry.work_tree().read(rel);
-      if (!referenced) {
-        return std::nullopt;
-      }
-      return nlohmann::json::parse(*referenced, nullptr, false);
-    };
-    jsonschema::Validator::compile(schema, options);
+    jsonschema::Validator::compile(schema, registry_schema_options(registry, path));
   } catch (const jsonschema::SchemaError& e) {
     report.errors.emplace_back(shown, SourcePosition{},
                                std::string("invalid JSON Schema: ") + e.what());
@@ -99,42 +85,82 @@ void check_schema_file(const Registry& registry, const std::string& path,
   }
 }
 
-// Checks of one evaluator entry that its schema cannot express.
+// Checks of one evaluator entry that its schema cannot express. `position` is the entry's;
+// with `source_map`, an option's own position is found at `pointer` + "/" + its name (a
+// suite's YAML), without it every problem is at `position` (a line of the .jsonl cases).
 void check_evaluator(const Registry& registry, const nlohmann::json& evaluator,
                      const registry::ResolvedPrompt* prompt, const std::string& display_path,
-                     SourcePosition position, ValidationReport& report) {
-  const std::string type = evaluator.value("type", "");
+                     SourcePosition position, const util::SourceMap* source_map,
+                     const std::string& pointer, ValidationReport& report) {
+  const auto at = [&](const char* key) {
+    return source_map != nullptr && evaluator.contains(key)
+               ? source_map->value_position(util::pointer_append(pointer, key))
+               : position;
+  };
+  // What evaluate() and the runner refuse beyond the schema: a regex RE2 cannot compile, a
+  // `path` that is not a JSON Pointer ("/a~2" passes the schema's pattern).
+  try {
+    evaluators::check_spec(evaluator, "");
+  } catch (const InputError& e) {
+    const std::string& problem = e.problem();
+    const SourcePosition where = problem.rfind("invalid regex", 0) == 0 ? at("pattern")
+                                 : problem.rfind("\"path\"", 0) == 0    ? at("path")
+                                                                        : position;
+    report.errors.emplace_back(display_path, where, problem);
+    return;
+  }
+  const std::string type = util::string_field(evaluator, "type");
   if (type == "llm_judge") {
-    const std::string provider = evaluator.value("provider", "");
+    const std::string provider = util::string_field(evaluator, "provider");
     if (!registry.config().find_provider(provider)) {
       report.errors.emplace_back(
-          display_path, position,
+          display_path, at("provider"),
           "unknown judge provider \"" + provider + "\"" +
               util::did_you_mean(provider, registry.config().provider_names()));
     }
-  } else if (type == "regex") {
-    RE2::Options options;
-    options.set_log_errors(false);
-    RE2 re(evaluator.value("pattern", ""), options);
-    if (!re.ok()) {
-      report.errors.emplace_back(display_path, position,
-                                 "regex pattern does not compile: " + re.error());
+    // `prompt:` names a prompt of the registry or a built-in judge prompt, as the runner
+    // loads it (load_judge_prompt says "unknown judge prompt", with "did you mean").
+    if (evaluator.contains("prompt")) {
+      const std::string name = util::string_field(evaluator, "prompt");
+      const auto names = registry.prompt_names();
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        try {
+          load_judge_prompt(registry, name);
+        } catch (const InputError& e) {
+          report.errors.emplace_back(display_path, at("prompt"), e.problem());
+        } catch (const Error& e) {
+          collect(report, e);
+        }
+      }
     }
   } else if (type == "json_schema") {
     if (auto it = evaluator.find("schema"); it != evaluator.end()) {
       const std::filesystem::path written(it->get<std::string>());
       const std::string path = written.lexically_normal().generic_string();
+      std::optional<std::string> text;
       if (written.is_absolute() || path.rfind("..", 0) == 0) {
         report.errors.emplace_back(
-            display_path, position,
+            display_path, at("schema"),
             "schema \"" + written.string() +
                 "\" must be a path inside the registry, relative to its root");
-      } else if (!registry.work_tree().read(path)) {
-        report.errors.emplace_back(display_path, position,
+      } else if (!(text = registry.work_tree().read(path))) {
+        report.errors.emplace_back(display_path, at("schema"),
                                    "schema \"" + it->get<std::string>() + "\" not found (no file " +
                                        registry.display(path) + ")");
-      } else if (path.rfind("schemas/", 0) != 0) {
-        check_schema_file(registry, path, report); // files under schemas/ are checked anyway
+      } else {
+        // Compiled as the runner compiles it. An invalid schema is reported here, at the
+        // evaluator that uses it (its file has no line to point at); files under schemas/ are
+        // also reported on their own.
+        try {
+          const nlohmann::json schema = util::parse_json(*text, registry.display(path));
+          jsonschema::Validator::compile(schema, registry_schema_options(registry, path));
+        } catch (const jsonschema::SchemaError& e) {
+          report.errors.emplace_back(display_path, at("schema"),
+                                     "schema \"" + it->get<std::string>() +
+                                         "\" is not a valid JSON Schema: " + e.what());
+        } catch (const Error& e) {
+          collect(report, e); // not JSON: at the line and column of the schema file
+        }
       }
     } else if (prompt && prompt->prompt.output_schema.empty()) {
       report.errors.emplace_back(display_path, position,
@@ -199,7 +225,8 @@ void check_suite(const Registry& registry, const std::string& name,
     const SourcePosition position =
         suite.source_map.value_position(util::pointer_append("/evaluators", i));
     for (const auto* prompt : resolved) {
-      check_evaluator(registry, suite.evaluators[i], prompt, shown, position, report);
+      check_evaluator(registry, suite.evaluators[i], prompt, shown, position, &suite.source_map,
+                      util::pointer_append("/evaluators", i), report);
     }
   }
 
@@ -248,7 +275,7 @@ void check_suite(const Registry& registry, const std::string& name,
     }
     for (const auto& evaluator : c.evaluators) {
       for (const auto* prompt : resolved) {
-        check_evaluator(registry, evaluator, prompt, cases_shown, at, report);
+        check_evaluator(registry, evaluator, prompt, cases_shown, at, nullptr, "", report);
       }
     }
   }

@@ -20,6 +20,9 @@ std::optional<std::filesystem::path> find_root(const std::filesystem::path& star
     return std::nullopt;
   }
   dir = dir.lexically_normal();
+  if (dir.has_relative_path() && dir.filename().empty()) {
+    dir = dir.parent_path(); // "/x/reg/." normalises to "/x/reg/": the root has no trailing '/'
+  }
   for (;;) {
     if (std::filesystem::is_regular_file(dir / k_config_file, ec)) {
       return dir;

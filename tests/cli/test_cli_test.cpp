@@ -510,3 +510,32 @@ TEST_CASE("cli test, similarity and exec evaluators in a suite", "[cli][test]") 
   CHECK(c2["evaluations"][0]["score"].get<double>() < 0.9);
   CHECK(c2["evaluations"][1]["pass"] == true);
 }
+
+TEST_CASE("cli test, json_schema resolves a $ref to another schema file of the registry",
+          "[cli][test]") {
+  FakeProvider server;
+  Fixture f(server,
+            {R"(good [[reply: {"category": "billing", "items": [{"price": 3}]}]])",
+             R"(bad [[reply: {"category": "weather", "items": [{"price": 3}, {"price": 12.5}]}]])"},
+            "", "openai", "  - {type: json_schema}\n");
+  f.dir.write("reg/schemas/common.json",
+              R"({"$defs": {"category": {"enum": ["billing", "shipping"]},
+                            "item": {"type": "object", "properties": {"price": {"type": "integer"}}}}})");
+  f.dir.write("reg/schemas/answer.json",
+              R"({"type": "object", "required": ["category"],
+                  "properties": {"category": {"$ref": "common.json#/$defs/category"},
+                                 "items": {"type": "array", "items": {"$ref": "common.json#/$defs/item"}}}})");
+  f.dir.write("reg/prompts/ask.yaml", "messages:\n  - role: user\n    content: \"{{question}}\"\n"
+                                      "output_schema: schemas/answer.json\n");
+  const auto r = f.test();
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  const auto results = by_id(f.results(f.run_dir()));
+  CHECK(results.at("c1")["status"] == "pass");
+  const json& bad = results.at("c2");
+  CHECK(bad["status"] == "fail");
+  const std::string reason = bad["evaluations"][0]["reason"].get<std::string>();
+  // The reasons name the instance path of each problem, through the referenced file.
+  CHECK_THAT(reason, Catch::Contains("/category: "));
+  CHECK_THAT(reason, Catch::Contains("/items/1/price: 12.5 is not of type \"integer\""));
+}

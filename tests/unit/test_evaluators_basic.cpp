@@ -1,5 +1,6 @@
 #include "evaluators/evaluator.hpp"
 #include "evaluators/text.hpp"
+#include "tests/support/evaluator_output.hpp"
 #include "util/error.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,27 +16,7 @@ using promptops::InputError;
 
 namespace {
 
-// One case's output on one provider, and what the evaluators see of it.
-struct Output {
-  std::string output;
-  json expected = nullptr;
-  double latency_ms = 0;
-  std::optional<double> cost;
-  // Schema files by path; "" is the prompt's output schema.
-  std::map<std::string, json> schemas;
-
-  ev::Evaluation run(const json& spec) const {
-    const ev::EvalInput input{output, expected, latency_ms, cost, [this](const std::string& path) {
-                                const auto it = schemas.find(path);
-                                if (it == schemas.end()) {
-                                  throw InputError(path, {}, "cannot read file");
-                                }
-                                return it->second;
-                              }};
-    return ev::evaluate(spec, input);
-  }
-  ev::Evaluation eval(const std::string& spec) const { return run(json::parse(spec)); }
-};
+using Output = promptops::test::EvaluatorOutput;
 
 ev::Evaluation eval(const std::string& spec, const std::string& output,
                     const json& expected = nullptr) {
@@ -74,10 +55,9 @@ bool printable(const std::string& s) {
 } // namespace
 
 TEST_CASE("evaluators::supports, exactly the types of this module", "[evaluators]") {
-  for (const char* type :
-       {"exact_match", "contains", "not_contains", "contains_any", "contains_all", "regex",
-        "starts_with", "is_json", "json_schema", "latency_ms", "cost", "similarity", "exec",
-        "llm_judge"}) {
+  for (const char* type : {"exact_match", "contains", "not_contains", "contains_any",
+                           "contains_all", "regex", "starts_with", "is_json", "json_schema",
+                           "latency_ms", "cost", "similarity", "exec", "llm_judge"}) {
     CHECK(ev::supports(type));
   }
   for (const char* type : {"", "EXACT_MATCH", "exact", "judge"}) {
@@ -175,7 +155,8 @@ TEST_CASE("evaluators::evaluate, exact_match on JSON values", "[evaluators]") {
     CHECK_FAIL(eval(R"({"type": "exact_match", "value": 42})", "forty-two"),
                R"(expected 42, but the output is not JSON (line 1, column 2: "forty-two"))");
     CHECK_FAIL(eval(R"({"type": "exact_match", "value": [1]})", "```json\n[1]\n```"),
-               "expected [1], but the output wraps its JSON in a ```json code fence");
+               "expected [1], but the output wraps its JSON in a ```json code fence; set extract: "
+               "true to accept it");
   }
   SECTION("a path into the output, with the case's expected at the same path") {
     const json expected = {{"category", "billing"}, {"priority", 2}};
@@ -218,7 +199,7 @@ TEST_CASE("evaluators::evaluate, exact_match on JSON values", "[evaluators]") {
         R"(path "/category" needs JSON, but the output is not JSON (line 1, column 1: "billing"))");
     CHECK_FAIL(
         eval(spec, "```json\n{\"category\": \"billing\"}\n```"),
-        R"(path "/category" needs JSON, but the output wraps its JSON in a ```json code fence)");
+        R"(path "/category" needs JSON, but the output wraps its JSON in a ```json code fence; set extract: true to accept it)");
     CHECK_FAIL(eval(spec, R"({"categry": "billing"})"),
                R"(no value at "/category" in the output {"categry":"billing"})");
     CHECK_FAIL(
