@@ -37,6 +37,10 @@ using nlohmann::ordered_json;
 using providers::ProviderRuntime;
 namespace judge = evaluators::judge;
 
+// Cases given to the engine and not yet written, at least: far above a provider's usual
+// concurrency (it grows to four times the largest), far below a large suite.
+constexpr std::size_t k_cases_in_flight = 1024;
+
 // One suite with everything a run needs, checked before any request is sent.
 struct PlannedCandidate {
   const registry::ResolvedPrompt* prompt = nullptr;
@@ -333,10 +337,18 @@ public:
     {
       providers::CallEngine engine(engine_options);
       m_engine = &engine;
-      for (std::size_t i : todo) {
-        add_job(make_job(i), {i, -1, 0, false});
+      // Cases enter the engine a window at a time, the next as one is written: a fast
+      // candidate (echo, the cache) would otherwise run far ahead of slow judges and hold
+      // every case's output and judge requests in memory at once.
+      m_todo = std::move(todo);
+      std::size_t window = k_cases_in_flight;
+      for (const auto& [_, p] : m_providers) {
+        const int c = m_options.concurrency > 0 ? m_options.concurrency : p->settings.concurrency;
+        window = std::max(window, 4 * static_cast<std::size_t>(std::max(c, 1)));
       }
-      m_requests.clear(); // moved into the jobs
+      while (m_next_todo < m_todo.size() && m_next_todo < window) {
+        add_next_case();
+      }
       engine.run();
       m_engine = nullptr;
     }
@@ -666,6 +678,11 @@ private:
     return job;
   }
 
+  void add_next_case() {
+    const std::size_t i = m_todo[m_next_todo++];
+    add_job(make_job(i), {i, -1, 0, false});
+  }
+
   void add_job(providers::Job job, JobTag tag) {
     tag.real_call = !job.cache_key.empty();
     const std::size_t index = m_engine->add(std::move(job));
@@ -836,6 +853,9 @@ private:
     ++m_ended;
     if (m_options.on_progress) {
       m_options.on_progress(m_ended, m_total);
+    }
+    if (m_next_todo < m_todo.size()) {
+      add_next_case();
     }
   }
 
@@ -1160,7 +1180,9 @@ private:
   std::unordered_map<std::string, std::shared_ptr<const jsonschema::Validator>> m_schemas;
   // While the engine runs.
   providers::CallEngine* m_engine = nullptr;
-  std::vector<JobTag> m_tags;                                // per job
+  std::vector<JobTag> m_tags;      // per job
+  std::vector<std::size_t> m_todo; // the planned cases this run does, in order
+  std::size_t m_next_todo = 0;     // the next of m_todo to give the engine
   std::unordered_map<std::size_t, CaseInFlight> m_in_flight; // by planned case
   ResultsFile* m_results = nullptr;
   RunOutcome* m_outcome = nullptr;

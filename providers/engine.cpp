@@ -330,6 +330,9 @@ private:
     if (m_options.on_done) {
       m_options.on_done(i, reply);
     }
+    // An ended job's request is not needed again: a run of many cases keeps only its slot.
+    m_jobs[i].request = Request{};
+    m_jobs[i].cache_key = std::string();
   }
 
   // Starts what the lane allows; returns how long until it could start more (ms).
