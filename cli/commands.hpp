@@ -28,5 +28,6 @@ Action add_push(CLI::App& app);
 Action add_pull(CLI::App& app);
 Action add_test(CLI::App& app);
 Action add_cache(CLI::App& app);
+Action add_baseline(CLI::App& app);
 
 } // namespace promptops::cli

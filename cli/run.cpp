@@ -56,6 +56,7 @@ int run(int argc, char* argv[]) {
   actions["pull"] = add_pull(app);
   actions["test"] = add_test(app);
   actions["cache"] = add_cache(app);
+  actions["baseline"] = add_baseline(app);
 
   // A mistyped command gets a suggestion instead of CLI11's generic message.
   for (int i = 1; i < argc; ++i) {

@@ -2,6 +2,7 @@
 
 #include "evaluators/evaluator.hpp"
 #include "evaluators/judge.hpp"
+#include "golden/baseline.hpp"
 #include "golden/judge_prompt.hpp"
 #include "golden/schema_options.hpp"
 #include "golden/suite.hpp"
@@ -46,10 +47,9 @@ struct PlannedCandidate {
   const registry::ResolvedPrompt* prompt = nullptr;
   const ProviderRuntime* provider = nullptr;
   std::string label; // "support/classify@prod on default"
-  // What pairwise judges compare with: case id -> output, from
-  // golden/baselines/<suite>/<provider>.jsonl (null when no judge of the suite is pairwise).
-  const std::unordered_map<std::string, std::string>* baseline = nullptr;
-  std::string baseline_shown;
+  // golden/baselines/<suite>/<provider>.jsonl: what the run is compared with and pairwise
+  // judges compare against (null: the suite has no baseline on this provider).
+  const Baseline* baseline = nullptr;
 };
 
 // One llm_judge entry, ready to ask: its options, its prompt and its provider.
@@ -429,6 +429,7 @@ private:
         pc.label = candidate.prompt.name +
                    (candidate.prompt.ref.empty() ? "" : "@" + candidate.prompt.ref) + " on " +
                    provider;
+        pc.baseline = baseline_of(name, pc.provider->settings.name);
         ps.candidates.push_back(pc);
       }
       m_suites.push_back(std::move(ps));
@@ -543,9 +544,14 @@ private:
       }
     }
     if (options.pairwise) {
-      for (auto& cand : ps.candidates) {
+      for (const auto& cand : ps.candidates) {
         if (cand.baseline == nullptr) {
-          load_baseline(ps.suite.name, cand, where);
+          throw InputError(
+              where, {},
+              "llm_judge with pairwise: true compares with the baseline, but " +
+                  m_registry.display(baseline_path(ps.suite.name, cand.provider->settings.name)) +
+                  " does not exist (a baseline line is {\"id\": ..., \"output\": "
+                  "...}; promptops baseline record writes one)");
         }
       }
     }
@@ -557,24 +563,17 @@ private:
     return m_planned_judges.back().get();
   }
 
-  void load_baseline(const std::string& suite, PlannedCandidate& cand, const std::string& where) {
-    const std::string& provider = cand.provider->settings.name;
-    const std::string path = "golden/baselines/" + suite + "/" + provider + ".jsonl";
-    const std::string shown = m_registry.display(path);
+  // The baseline of `suite` on `provider`, loaded once; null when there is none.
+  const Baseline* baseline_of(const std::string& suite, const std::string& provider) {
+    const std::string path = baseline_path(suite, provider);
     auto it = m_baselines.find(path);
     if (it == m_baselines.end()) {
-      if (!std::filesystem::exists(m_registry.root() / path)) {
-        throw InputError(where, {},
-                         "llm_judge with pairwise: true compares with the baseline, but " + shown +
-                             " does not exist (a baseline line is {\"id\": ..., \"output\": "
-                             "...}; promptops baseline record writes one)");
-      }
-      auto outputs = std::make_unique<std::unordered_map<std::string, std::string>>(
-          providers::load_replay(m_registry.root() / path, shown, provider));
-      it = m_baselines.emplace(path, std::move(outputs)).first;
+      auto loaded = load_baseline(m_registry, suite, provider);
+      it = m_baselines
+               .emplace(path, loaded ? std::make_unique<Baseline>(std::move(*loaded)) : nullptr)
+               .first;
     }
-    cand.baseline = it->second.get();
-    cand.baseline_shown = shown;
+    return it->second.get();
   }
 
   const registry::ResolvedPrompt& resolve(const Candidate& candidate, const std::string& shown) {
@@ -791,17 +790,17 @@ private:
               judge::grading_vars(o, output, pc.test_case->expected, input, pc.test_case->vars),
               context, pc.test_case->id));
         } else {
-          const auto base = cand.baseline->find(pc.test_case->id);
-          if (base == cand.baseline->end()) {
+          const auto base = cand.baseline->cases.find(pc.test_case->id);
+          if (base == cand.baseline->cases.end()) {
             evaluators::Evaluation& e = flight.evaluations[slot];
             e.reason = "no baseline output for case \"" + pc.test_case->id + "\" in " +
-                       cand.baseline_shown + " to compare with";
+                       cand.baseline->shown + " to compare with";
             evaluators::label(pc.evaluators[slot], e);
             continue;
           }
           for (const bool candidate_first : {true, false}) {
-            const std::string& a = candidate_first ? output : base->second;
-            const std::string& b = candidate_first ? base->second : output;
+            const std::string& a = candidate_first ? output : base->second.output;
+            const std::string& b = candidate_first ? base->second.output : output;
             orders.push_back(render_request(
                 *j->prompt, *j->provider,
                 judge::pairwise_vars(o, a, b, pc.test_case->expected, input, pc.test_case->vars),
@@ -1019,7 +1018,72 @@ private:
   };
 
   // Counts one result line into the run's totals.
+  // Per suite and provider: the run against its baseline.
+  struct Comparison {
+    const Baseline* baseline = nullptr;
+    std::vector<std::string> regressed; // pass in the baseline, fail now
+    std::vector<std::string> fixed;     // fail in the baseline, pass now
+    std::size_t still_failing = 0;
+    std::size_t new_cases = 0; // not in the baseline
+    std::size_t compared = 0;
+    std::size_t changed_outputs = 0;
+    double score_delta = 0; // summed over the cases with a score on both sides
+    std::size_t scored = 0;
+    std::set<std::string> seen;
+    std::map<std::string, std::size_t> models; // the run's, by how many cases reported each
+    std::map<std::string, std::size_t> system_fingerprints;
+  };
+
+  void compare(const ordered_json& r) {
+    const std::string suite = util::string_field(r, "suite");
+    const std::string provider = util::string_field(r, "provider");
+    const Baseline* b = baseline_of(suite, provider);
+    if (b == nullptr) {
+      return;
+    }
+    Comparison& c = m_comparisons[suite + '\x1f' + provider];
+    c.baseline = b;
+    const std::string id = util::string_field(r, "id");
+    c.seen.insert(id);
+    if (const std::string model = util::string_field(r, "model"); !model.empty()) {
+      ++c.models[model];
+    }
+    if (const std::string fp = util::string_field(r, "system_fingerprint"); !fp.empty()) {
+      ++c.system_fingerprints[fp];
+    }
+    const auto it = b->cases.find(id);
+    if (it == b->cases.end()) {
+      ++c.new_cases;
+      return;
+    }
+    ++c.compared;
+    const auto output = r.find("output");
+    if (output != r.end() && output->is_string() &&
+        output->get_ref<const std::string&>() != it->second.output) {
+      ++c.changed_outputs;
+    }
+    const std::string status = util::string_field(r, "status");
+    // A case in error now is inconclusive (the run exits 3), not a regression.
+    if (it->second.status && status != "error") {
+      const bool was = *it->second.status == "pass";
+      const bool is = status == "pass";
+      if (was && !is) {
+        c.regressed.push_back(id);
+      } else if (!was && is) {
+        c.fixed.push_back(id);
+      } else if (!was && !is) {
+        ++c.still_failing;
+      }
+    }
+    const auto score = r.find("score");
+    if (it->second.score && score != r.end() && score->is_number()) {
+      c.score_delta += score->get<double>() - *it->second.score;
+      ++c.scored;
+    }
+  }
+
   void tally(const ordered_json& r, RunOutcome& outcome) {
+    compare(r);
     const std::string status = util::string_field(r, "status");
     Totals& t = m_per_suite[util::string_field(r, "suite")];
     for (Totals* x : {&t, &m_all}) {
@@ -1065,6 +1129,77 @@ private:
     }
   }
 
+  ordered_json comparison_json(const std::string& provider, const Comparison& c,
+                               const RunOutcome& outcome) const {
+    ordered_json j;
+    j["provider"] = provider;
+    j["file"] = c.baseline->shown;
+    j["compared"] = c.compared;
+    j["regressed"] = c.regressed;
+    j["fixed"] = c.fixed;
+    j["still_failing"] = c.still_failing;
+    j["new"] = c.new_cases;
+    // Cases of the baseline the run did not have: only meaningful when it ran them all.
+    if (m_selection.filters.empty() && !outcome.interrupted) {
+      std::size_t removed = 0;
+      for (const auto& [id, _] : c.baseline->cases) {
+        removed += c.seen.count(id) == 0 ? 1 : 0;
+      }
+      j["removed"] = removed;
+    } else {
+      j["removed"] = nullptr;
+    }
+    j["changed_outputs"] = c.changed_outputs;
+    j["mean_score_delta"] = c.scored == 0
+                                ? ordered_json(nullptr)
+                                : ordered_json(c.score_delta / static_cast<double>(c.scored));
+    return j;
+  }
+
+  // A model id or system fingerprint the provider reports that differs from the baseline's
+  // (the most common on each side): a silent model update often shows there first.
+  void provider_changes_of(const std::string& suite, const std::string& provider,
+                           const Comparison& c, ordered_json& out) const {
+    const auto most_common = [](const std::map<std::string, std::size_t>& counts) {
+      std::pair<std::string, std::size_t> best;
+      for (const auto& [value, n] : counts) {
+        if (n > best.second) {
+          best = {value, n};
+        }
+      }
+      return best;
+    };
+    std::map<std::string, std::size_t> base_models;
+    std::map<std::string, std::size_t> base_fps;
+    for (const auto& [_, bc] : c.baseline->cases) {
+      if (!bc.model.empty()) {
+        ++base_models[bc.model];
+      }
+      if (!bc.system_fingerprint.empty()) {
+        ++base_fps[bc.system_fingerprint];
+      }
+    }
+    for (const bool model : {true, false}) {
+      const auto before = most_common(model ? base_models : base_fps);
+      const auto now = most_common(model ? c.models : c.system_fingerprints);
+      if (before.first.empty() || now.first.empty() || before.first == now.first) {
+        continue;
+      }
+      ordered_json j;
+      j["suite"] = suite;
+      j["provider"] = provider;
+      j["feature"] = model ? "model" : "system_fingerprint";
+      j["baseline"] = before.first;
+      j["candidate"] = now.first;
+      j["cases"] = now.second;
+      j["message"] = model ? "the provider now answers as " + now.first +
+                                 "; the baseline was recorded from " + before.first
+                           : "the provider's system fingerprint is now " + now.first +
+                                 "; the baseline was recorded with " + before.first;
+      out.push_back(std::move(j));
+    }
+  }
+
   void summarize(RunOutcome& outcome) {
     auto totals_json = [](const Totals& t) {
       ordered_json j;
@@ -1083,6 +1218,9 @@ private:
     bool gate_passed = true;
     ordered_json reasons = ordered_json::array();
     ordered_json suites = ordered_json::array();
+    ordered_json regressions = ordered_json::array();
+    ordered_json fixed = ordered_json::array();
+    ordered_json provider_changes = ordered_json::array();
     const registry::Config& config = m_registry.config();
     for (const auto& ps : m_suites) {
       const Totals& t = m_per_suite[ps.suite.name];
@@ -1116,6 +1254,49 @@ private:
         suite_reasons.push_back(text);
         reasons.push_back(text);
       }
+      ordered_json baselines = ordered_json::array();
+      std::vector<std::string> suite_regressed;
+      std::set<std::string> providers_seen;
+      for (const auto& cand : ps.candidates) {
+        const std::string& provider = cand.provider->settings.name;
+        if (!providers_seen.insert(provider).second) {
+          continue;
+        }
+        auto found = m_comparisons.find(ps.suite.name + '\x1f' + provider);
+        if (found == m_comparisons.end()) {
+          continue;
+        }
+        const Comparison& c = found->second;
+        baselines.push_back(comparison_json(provider, c, outcome));
+        suite_regressed.insert(suite_regressed.end(), c.regressed.begin(), c.regressed.end());
+        for (const auto& id : c.regressed) {
+          regressions.push_back(id);
+        }
+        for (const auto& id : c.fixed) {
+          fixed.push_back(id);
+        }
+        provider_changes_of(ps.suite.name, provider, c, provider_changes);
+      }
+      sj["baselines"] = std::move(baselines);
+      const std::optional<long long> max_regressions = ps.suite.gate.max_regressions
+                                                           ? ps.suite.gate.max_regressions
+                                                           : config.gate.max_regressions;
+      if (max_regressions && static_cast<long long>(suite_regressed.size()) > *max_regressions) {
+        std::string list;
+        for (std::size_t i = 0; i < suite_regressed.size() && i < 5; ++i) {
+          list += (i == 0 ? "" : ", ") + suite_regressed[i];
+        }
+        if (suite_regressed.size() > 5) {
+          list += ", ...";
+        }
+        const std::string text =
+            ps.suite.name + ": " + std::to_string(suite_regressed.size()) +
+            " cases regressed against the baseline (pass before, not now: " + list +
+            "); the gate allows " + std::to_string(*max_regressions);
+        suite_reasons.push_back(text);
+        reasons.push_back(text);
+        passed = false;
+      }
       if (t.error > 0) {
         const std::string text = ps.suite.name + ": " + std::to_string(t.error) + " of " +
                                  std::to_string(t.cases) +
@@ -1127,6 +1308,8 @@ private:
       ordered_json gate;
       gate["passed"] = passed;
       gate["min_pass_rate"] = min_rate;
+      gate["max_regressions"] =
+          max_regressions ? ordered_json(*max_regressions) : ordered_json(nullptr);
       gate["reasons"] = std::move(suite_reasons);
       sj["gate"] = std::move(gate);
       gate_passed = gate_passed && passed;
@@ -1138,10 +1321,10 @@ private:
     s["suites"] = std::move(suites);
     s["totals"] = totals_json(m_all);
     s["pass_rate"] = rate(m_all);
-    s["regressions"] = ordered_json::array();
-    s["fixed"] = ordered_json::array();
+    s["regressions"] = std::move(regressions);
+    s["fixed"] = std::move(fixed);
     s["drift"] = ordered_json::array();
-    s["provider_changes"] = ordered_json::array();
+    s["provider_changes"] = std::move(provider_changes);
     ordered_json gate;
     gate["passed"] = gate_passed && !outcome.interrupted;
     if (outcome.interrupted) {
@@ -1174,8 +1357,7 @@ private:
   std::map<std::string, std::unique_ptr<ProviderRuntime>> m_providers;
   std::map<std::string, std::unique_ptr<registry::ResolvedPrompt>> m_judge_prompts; // by name
   std::vector<std::unique_ptr<PlannedJudge>> m_planned_judges;
-  // Baseline outputs by file (golden/baselines/<suite>/<provider>.jsonl), for pairwise judges.
-  std::map<std::string, std::unique_ptr<std::unordered_map<std::string, std::string>>> m_baselines;
+  std::map<std::string, std::unique_ptr<Baseline>> m_baselines; // by file; null: none
   std::unordered_map<std::size_t, std::string> m_inputs; // judged cases: the prompt's last message
   std::unordered_map<std::string, std::shared_ptr<const jsonschema::Validator>> m_schemas;
   // While the engine runs.
@@ -1190,6 +1372,7 @@ private:
   std::size_t m_total = 0;
   JudgeStats m_judge; // over the run
   std::map<std::string, Totals> m_per_suite;
+  std::map<std::string, Comparison> m_comparisons; // suite \x1f provider
   Totals m_all;
   std::int64_t m_input_tokens = 0;
   std::int64_t m_output_tokens = 0;

@@ -150,6 +150,32 @@ std::string format_outcome(const golden::RunOutcome& outcome, double seconds, bo
     }
     line += "; gate (min " + percent(suite["gate"]["min_pass_rate"].get<double>()) + "): ";
     out += line + paint(passed ? "passed" : "FAILED", passed ? k_green : k_red, color) + "\n";
+    // Against the baseline, per provider: what moved.
+    for (const auto& b : suite.value("baselines", nlohmann::ordered_json::array())) {
+      std::string moved = "  vs " + terminal_safe(b["file"].get<std::string>(), 120) + ": " +
+                          std::to_string(b["regressed"].size()) + " regressed, " +
+                          std::to_string(b["fixed"].size()) + " fixed, " +
+                          std::to_string(b["still_failing"].get<std::size_t>()) +
+                          " still failing, " + std::to_string(b["new"].get<std::size_t>()) + " new";
+      if (b["removed"].is_number()) {
+        moved += ", " + std::to_string(b["removed"].get<std::size_t>()) + " removed";
+      }
+      moved += "; " + std::to_string(b["changed_outputs"].get<std::size_t>()) + " of " +
+               std::to_string(b["compared"].get<std::size_t>()) + " outputs changed";
+      out += moved + "\n";
+    }
+  }
+  for (const auto& change : s.value("provider_changes", nlohmann::ordered_json::array())) {
+    out += paint("provider changed", k_yellow, color) + ": " +
+           terminal_safe(change["suite"].get<std::string>(), 60) + " on " +
+           terminal_safe(change["provider"].get<std::string>(), 60) + ": " +
+           terminal_safe(change["message"].get<std::string>(), 300) + "\n";
+  }
+  for (const auto& drift : s.value("drift", nlohmann::ordered_json::array())) {
+    out += paint("drift", k_red, color) + ": " +
+           terminal_safe(drift["suite"].get<std::string>(), 60) + " on " +
+           terminal_safe(drift["provider"].get<std::string>(), 60) + ": " +
+           terminal_safe(drift["message"].get<std::string>(), 300) + "\n";
   }
   for (const auto& reason : s["gate"]["reasons"]) {
     out += "  " + terminal_safe(reason.get<std::string>(), 300) + "\n";

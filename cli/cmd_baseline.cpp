@@ -1,0 +1,112 @@
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "golden/baseline.hpp"
+#include "golden/runner.hpp"
+#include "registry/registry.hpp"
+#include "report/terminal.hpp"
+
+#include <chrono>
+
+namespace promptops::cli {
+namespace {
+
+void print_recorded(const std::vector<golden::RecordedBaseline>& written, const std::string& verb) {
+  for (const auto& b : written) {
+    print(verb + " " + b.shown + " (" + std::to_string(b.cases) + " cases" +
+          (b.replaced ? ", replacing the old one" : "") + ")\n");
+  }
+  print_note("commit golden/baselines/ so that every run compares with it");
+}
+
+std::filesystem::path run_folder(const registry::Registry& registry, const std::string& run_id) {
+  const std::filesystem::path dir = registry.root() / ".promptops" / "runs" / run_id;
+  if (run_id.empty() || run_id.find('/') != std::string::npos ||
+      !std::filesystem::exists(dir / "run.json")) {
+    throw InputError("no run \"" + run_id + "\" in " + registry.display(".promptops/runs"));
+  }
+  return dir;
+}
+
+} // namespace
+
+Action add_baseline(CLI::App& app) {
+  struct Options {
+    std::string action;
+    std::vector<std::string> suites;
+    std::string from;
+    std::string provider;
+    int concurrency = 0;
+    bool no_cache = false;
+  };
+  auto options = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "baseline", "Record a suite's outputs as the baseline every run is compared with");
+  cmd->require_subcommand(1);
+  auto* record = cmd->add_subcommand(
+      "record", "Run the suites (or take run --from RUN) and write golden/baselines/ from it");
+  record->add_option("suites", options->suites, "Suites (names under golden/); default: all")
+      ->type_name("SUITE");
+  record->add_option("--from", options->from, "Record this run instead of running the suites")
+      ->type_name("RUN");
+  record->add_option("--provider", options->provider, "Only the candidates on this provider")
+      ->type_name("NAME");
+  record->add_option("--concurrency", options->concurrency, "Requests in flight per provider")
+      ->type_name("N")
+      ->check(CLI::Range(1, 4096));
+  record->add_flag("--no-cache", options->no_cache, "Ask the providers again");
+  record->callback([options] { options->action = "record"; });
+  auto* accept = cmd->add_subcommand(
+      "accept", "Take the latest run (or --from RUN) in as the baseline, after reviewing it");
+  accept->add_option("suites", options->suites, "Suites; default: every suite of the run")
+      ->type_name("SUITE");
+  accept->add_option("--from", options->from, "The run to accept (default: the latest)")
+      ->type_name("RUN");
+  accept->callback([options] { options->action = "accept"; });
+
+  return [options] {
+    const auto registry = registry::Registry::open(".");
+    if (options->action == "accept") {
+      std::filesystem::path dir;
+      if (options->from.empty()) {
+        const auto latest = golden::latest_run(registry);
+        if (!latest) {
+          throw InputError("no run to accept in " + registry.display(".promptops/runs") +
+                           ": run promptops test first");
+        }
+        dir = *latest;
+      } else {
+        dir = run_folder(registry, options->from);
+      }
+      print_recorded(golden::record_baselines(registry, dir, options->suites),
+                     "accepted run " + dir.filename().string() + " as");
+      return 0;
+    }
+    if (!options->from.empty()) {
+      if (!options->provider.empty() || options->concurrency != 0 || options->no_cache) {
+        throw UsageError("--from records a run as it is: --provider, --concurrency and "
+                         "--no-cache are for a new run");
+      }
+      print_recorded(
+          golden::record_baselines(registry, run_folder(registry, options->from), options->suites),
+          "recorded");
+      return 0;
+    }
+    golden::TestOptions test;
+    test.suites = options->suites;
+    test.provider = options->provider;
+    test.concurrency = options->concurrency;
+    test.use_cache = !options->no_cache;
+    const auto started = std::chrono::steady_clock::now();
+    golden::RunOutcome outcome = golden::run_tests(registry, test);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::filesystem::path dir = outcome.dir;
+    outcome.dir = registry.display(".promptops/runs/" + outcome.run_id);
+    print(report::format_outcome(outcome, seconds, report::want_color()));
+    // The gate's verdict does not matter here: a baseline records what the prompts do now.
+    print_recorded(golden::record_baselines(registry, dir, {}), "recorded");
+    return 0;
+  };
+}
+
+} // namespace promptops::cli

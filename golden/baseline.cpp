@@ -1,0 +1,215 @@
+#include "golden/baseline.hpp"
+
+#include "util/error.hpp"
+#include "util/file.hpp"
+#include "util/json_fields.hpp"
+#include "util/lines.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace promptops::golden {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+// The fields of a result line a baseline keeps, in SPEC's order. Timings, attempts and cache
+// hits change on every run and would make each recorded baseline a noisy diff.
+constexpr const char* k_kept[] = {"id",
+                                  "provider",
+                                  "model",
+                                  "prompt",
+                                  "prompt_version",
+                                  "output",
+                                  "status",
+                                  "score",
+                                  "evaluations",
+                                  "usage",
+                                  "cost",
+                                  "fingerprint",
+                                  "system_fingerprint"};
+
+} // namespace
+
+std::string baseline_path(const std::string& suite, const std::string& provider) {
+  return "golden/baselines/" + suite + "/" + provider + ".jsonl";
+}
+
+std::optional<Baseline> load_baseline(const registry::Registry& registry, const std::string& suite,
+                                      const std::string& provider) {
+  Baseline b;
+  b.path = baseline_path(suite, provider);
+  b.shown = registry.display(b.path);
+  auto text = util::read_file_if_exists(registry.root() / b.path, b.shown);
+  if (!text) {
+    return std::nullopt;
+  }
+  util::for_each_line(*text, [&](std::size_t line_no, std::string_view line) {
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+      return;
+    }
+    const json j = json::parse(line, nullptr, false);
+    const auto bad = [&](const std::string& problem) {
+      throw InputError(b.shown, {line_no, 1}, problem);
+    };
+    if (!j.is_object()) {
+      bad("a baseline line must be a JSON object {\"id\": ..., \"output\": ...}");
+    }
+    const auto id = j.find("id");
+    if (id == j.end() || !id->is_string()) {
+      bad("a baseline line needs a string \"id\"");
+    }
+    if (const auto p = j.find("provider"); p != j.end() && p->is_string() && *p != provider) {
+      return;
+    }
+    const auto output = j.find("output");
+    if (output == j.end() || !output->is_string()) {
+      bad("case \"" + id->get<std::string>() + "\": a baseline line needs a string \"output\"");
+    }
+    BaselineCase c;
+    c.output = output->get<std::string>();
+    if (const auto s = j.find("status"); s != j.end() && s->is_string()) {
+      c.status = s->get<std::string>();
+    }
+    if (const auto s = j.find("score"); s != j.end() && s->is_number()) {
+      c.score = s->get<double>();
+    }
+    c.model = util::string_field(j, "model");
+    c.system_fingerprint = util::string_field(j, "system_fingerprint");
+    if (!b.cases.emplace(id->get<std::string>(), std::move(c)).second) {
+      bad("case \"" + id->get<std::string>() + "\" is in the baseline twice");
+    }
+  });
+  return b;
+}
+
+std::vector<RecordedBaseline> record_baselines(const registry::Registry& registry,
+                                               const std::filesystem::path& run_dir,
+                                               const std::vector<std::string>& suites) {
+  const std::string run_id = run_dir.filename().string();
+  auto summary_text = util::read_file_if_exists(run_dir / "summary.json");
+  if (!summary_text) {
+    throw RunError("run " + run_id + " did not finish (it has no summary.json): complete it " +
+                   "with promptops test --resume " + run_id + " first");
+  }
+  const json summary = json::parse(*summary_text, nullptr, false);
+  if (!summary.is_object()) {
+    throw RunError("run " + run_id + ": summary.json is not JSON");
+  }
+  const json run =
+      json::parse(util::read_file_if_exists(run_dir / "run.json").value_or("{}"), nullptr, false);
+  if (run.is_object() && !run.value("filters", json::array()).empty()) {
+    throw InputError("run " + run_id + " ran only the cases matching --filter: a baseline " +
+                     "needs every case of its suite");
+  }
+  if (summary.value("interrupted", false)) {
+    throw RunError("run " + run_id + " was interrupted: complete it with promptops test " +
+                   "--resume " + run_id + " first");
+  }
+
+  // Per suite and provider, the candidate to record: the working tree's prompt, else the
+  // first.
+  struct Chosen {
+    std::string prompt;
+    std::string version;
+    bool work_tree = false;
+  };
+  std::map<std::string, Chosen> chosen; // suite \x1f provider
+  std::set<std::string> run_suites;
+  for (const auto& s : summary.value("suites", json::array())) {
+    const std::string name = util::string_field(s, "name");
+    run_suites.insert(name);
+    if (!suites.empty() && std::find(suites.begin(), suites.end(), name) == suites.end()) {
+      continue;
+    }
+    for (const auto& c : s.value("candidates", json::array())) {
+      const std::string key = name + '\x1f' + util::string_field(c, "provider");
+      const bool work_tree = util::string_field(c, "ref").empty();
+      const auto it = chosen.find(key);
+      if (it == chosen.end() || (work_tree && !it->second.work_tree)) {
+        chosen[key] = {util::string_field(c, "prompt"), util::string_field(c, "prompt_version"),
+                       work_tree};
+      }
+    }
+  }
+  for (const auto& name : suites) {
+    if (!run_suites.count(name)) {
+      throw InputError("run " + run_id + " did not run suite \"" + name + "\"");
+    }
+  }
+
+  // The lines to write, by file, by case id (sorted: a re-recorded baseline diffs cleanly).
+  std::map<std::string, std::map<std::string, std::string>> files;
+  std::size_t errors = 0;
+  const std::string results = util::read_file(run_dir / "results.jsonl");
+  util::for_each_line(results, [&](std::size_t, std::string_view line) {
+    const ordered_json r = ordered_json::parse(line, nullptr, false);
+    if (!r.is_object()) {
+      return;
+    }
+    const std::string suite = util::string_field(r, "suite");
+    const std::string provider = util::string_field(r, "provider");
+    const auto it = chosen.find(suite + '\x1f' + provider);
+    if (it == chosen.end() || it->second.prompt != util::string_field(r, "prompt") ||
+        it->second.version != util::string_field(r, "prompt_version")) {
+      return;
+    }
+    if (util::string_field(r, "status") == "error" || !r.contains("output") ||
+        !r["output"].is_string()) {
+      ++errors;
+      return;
+    }
+    ordered_json kept;
+    for (const char* key : k_kept) {
+      if (const auto f = r.find(key); f != r.end()) {
+        kept[key] = *f;
+      }
+    }
+    files[baseline_path(suite, provider)].emplace(
+        util::string_field(r, "id"), kept.dump(-1, ' ', false, json::error_handler_t::replace));
+  });
+  if (errors > 0) {
+    throw RunError("run " + run_id + " has " + std::to_string(errors) +
+                   " cases in error (no output to record): a baseline with holes would report "
+                   "them as removed; rerun them first");
+  }
+
+  std::vector<RecordedBaseline> written;
+  for (const auto& [path, lines] : files) {
+    std::string text;
+    for (const auto& [id, line] : lines) {
+      text += line + "\n";
+    }
+    const std::filesystem::path file = registry.root() / path;
+    RecordedBaseline r;
+    r.shown = registry.display(path);
+    r.cases = lines.size();
+    r.replaced = std::filesystem::exists(file);
+    std::filesystem::create_directories(file.parent_path());
+    util::write_file_atomic(file, text);
+    written.push_back(std::move(r));
+  }
+  return written;
+}
+
+std::optional<std::filesystem::path> latest_run(const registry::Registry& registry) {
+  const std::filesystem::path runs = registry.root() / ".promptops" / "runs";
+  std::error_code ec;
+  std::optional<std::filesystem::path> newest;
+  std::filesystem::file_time_type newest_time;
+  for (const auto& e : std::filesystem::directory_iterator(runs, ec)) {
+    const auto record = e.path() / "run.json";
+    std::error_code time_ec;
+    const auto t = std::filesystem::last_write_time(record, time_ec);
+    if (!time_ec && (!newest || t > newest_time)) {
+      newest = e.path();
+      newest_time = t;
+    }
+  }
+  return newest;
+}
+
+} // namespace promptops::golden

@@ -1,0 +1,61 @@
+#pragma once
+
+#include "registry/registry.hpp"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+// Baselines: the recorded outputs of a suite on a provider, committed under
+// golden/baselines/<suite>/<provider>.jsonl, that every run is compared with.
+namespace promptops::golden {
+
+// "golden/baselines/<suite>/<provider>.jsonl", relative to the registry root.
+std::string baseline_path(const std::string& suite, const std::string& provider);
+
+// One line of a baseline. Only `output` is required; the rest is compared where present.
+struct BaselineCase {
+  std::string output;
+  std::optional<std::string> status; // pass | fail | error
+  std::optional<double> score;
+  std::string model;              // as the provider reported it ("" when not recorded)
+  std::string system_fingerprint; // "" when not recorded
+};
+
+struct Baseline {
+  std::string path;                          // relative to the registry root
+  std::string shown;                         // as shown in messages
+  std::map<std::string, BaselineCase> cases; // by case id
+};
+
+// The baseline of `suite` on `provider`, or std::nullopt when it has none. Lines naming
+// another provider are skipped. Throws InputError naming the file and line of a bad line
+// (not a JSON object, no string "id", no string "output", an id twice).
+std::optional<Baseline> load_baseline(const registry::Registry& registry, const std::string& suite,
+                                      const std::string& provider);
+
+// What record_baselines wrote.
+struct RecordedBaseline {
+  std::string shown; // the file, as shown in messages
+  std::size_t cases = 0;
+  bool replaced = false; // a baseline was there before
+};
+
+// Writes the baselines of the run in `run_dir` (a .promptops/runs/<id> folder): one file per
+// suite and provider, lines sorted by case id, each file replaced atomically. `suites` limits
+// it to those suites (empty: every suite of the run). When a suite runs several candidates on
+// one provider, the working tree's prompt is recorded (else the first candidate's). Throws
+// InputError when the run has no result for a suite asked for, and RunError when the run
+// could not complete (a case in error, or interrupted): a baseline with holes would report
+// the missing cases as removed.
+std::vector<RecordedBaseline> record_baselines(const registry::Registry& registry,
+                                               const std::filesystem::path& run_dir,
+                                               const std::vector<std::string>& suites);
+
+// The newest run folder under .promptops/runs (by the time its run.json was written), or
+// std::nullopt when there is none.
+std::optional<std::filesystem::path> latest_run(const registry::Registry& registry);
+
+} // namespace promptops::golden
