@@ -1,1 +1,475 @@
 #include "report/markdown.hpp"
+
+#include "report/junit.hpp"
+#include "util/json_fields.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+
+namespace promptops::report {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+constexpr std::size_t k_max_failure_rows = 50;
+constexpr std::size_t k_max_ids_in_cell = 20;
+constexpr std::size_t k_max_cell_bytes = 300;
+constexpr std::size_t k_max_reason_bytes = 1000;
+constexpr std::size_t k_max_output_bytes = 4000;
+
+// A report in blocks (a heading, a paragraph, a table row, a folded case), so that a report
+// too long for a comment is cut between blocks and never inside a fence or an HTML element.
+class Blocks {
+public:
+  void add(std::string block) { m_blocks.push_back(std::move(block)); }
+
+  std::string join(std::size_t max_bytes, const std::string& cut_note) const {
+    std::size_t total = 0;
+    for (const auto& b : m_blocks) {
+      total += b.size();
+    }
+    std::string out;
+    if (total <= max_bytes) {
+      out.reserve(total);
+      for (const auto& b : m_blocks) {
+        out += b;
+      }
+      return out;
+    }
+    const std::size_t room = max_bytes > cut_note.size() ? max_bytes - cut_note.size() : 0;
+    for (const auto& b : m_blocks) {
+      if (out.size() + b.size() > room) {
+        break;
+      }
+      out += b;
+    }
+    out += cut_note;
+    return out;
+  }
+
+private:
+  std::vector<std::string> m_blocks;
+};
+
+std::string cell(std::string_view text) {
+  return markdown_inline(truncate_utf8(clean_text(text), k_max_cell_bytes, " [...]"),
+                         LineBreaks::br);
+}
+
+std::string percent(double rate) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f%%", rate * 100);
+  return text;
+}
+
+std::string rate_text(const ordered_json& value) {
+  return value.is_number() ? percent(value.get<double>()) : std::string("-");
+}
+
+std::size_t count(const ordered_json& object, const char* key) {
+  const auto it = object.is_object() ? object.find(key) : object.end();
+  return it != object.end() && it->is_number_unsigned() ? it->get<std::size_t>() : 0;
+}
+
+std::string count_text(const ordered_json& object, const char* key) {
+  const auto it = object.is_object() ? object.find(key) : object.end();
+  return it != object.end() && it->is_number() ? it->dump() : std::string("-");
+}
+
+const ordered_json& array_field(const ordered_json& object, const char* key) {
+  static const ordered_json empty = ordered_json::array();
+  const auto it = object.is_object() ? object.find(key) : object.end();
+  return it != object.end() && it->is_array() ? *it : empty;
+}
+
+// "3: a, b, c" with at most k_max_ids_in_cell ids, "-" for none.
+std::string ids_cell(const ordered_json& ids) {
+  if (!ids.is_array() || ids.empty()) {
+    return "-";
+  }
+  std::string out = "**" + std::to_string(ids.size()) + "**: ";
+  std::size_t shown = 0;
+  for (const auto& id : ids) {
+    if (shown == k_max_ids_in_cell) {
+      out += ", and " + std::to_string(ids.size() - shown) + " more";
+      break;
+    }
+    out += (shown == 0 ? "" : ", ") + cell(id.is_string() ? id.get<std::string>() : id.dump());
+    ++shown;
+  }
+  return out;
+}
+
+std::string totals_line(const ordered_json& summary) {
+  const ordered_json& totals =
+      summary.contains("totals") ? summary["totals"] : ordered_json::object();
+  std::string out = std::to_string(count(totals, "cases")) +
+                    " cases: " + std::to_string(count(totals, "pass")) + " pass, " +
+                    std::to_string(count(totals, "fail")) + " fail, " +
+                    std::to_string(count(totals, "error")) + " error";
+  if (const auto rate = summary.find("pass_rate"); rate != summary.end() && rate->is_number()) {
+    out += " (" + percent(rate->get<double>()) + " pass)";
+  }
+  return out;
+}
+
+std::string usage_line(const ordered_json& summary) {
+  std::vector<std::string> parts;
+  if (const auto usage = summary.find("usage"); usage != summary.end() && usage->is_object()) {
+    parts.push_back("tokens: " + count_text(*usage, "input_tokens") + " in, " +
+                    count_text(*usage, "output_tokens") + " out");
+  }
+  if (const auto cost = summary.find("cost"); cost != summary.end() && cost->is_number()) {
+    char text[64];
+    std::snprintf(text, sizeof text, "cost: $%.4f", cost->get<double>());
+    parts.emplace_back(text);
+  }
+  if (summary.contains("requests")) {
+    parts.push_back("requests: " + count_text(summary, "requests") + " (" +
+                    count_text(summary, "cached") + " from the cache)");
+  }
+  if (const auto judge = summary.find("judge");
+      judge != summary.end() && judge->is_object() && count(*judge, "calls") > 0) {
+    std::string text = "judge calls: " + count_text(*judge, "calls");
+    if (const auto cost = judge->find("cost"); cost != judge->end() && cost->is_number()) {
+      char money[64];
+      std::snprintf(money, sizeof money, " ($%.4f)", cost->get<double>());
+      text += money;
+    }
+    parts.push_back(std::move(text));
+  }
+  std::string out;
+  for (const auto& p : parts) {
+    out += (out.empty() ? "" : " · ") + p;
+  }
+  return out;
+}
+
+// Drift findings and provider changes: "- **suite on provider** (feature): message".
+void findings(Blocks& blocks, const ordered_json& list, const char* heading) {
+  if (!list.is_array() || list.empty()) {
+    return;
+  }
+  blocks.add(std::string("\n### ") + heading + "\n\n");
+  for (const auto& f : list) {
+    std::string item = "- **" + markdown_inline(util::string_field(f, "suite")) + " on " +
+                       markdown_inline(util::string_field(f, "provider")) + "**";
+    if (const std::string feature = util::string_field(f, "feature"); !feature.empty()) {
+      item += " (" + markdown_inline(feature) + ")";
+    }
+    item += ": " + markdown_inline(truncate_utf8(clean_text(util::string_field(f, "message")),
+                                                 k_max_reason_bytes, " [...]"));
+    blocks.add(item + "\n");
+  }
+}
+
+// `text` as one line of HTML text: escaped (a line break as &#10;, so that no blank line ends
+// the HTML block), and "@" with a zero-width space so that no one is mentioned.
+std::string html_line(std::string_view text) {
+  std::string out;
+  for (const char c : xml_escape(text, XmlContext::attribute)) {
+    out += c;
+    if (c == '@') {
+      out += "&#8203;";
+    }
+  }
+  return out;
+}
+
+struct Failure {
+  const ResultGroup* group;
+  const ordered_json* result;
+  bool regressed;
+};
+
+} // namespace
+
+std::string markdown_inline(std::string_view text, LineBreaks breaks) {
+  const std::string clean = clean_text(text);
+  std::string out;
+  out.reserve(clean.size() + clean.size() / 4);
+  // A list marker, a heading or an ordered-list number at the very start would make a block.
+  std::size_t digits = 0;
+  while (digits < clean.size() && clean[digits] >= '0' && clean[digits] <= '9') {
+    ++digits;
+  }
+  const bool ordered_marker =
+      digits > 0 && digits < clean.size() && (clean[digits] == '.' || clean[digits] == ')');
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    const char c = clean[i];
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '`':
+      out += "&#96;";
+      break;
+    case '@':
+      out += "@&#8203;"; // "@name" would notify someone
+      break;
+    case '\\':
+    case '*':
+    case '_':
+    case '[':
+    case ']':
+    case '|':
+    case '~':
+    case '#':
+      out += '\\';
+      out += c;
+      break;
+    case '\r':
+      if (i + 1 < clean.size() && clean[i + 1] == '\n') {
+        break;
+      }
+      [[fallthrough]];
+    case '\n':
+      out += breaks == LineBreaks::br ? "<br>" : " ";
+      break;
+    case '-':
+    case '+':
+      if (i == 0) {
+        out += '\\';
+      }
+      out += c;
+      break;
+    case '.':
+    case ')':
+      if (ordered_marker && i == digits) {
+        out += '\\';
+      }
+      out += c;
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string markdown_fence(std::string_view text) {
+  std::string clean = clean_text(text);
+  std::size_t longest = 0;
+  std::size_t run = 0;
+  for (const char c : clean) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string fence(std::max<std::size_t>(3, longest + 1), '`');
+  if (clean.empty() || clean.back() != '\n') {
+    clean += '\n';
+  }
+  return fence + "\n" + clean + fence + "\n";
+}
+
+std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std::size_t max_bytes) {
+  const ordered_json& summary = record.summary;
+  const std::vector<ResultGroup> groups = group_results(record);
+  Blocks blocks;
+
+  // The verdict.
+  const auto gate = summary.find("gate");
+  const bool has_gate = gate != summary.end() && gate->is_object();
+  const auto passed_it = has_gate ? gate->find("passed") : summary.end();
+  const bool passed =
+      has_gate && passed_it != gate->end() && passed_it->is_boolean() && passed_it->get<bool>();
+  blocks.add("<!-- promptops:report -->\n");
+  blocks.add(passed ? "## ✅ promptops: gate passed\n\n" : "## ❌ promptops: gate FAILED\n\n");
+  std::string headline = "Run " + markdown_inline(record.run_id) + " · " + totals_line(summary);
+  if (const auto interrupted = summary.find("interrupted");
+      interrupted != summary.end() && interrupted->is_boolean() && interrupted->get<bool>()) {
+    headline += ". **The run was interrupted**: complete it with `promptops test --resume`";
+  }
+  blocks.add(headline + "\n");
+  if (has_gate) {
+    const ordered_json& reasons = array_field(*gate, "reasons");
+    if (!reasons.empty()) {
+      blocks.add("\n");
+    }
+    for (const auto& reason : reasons) {
+      blocks.add("- " +
+                 markdown_inline(truncate_utf8(
+                     clean_text(reason.is_string() ? reason.get<std::string>() : reason.dump()),
+                     k_max_reason_bytes, " [...]")) +
+                 "\n");
+    }
+  }
+  if (const std::string usage = usage_line(summary); !usage.empty()) {
+    blocks.add("\n" + usage + "\n");
+  }
+
+  // Regressions against the baselines.
+  std::set<std::string> regressed; // suite \x1f provider \x1f id
+  bool any_baseline = false;
+  for (const auto& suite : array_field(summary, "suites")) {
+    for (const auto& b : array_field(suite, "baselines")) {
+      any_baseline = true;
+      for (const auto& id : array_field(b, "regressed")) {
+        if (id.is_string()) {
+          regressed.insert(util::string_field(suite, "name") + '\x1f' +
+                           util::string_field(b, "provider") + '\x1f' + id.get<std::string>());
+        }
+      }
+    }
+  }
+  if (any_baseline) {
+    blocks.add("\n### Against the baseline\n\n");
+    blocks.add("| suite | provider | regressed (passed before, not now) | fixed | compared | "
+               "still failing | changed outputs |\n|---|---|---|---|--:|--:|--:|\n");
+    for (const auto& suite : array_field(summary, "suites")) {
+      for (const auto& b : array_field(suite, "baselines")) {
+        blocks.add("| " + cell(util::string_field(suite, "name")) + " | " +
+                   cell(util::string_field(b, "provider")) + " | " +
+                   ids_cell(array_field(b, "regressed")) + " | " +
+                   ids_cell(array_field(b, "fixed")) + " | " + count_text(b, "compared") + " | " +
+                   count_text(b, "still_failing") + " | " + count_text(b, "changed_outputs") +
+                   " |\n");
+      }
+    }
+  } else {
+    blocks.add("\nNo baseline to compare with: record one with `promptops baseline record`.\n");
+  }
+
+  findings(blocks, summary.contains("drift") ? summary["drift"] : ordered_json(), "Format drift");
+  findings(blocks,
+           summary.contains("provider_changes") ? summary["provider_changes"] : ordered_json(),
+           "Provider changes");
+
+  // Each suite's totals.
+  const ordered_json& suites = array_field(summary, "suites");
+  if (!suites.empty()) {
+    blocks.add("\n### Suites\n\n| suite | providers | cases | pass | fail | error | pass rate | "
+               "gate |\n|---|---|--:|--:|--:|--:|--:|---|\n");
+    for (const auto& s : suites) {
+      std::vector<std::string> providers;
+      for (const auto& c : array_field(s, "candidates")) {
+        const std::string p = util::string_field(c, "provider");
+        if (std::find(providers.begin(), providers.end(), p) == providers.end()) {
+          providers.push_back(p);
+        }
+      }
+      std::string provider_list;
+      for (const auto& p : providers) {
+        provider_list += (provider_list.empty() ? "" : ", ") + p;
+      }
+      const ordered_json& totals = s.contains("totals") ? s["totals"] : ordered_json::object();
+      std::string gate_cell = "-";
+      if (const auto g = s.find("gate"); g != s.end() && g->is_object()) {
+        const auto p = g->find("passed");
+        gate_cell = p != g->end() && p->is_boolean() && p->get<bool>() ? "✅" : "❌";
+        if (const auto min = g->find("min_pass_rate"); min != g->end() && min->is_number()) {
+          gate_cell += " min " + percent(min->get<double>());
+        }
+      }
+      blocks.add("| " + cell(util::string_field(s, "name")) + " | " + cell(provider_list) + " | " +
+                 count_text(totals, "cases") + " | " + count_text(totals, "pass") + " | " +
+                 count_text(totals, "fail") + " | " + count_text(totals, "error") + " | " +
+                 rate_text(s.contains("pass_rate") ? s["pass_rate"] : ordered_json()) + " | " +
+                 gate_cell + " |\n");
+    }
+  }
+
+  // Failures: regressions first, then failed cases, then errors.
+  std::vector<Failure> failures;
+  for (const ResultGroup& g : groups) {
+    for (const ordered_json* r : g.results) {
+      if (util::string_field(*r, "status") != "pass") {
+        failures.push_back({&g, r,
+                            regressed.count(g.suite + '\x1f' + g.provider + '\x1f' +
+                                            util::string_field(*r, "id")) > 0});
+      }
+    }
+  }
+  const auto rank = [](const Failure& f) {
+    return f.regressed ? 0 : util::string_field(*f.result, "status") == "fail" ? 1 : 2;
+  };
+  std::stable_sort(failures.begin(), failures.end(),
+                   [&rank](const Failure& a, const Failure& b) { return rank(a) < rank(b); });
+  if (!failures.empty()) {
+    blocks.add("\n### Failures (" + std::to_string(failures.size()) +
+               ")\n\n| suite | provider | case | reason |\n|---|---|---|---|\n");
+    for (std::size_t i = 0; i < failures.size() && i < k_max_failure_rows; ++i) {
+      const Failure& f = failures[i];
+      const std::string status = util::string_field(*f.result, "status");
+      std::string reason = f.regressed ? "**regressed** " : "";
+      if (status != "fail") {
+        reason += "**error** ";
+      }
+      reason += cell(failure_reason(*f.result));
+      blocks.add("| " + cell(f.group->suite) + " | " +
+                 cell(f.group->provider +
+                      (f.group->shares_provider ? " (" + f.group->prompt + ")" : std::string())) +
+                 " | " + cell(util::string_field(*f.result, "id")) + " | " + reason + " |\n");
+    }
+    if (failures.size() > k_max_failure_rows) {
+      blocks.add("\n… and " + std::to_string(failures.size() - k_max_failure_rows) +
+                 " more: see the JUnit report or `promptops report` " +
+                 markdown_inline(record.run_id) + ".\n");
+    }
+  }
+
+  // A few failed cases, folded, with their evaluations and output.
+  const std::size_t folded = std::min(max_diffs, failures.size());
+  if (folded > 0) {
+    blocks.add(
+        "\n### Failed cases" +
+        (folded < failures.size() ? " (the first " + std::to_string(folded) + ")" : std::string()) +
+        "\n\n");
+  }
+  for (std::size_t i = 0; i < folded; ++i) {
+    const Failure& f = failures[i];
+    const ordered_json& r = *f.result;
+    // Inside an HTML block: HTML escapes, and no line break (a blank line would end it).
+    std::string block = "<details><summary>" +
+                        html_line(truncate_utf8(clean_text(group_name(*f.group) + ": " +
+                                                           util::string_field(r, "id") +
+                                                           (f.regressed ? " (regressed)" : "")),
+                                                k_max_cell_bytes, " [...]")) +
+                        "</summary>\n\n";
+    if (util::string_field(r, "status") != "fail") {
+      block += "**error**: " +
+               markdown_inline(
+                   truncate_utf8(clean_text(failure_reason(r)), k_max_reason_bytes, " [...]")) +
+               "\n\n";
+    }
+    for (const auto& e : array_field(r, "evaluations")) {
+      const auto pass = e.find("pass");
+      const bool ok = pass != e.end() && pass->is_boolean() && pass->get<bool>();
+      block += std::string("- ") + (ok ? "✅ " : "❌ ") +
+               markdown_inline(util::string_field(e, "type")) + ": " +
+               markdown_inline(truncate_utf8(clean_text(util::string_field(e, "reason")),
+                                             k_max_reason_bytes, " [...]")) +
+               "\n";
+    }
+    const auto output = r.find("output");
+    if (output != r.end() && output->is_string()) {
+      block += "\nOutput";
+      if (const std::string model = util::string_field(r, "model"); !model.empty()) {
+        block += " of " + markdown_inline(model);
+      }
+      block += ":\n\n" + markdown_fence(truncate_utf8(
+                             clean_text(output->get_ref<const std::string&>()), k_max_output_bytes,
+                             "\n[... output cut; the whole output is in results.jsonl]"));
+    } else {
+      block += "\nNo output: the provider did not answer.\n";
+    }
+    block += "\n</details>\n";
+    blocks.add(std::move(block));
+  }
+
+  return blocks.join(max_bytes, "\n\n_The report was cut to fit " + std::to_string(max_bytes) +
+                                    " bytes: see `promptops report` " +
+                                    markdown_inline(record.run_id) +
+                                    " or the JUnit report for the rest._\n");
+}
+
+} // namespace promptops::report

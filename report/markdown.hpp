@@ -1,1 +1,40 @@
 #pragma once
+
+#include "report/run_record.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace promptops::report {
+
+// The most a GitHub comment may hold (65,536 characters; counted here in bytes, which is
+// never less).
+constexpr std::size_t k_markdown_max_bytes = 65536;
+
+// The run as GitHub-flavoured Markdown for a PR comment or $GITHUB_STEP_SUMMARY, most
+// important first: the verdict (gate passed or FAILED, with its reasons), regressions against
+// the baselines (case ids per suite and provider), drift and provider changes, each suite's
+// totals, a table of failures (at most 50 rows), then up to `max_diffs` failed cases folded in
+// <details> with their evaluations and output. It starts with the hidden marker
+// "<!-- promptops:report -->" (to find and update a sticky comment). Text from the run is
+// escaped so that it cannot add HTML, links, mentions or table cells; a report longer than
+// `max_bytes` is cut between blocks with a note.
+std::string markdown_report(const RunRecord& record, std::size_t max_diffs = 10,
+                            std::size_t max_bytes = k_markdown_max_bytes);
+
+// How markdown_inline writes a line break.
+enum class LineBreaks { space, br };
+
+// `text` cleaned (clean_text) and escaped for inline Markdown (a table cell, a list item, a
+// heading): & < > become entities, the backtick becomes &#96;, the characters that make
+// emphasis, links, tables or a block at the start (\ * _ [ ] | ~ # and a leading - + or "1.")
+// are backslash-escaped, "@" gets a zero-width space (no mention), line breaks become a space
+// or <br>.
+std::string markdown_inline(std::string_view text, LineBreaks breaks = LineBreaks::space);
+
+// `text` (cleaned) as a fenced code block whose backtick fence is longer than any run of
+// backticks in it, so that nothing in it can close the block. Ends with a newline.
+std::string markdown_fence(std::string_view text);
+
+} // namespace promptops::report

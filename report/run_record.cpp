@@ -1,1 +1,262 @@
 #include "report/run_record.hpp"
+
+#include "util/error.hpp"
+#include "util/file.hpp"
+#include "util/json_fields.hpp"
+#include "util/lines.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace promptops::report {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+// The 1-based line of byte `offset` in `text`.
+std::size_t line_of(std::string_view text, std::size_t offset) {
+  offset = std::min(offset, text.size());
+  return 1 + static_cast<std::size_t>(std::count(
+                 text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+}
+
+// `text` parsed as a JSON object; InputError at the place nlohmann stopped otherwise.
+ordered_json parse_object(const std::string& text, const std::string& shown) {
+  ordered_json j;
+  try {
+    j = ordered_json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte is 1-based and points just past the offending character.
+    const std::size_t at = e.byte == 0 ? 0 : e.byte - 1;
+    throw InputError(shown, {line_of(text, at), 0}, "not valid JSON");
+  }
+  if (!j.is_object()) {
+    throw InputError(shown, {}, "not a JSON object");
+  }
+  return j;
+}
+
+} // namespace
+
+RunRecord load_run(const std::filesystem::path& dir) {
+  RunRecord record;
+  record.dir = dir;
+  record.run_id = dir.filename().string();
+  if (record.run_id.empty()) {
+    record.run_id = dir.parent_path().filename().string(); // "runs/<id>/"
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw InputError(dir.string(), {}, "no such run folder");
+  }
+
+  const std::filesystem::path run_path = dir / "run.json";
+  const std::filesystem::path summary_path = dir / "summary.json";
+  const std::filesystem::path results_path = dir / "results.jsonl";
+
+  const auto run_text = util::read_file_if_exists(run_path);
+  const auto summary_text = util::read_file_if_exists(summary_path);
+  const auto results_text = util::read_file_if_exists(results_path);
+  if (!run_text && !summary_text && !results_text) {
+    throw InputError(dir.string(), {},
+                     "not a run folder (it has no run.json, summary.json or results.jsonl)");
+  }
+  if (!summary_text) {
+    throw InputError(summary_path.string(), {},
+                     "missing: run " + record.run_id +
+                         " did not finish (complete it with promptops test --resume " +
+                         record.run_id + ")");
+  }
+  record.summary = parse_object(*summary_text, summary_path.string());
+  record.run = run_text ? parse_object(*run_text, run_path.string()) : ordered_json::object();
+  if (const std::string id = util::string_field(record.summary, "run_id"); !id.empty()) {
+    record.run_id = id;
+  }
+  if (!results_text) {
+    throw InputError(results_path.string(), {}, "missing: the run's results are gone");
+  }
+
+  const std::string& text = *results_text;
+  // A run killed mid-write leaves a last line without its newline: that case did not finish.
+  const bool cut_short = !text.empty() && text.back() != '\n';
+  std::size_t last_line = 0;
+  util::for_each_line(text,
+                      [&last_line](std::size_t number, std::string_view) { last_line = number; });
+  util::for_each_line(text, [&](std::size_t number, std::string_view line) {
+    if (line.find_first_not_of(" \t") == std::string_view::npos) {
+      return;
+    }
+    ordered_json j = ordered_json::parse(line, nullptr, false);
+    if (j.is_object()) {
+      record.results.push_back(std::move(j));
+      return;
+    }
+    if (cut_short && number == last_line) {
+      return;
+    }
+    throw InputError(results_path.string(), {number, 0},
+                     j.is_discarded() ? "not valid JSON" : "not a JSON object");
+  });
+  return record;
+}
+
+namespace {
+
+// Compare case ids with runs of digits as numbers, so "c2" comes before "c10".
+bool natural_less(std::string_view a, std::string_view b) {
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (is_digit(a[i]) && is_digit(b[j])) {
+      std::size_t ie = i;
+      std::size_t je = j;
+      while (ie < a.size() && is_digit(a[ie])) {
+        ++ie;
+      }
+      while (je < b.size() && is_digit(b[je])) {
+        ++je;
+      }
+      std::string_view na = a.substr(i, ie - i);
+      std::string_view nb = b.substr(j, je - j);
+      while (na.size() > 1 && na.front() == '0') {
+        na.remove_prefix(1);
+      }
+      while (nb.size() > 1 && nb.front() == '0') {
+        nb.remove_prefix(1);
+      }
+      if (na.size() != nb.size()) {
+        return na.size() < nb.size();
+      }
+      if (na != nb) {
+        return na < nb;
+      }
+      i = ie;
+      j = je;
+    } else {
+      if (a[i] != b[j]) {
+        return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
+      }
+      ++i;
+      ++j;
+    }
+  }
+  if ((a.size() - i) != (b.size() - j)) {
+    return (a.size() - i) < (b.size() - j);
+  }
+  return a < b; // "c01" and "c1": any fixed order
+}
+
+std::string group_key(const std::string& suite, const std::string& provider,
+                      const std::string& prompt, const std::string& version) {
+  return suite + '\x1f' + provider + '\x1f' + prompt + '\x1f' + version;
+}
+
+} // namespace
+
+std::vector<ResultGroup> group_results(const RunRecord& record) {
+  std::vector<ResultGroup> groups;
+  std::map<std::string, std::size_t> index;
+  const auto find_or_add = [&](const std::string& suite, const std::string& provider,
+                               const std::string& prompt, const std::string& version) {
+    const std::string key = group_key(suite, provider, prompt, version);
+    auto [it, added] = index.try_emplace(key, groups.size());
+    if (added) {
+      ResultGroup g;
+      g.suite = suite;
+      g.provider = provider;
+      g.prompt = prompt;
+      g.prompt_version = version;
+      groups.push_back(std::move(g));
+    }
+    return it->second;
+  };
+
+  std::map<std::string, std::string> suite_files;
+  if (const auto s = record.summary.find("suites"); s != record.summary.end() && s->is_array()) {
+    for (const auto& suite : *s) {
+      const std::string name = util::string_field(suite, "name");
+      suite_files.emplace(name, util::string_field(suite, "file"));
+      if (const auto c = suite.find("candidates"); c != suite.end() && c->is_array()) {
+        for (const auto& cand : *c) {
+          find_or_add(name, util::string_field(cand, "provider"),
+                      util::string_field(cand, "prompt"),
+                      util::string_field(cand, "prompt_version"));
+        }
+      }
+    }
+  }
+  for (const auto& r : record.results) {
+    const std::size_t g =
+        find_or_add(util::string_field(r, "suite"), util::string_field(r, "provider"),
+                    util::string_field(r, "prompt"), util::string_field(r, "prompt_version"));
+    groups[g].results.push_back(&r);
+  }
+
+  std::erase_if(groups, [](const ResultGroup& g) { return g.results.empty(); });
+  std::map<std::string, std::size_t> per_provider;
+  for (const auto& g : groups) {
+    ++per_provider[g.suite + '\x1f' + g.provider];
+  }
+  for (auto& g : groups) {
+    g.shares_provider = per_provider[g.suite + '\x1f' + g.provider] > 1;
+    if (const auto f = suite_files.find(g.suite); f != suite_files.end()) {
+      g.suite_file = f->second;
+    }
+    std::stable_sort(g.results.begin(), g.results.end(),
+                     [](const nlohmann::ordered_json* a, const nlohmann::ordered_json* b) {
+                       return natural_less(util::string_field(*a, "id"),
+                                           util::string_field(*b, "id"));
+                     });
+  }
+  return groups;
+}
+
+std::string failure_reason(const nlohmann::ordered_json& result) {
+  const std::string status = util::string_field(result, "status");
+  if (status == "pass") {
+    return {};
+  }
+  if (status == "error") {
+    const std::string error = util::string_field(result, "error");
+    return error.empty() ? std::string("the case could not be run") : error;
+  }
+  const auto evaluations = result.find("evaluations");
+  if (result.is_object() && evaluations != result.end() && evaluations->is_array()) {
+    const nlohmann::ordered_json* first_failed = nullptr;
+    for (const auto& e : *evaluations) {
+      const auto pass = e.find("pass");
+      if (!e.is_object() || pass == e.end() || !pass->is_boolean() || pass->get<bool>()) {
+        continue;
+      }
+      const auto required = e.find("required");
+      const bool is_required =
+          required == e.end() || !required->is_boolean() || required->get<bool>();
+      if (is_required) {
+        return util::string_field(e, "type") + ": " + util::string_field(e, "reason");
+      }
+      if (first_failed == nullptr) {
+        first_failed = &e;
+      }
+    }
+    if (first_failed != nullptr) {
+      return util::string_field(*first_failed, "type") + ": " +
+             util::string_field(*first_failed, "reason");
+    }
+  }
+  if (status == "fail") {
+    return "failed";
+  }
+  return std::string("unknown status \"") + status + "\"";
+}
+
+std::string group_name(const ResultGroup& group) {
+  std::string name = group.suite + " on " + group.provider;
+  if (group.shares_provider) {
+    name += " (" + group.prompt + "@" + group.prompt_version.substr(0, 12) + ")";
+  }
+  return name;
+}
+
+} // namespace promptops::report

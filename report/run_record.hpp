@@ -1,1 +1,53 @@
 #pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace promptops::report {
+
+// A finished run as `promptops test` left it in .promptops/runs/<run-id>/: the run's record
+// (run.json), its summary (summary.json) and one result per case x provider (results.jsonl),
+// in the file's order. The report renderers (junit_xml, markdown_report) read only this.
+struct RunRecord {
+  std::string run_id;
+  std::filesystem::path dir;
+  nlohmann::ordered_json run;     // run.json; an empty object when the file is missing
+  nlohmann::ordered_json summary; // summary.json
+  std::vector<nlohmann::ordered_json> results;
+};
+
+// Read the run in `dir`. A last results line cut short by a kill (no final newline, not JSON)
+// is ignored. Throws InputError naming the file when `dir` is not a run, when the run did not
+// finish (no summary.json: it says to complete it with --resume), when a file is not JSON,
+// and naming the file and line for a results line that is not a JSON object.
+RunRecord load_run(const std::filesystem::path& dir);
+
+// The results of one suite on one provider (and one prompt version, when a suite runs several
+// prompts on one provider), in natural order of case id ("c2" before "c10").
+struct ResultGroup {
+  std::string suite;
+  std::string suite_file; // as summary.json names it; "" when unknown
+  std::string provider;
+  std::string prompt;
+  std::string prompt_version;
+  bool shares_provider = false; // another group has the same suite and provider
+  std::vector<const nlohmann::ordered_json*> results; // point into the RunRecord
+};
+
+// `record`'s results grouped: groups in the order of summary.json's suites and candidates,
+// then any others in order of appearance; groups without results are left out. The pointers
+// stay valid while `record` lives and is not changed.
+std::vector<ResultGroup> group_results(const RunRecord& record);
+
+// Why `result` did not pass: its error for status "error", its first failed required
+// evaluation as "type: reason" for "fail" (else its first failed evaluation), "" for "pass".
+std::string failure_reason(const nlohmann::ordered_json& result);
+
+// The display name of `group`: "suite on provider", plus " (prompt@version)" (the version's
+// first 12 characters) when the suite runs several prompts on that provider.
+std::string group_name(const ResultGroup& group);
+
+} // namespace promptops::report
