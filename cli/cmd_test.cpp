@@ -2,10 +2,15 @@
 #include "cli/output.hpp"
 #include "golden/runner.hpp"
 #include "registry/registry.hpp"
+#include "report/junit.hpp"
+#include "report/markdown.hpp"
+#include "report/run_record.hpp"
 #include "report/terminal.hpp"
+#include "util/file.hpp"
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <signal.h>
 
 namespace promptops::cli {
@@ -23,6 +28,20 @@ void on_interrupt(int) {
 
 } // namespace
 
+void write_reports(const std::filesystem::path& run_dir, const std::string& junit,
+                   const std::string& markdown) {
+  if (junit.empty() && markdown.empty()) {
+    return;
+  }
+  const report::RunRecord run = report::load_run(run_dir);
+  if (!junit.empty()) {
+    util::write_file_atomic(junit, report::junit_xml(run));
+  }
+  if (!markdown.empty()) {
+    util::write_file_atomic(markdown, report::markdown_report(run));
+  }
+}
+
 Action add_test(CLI::App& app) {
   struct Options {
     std::vector<std::string> suites;
@@ -32,6 +51,9 @@ Action add_test(CLI::App& app) {
     bool no_cache = false;
     std::string resume;
     bool json = false;
+    std::string junit;
+    std::string markdown;
+    std::string shard;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
@@ -52,7 +74,17 @@ Action add_test(CLI::App& app) {
   cmd->add_option("--resume", options->resume,
                   "Finish run RUN (e.g. one that was killed): only its missing cases run")
       ->type_name("RUN");
+  cmd->add_option("--shard", options->shard,
+                  "Run share I of N of the cases (1 <= I <= N), for N parallel CI jobs; "
+                  "promptops merge joins their runs")
+      ->type_name("I/N");
   cmd->add_flag("--json", options->json, "Print summary.json instead of the table");
+  cmd->add_option("--junit", options->junit,
+                  "Also write the results as JUnit XML (one testcase per case and provider)")
+      ->type_name("FILE");
+  cmd->add_option("--markdown", options->markdown,
+                  "Also write a Markdown report (for a PR comment or $GITHUB_STEP_SUMMARY)")
+      ->type_name("FILE");
   return [options] {
     const auto registry = registry::Registry::open(".");
     golden::TestOptions test;
@@ -62,11 +94,23 @@ Action add_test(CLI::App& app) {
     test.concurrency = options->concurrency;
     test.use_cache = !options->no_cache;
     test.resume = options->resume;
+    if (!options->shard.empty()) {
+      int i = 0;
+      int n = 0;
+      char end = 0;
+      if (std::sscanf(options->shard.c_str(), "%d/%d%c", &i, &n, &end) != 2 || n < 1 || i < 1 ||
+          i > n) {
+        throw UsageError("--shard takes I/N with 1 <= I <= N, e.g. 2/4; not \"" + options->shard +
+                         "\"");
+      }
+      test.shard_index = i;
+      test.shard_count = n;
+    }
     test.stop = &g_stop;
-    if (!options->resume.empty() &&
-        (!options->suites.empty() || !options->provider.empty() || !options->filters.empty())) {
-      throw UsageError("--resume takes the run's own suites, --provider and --filter; give "
-                       "none of them with it");
+    if (!options->resume.empty() && (!options->suites.empty() || !options->provider.empty() ||
+                                     !options->filters.empty() || !options->shard.empty())) {
+      throw UsageError("--resume takes the run's own suites, --provider, --filter and --shard; "
+                       "give none of them with it");
     }
     report::ProgressBar progress;
     test.on_progress = [&progress](std::size_t done, std::size_t total) {
@@ -79,6 +123,7 @@ Action add_test(CLI::App& app) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     progress.finish();
+    write_reports(outcome.dir, options->junit, options->markdown);
     if (options->json) {
       print(outcome.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
             "\n");

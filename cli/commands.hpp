@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,5 +30,12 @@ Action add_pull(CLI::App& app);
 Action add_test(CLI::App& app);
 Action add_cache(CLI::App& app);
 Action add_baseline(CLI::App& app);
+Action add_report(CLI::App& app);
+Action add_merge(CLI::App& app);
+
+// Write the JUnit and Markdown reports of the run in `run_dir` to the files named ("" : not
+// that one). Throws RunError when a file cannot be written.
+void write_reports(const std::filesystem::path& run_dir, const std::string& junit,
+                   const std::string& markdown);
 
 } // namespace promptops::cli

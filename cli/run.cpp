@@ -57,6 +57,8 @@ int run(int argc, char* argv[]) {
   actions["test"] = add_test(app);
   actions["cache"] = add_cache(app);
   actions["baseline"] = add_baseline(app);
+  actions["report"] = add_report(app);
+  actions["merge"] = add_merge(app);
 
   // A mistyped command gets a suggestion instead of CLI11's generic message.
   for (int i = 1; i < argc; ++i) {

@@ -3,6 +3,8 @@
 #include "evaluators/evaluator.hpp"
 #include "evaluators/judge.hpp"
 #include "golden/baseline.hpp"
+#include "golden/drift.hpp"
+#include "golden/fingerprint.hpp"
 #include "golden/judge_prompt.hpp"
 #include "golden/schema_options.hpp"
 #include "golden/suite.hpp"
@@ -268,6 +270,8 @@ public:
       m_selection.suites = run_record.value("suites", std::vector<std::string>());
       m_selection.provider = util::string_field(run_record, "provider");
       m_selection.filters = run_record.value("filters", std::vector<std::string>());
+      m_selection.shard_index = run_record.value("shard_index", 0);
+      m_selection.shard_count = run_record.value("shard_count", 0);
     } else {
       m_selection = m_options;
     }
@@ -307,6 +311,12 @@ public:
       }
     }
 
+    if (m_options.no_calls && !todo.empty()) {
+      const PlannedCase& pc = m_cases[todo.front()];
+      throw InputError("the runs do not cover every case: " + std::to_string(todo.size()) +
+                       " are in none of them (the first: \"" + pc.test_case->id + "\" of suite " +
+                       m_suites[pc.suite].suite.name + "); is a shard missing?");
+    }
     std::unique_ptr<providers::ResponseCache> cache;
     cache = std::make_unique<providers::ResponseCache>(m_options.cache_dir.empty()
                                                            ? providers::ResponseCache::default_dir()
@@ -404,7 +414,7 @@ private:
       CaseFile cases = parse_cases(*text, cases_shown);
       throw_if_any(std::move(cases.errors));
       for (auto& c : cases.cases) {
-        if (case_selected(c, m_selection.filters)) {
+        if (case_selected(c, m_selection.filters) && in_shard(name, c.id)) {
           ps.cases.push_back(std::move(c));
         }
       }
@@ -574,6 +584,19 @@ private:
                .first;
     }
     return it->second.get();
+  }
+
+  bool in_shard(const std::string& suite, const std::string& id) const {
+    if (m_selection.shard_count <= 1) {
+      return true;
+    }
+    // FNV-1a: the same share on every machine and build (std::hash promises neither).
+    std::uint64_t h = 1469598103934665603ULL;
+    for (const char ch : suite + '\0' + id) {
+      h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+    }
+    return static_cast<int>(h % static_cast<std::uint64_t>(m_selection.shard_count)) ==
+           m_selection.shard_index - 1;
   }
 
   const registry::ResolvedPrompt& resolve(const Candidate& candidate, const std::string& shown) {
@@ -941,7 +964,8 @@ private:
                                                        : ordered_json(nullptr);
     o["usage"] = std::move(usage);
     o["cost"] = reply.cost ? ordered_json(*reply.cost) : ordered_json(nullptr);
-    o["fingerprint"] = nullptr;
+    o["fingerprint"] =
+        reply.ok ? ordered_json(to_json(fingerprint(reply.output))) : ordered_json(nullptr);
     o["system_fingerprint"] = reply.system_fingerprint.empty()
                                   ? ordered_json(nullptr)
                                   : ordered_json(reply.system_fingerprint);
@@ -997,6 +1021,8 @@ private:
             {"suites", m_selection.suites},
             {"provider", m_selection.provider},
             {"filters", m_selection.filters},
+            {"shard_index", m_selection.shard_index},
+            {"shard_count", m_selection.shard_count},
             {"prompt_versions", versions}};
   }
 
@@ -1032,6 +1058,8 @@ private:
     std::set<std::string> seen;
     std::map<std::string, std::size_t> models; // the run's, by how many cases reported each
     std::map<std::string, std::size_t> system_fingerprints;
+    std::vector<Fingerprint> prints;    // of the run's outputs, for drift
+    std::vector<std::string> print_ids; // the case of each
   };
 
   void compare(const ordered_json& r) {
@@ -1050,6 +1078,13 @@ private:
     }
     if (const std::string fp = util::string_field(r, "system_fingerprint"); !fp.empty()) {
       ++c.system_fingerprints[fp];
+    }
+    if (const auto output = r.find("output"); output != r.end() && output->is_string()) {
+      const auto stored = r.find("fingerprint");
+      std::optional<Fingerprint> fp =
+          stored != r.end() ? fingerprint_from_json(*stored) : std::nullopt;
+      c.prints.push_back(fp ? std::move(*fp) : fingerprint(output->get_ref<const std::string&>()));
+      c.print_ids.push_back(id);
     }
     const auto it = b->cases.find(id);
     if (it == b->cases.end()) {
@@ -1096,9 +1131,8 @@ private:
         ++x->error;
       }
     }
-    if (status != "pass") {
-      outcome.failures.push_back({util::string_field(r, "suite"), util::string_field(r, "provider"),
-                                  util::string_field(r, "id"), status, first_failed_reason(r)});
+    if (auto failure = failure_of(r)) {
+      outcome.failures.push_back(std::move(*failure));
     }
     if (auto u = r.find("usage"); u != r.end() && u->is_object()) {
       for (auto [key, total] : {std::pair{"input_tokens", &m_input_tokens},
@@ -1200,6 +1234,17 @@ private:
     }
   }
 
+  // The baseline's outputs of the cases the run had against the run's: what changed form.
+  std::vector<DriftFinding> drift_of(const Comparison& c) const {
+    std::vector<Fingerprint> before;
+    for (const auto& [id, bc] : c.baseline->cases) {
+      if (c.seen.count(id) != 0) {
+        before.push_back(fingerprint(bc.output));
+      }
+    }
+    return detect_drift(before, c.prints);
+  }
+
   void summarize(RunOutcome& outcome) {
     auto totals_json = [](const Totals& t) {
       ordered_json j;
@@ -1221,6 +1266,7 @@ private:
     ordered_json regressions = ordered_json::array();
     ordered_json fixed = ordered_json::array();
     ordered_json provider_changes = ordered_json::array();
+    ordered_json drift = ordered_json::array();
     const registry::Config& config = m_registry.config();
     for (const auto& ps : m_suites) {
       const Totals& t = m_per_suite[ps.suite.name];
@@ -1256,6 +1302,7 @@ private:
       }
       ordered_json baselines = ordered_json::array();
       std::vector<std::string> suite_regressed;
+      std::vector<std::string> suite_drift;
       std::set<std::string> providers_seen;
       for (const auto& cand : ps.candidates) {
         const std::string& provider = cand.provider->settings.name;
@@ -1276,6 +1323,26 @@ private:
           fixed.push_back(id);
         }
         provider_changes_of(ps.suite.name, provider, c, provider_changes);
+        for (auto& finding : drift_of(c)) {
+          ordered_json d;
+          d["suite"] = ps.suite.name;
+          d["provider"] = provider;
+          d["feature"] = finding.feature;
+          d["baseline"] = finding.baseline;
+          d["candidate"] = finding.candidate;
+          d["count"] = finding.cases;
+          ordered_json ids = ordered_json::array();
+          for (const std::size_t i : finding.indices) {
+            if (i < c.print_ids.size()) {
+              ids.push_back(c.print_ids[i]);
+            }
+          }
+          d["cases"] = std::move(ids);
+          d["message"] = finding.message;
+          d["p_value"] = finding.p_value;
+          suite_drift.push_back(finding.message);
+          drift.push_back(std::move(d));
+        }
       }
       sj["baselines"] = std::move(baselines);
       const std::optional<long long> max_regressions = ps.suite.gate.max_regressions
@@ -1293,6 +1360,18 @@ private:
             ps.suite.name + ": " + std::to_string(suite_regressed.size()) +
             " cases regressed against the baseline (pass before, not now: " + list +
             "); the gate allows " + std::to_string(*max_regressions);
+        suite_reasons.push_back(text);
+        reasons.push_back(text);
+        passed = false;
+      }
+      const std::optional<bool> fail_on_drift =
+          ps.suite.gate.fail_on_drift ? ps.suite.gate.fail_on_drift : config.gate.fail_on_drift;
+      if (fail_on_drift.value_or(false) && !suite_drift.empty()) {
+        const std::string text =
+            ps.suite.name +
+            ": the outputs' format drifted from the baseline: " + suite_drift.front() +
+            (suite_drift.size() > 1 ? " (and " + std::to_string(suite_drift.size() - 1) + " more)"
+                                    : "");
         suite_reasons.push_back(text);
         reasons.push_back(text);
         passed = false;
@@ -1323,7 +1402,7 @@ private:
     s["pass_rate"] = rate(m_all);
     s["regressions"] = std::move(regressions);
     s["fixed"] = std::move(fixed);
-    s["drift"] = ordered_json::array();
+    s["drift"] = std::move(drift);
     s["provider_changes"] = std::move(provider_changes);
     ordered_json gate;
     gate["passed"] = gate_passed && !outcome.interrupted;
@@ -1381,6 +1460,92 @@ private:
 };
 
 } // namespace
+
+RunOutcome merge_runs(const registry::Registry& registry, const std::vector<std::string>& run_ids) {
+  if (run_ids.size() < 2) {
+    throw UsageError("promptops merge takes two runs or more");
+  }
+  const std::filesystem::path runs = registry.root() / ".promptops" / "runs";
+  json first;
+  std::string results;
+  std::set<std::string> keys;
+  std::set<int> shards;
+  for (const auto& id : run_ids) {
+    const std::filesystem::path dir = runs / id;
+    auto record_text = util::read_file_if_exists(dir / "run.json");
+    if (id.empty() || id.find('/') != std::string::npos || !record_text) {
+      throw InputError("no run \"" + id + "\" in " + registry.display(".promptops/runs"));
+    }
+    json record = json::parse(*record_text, nullptr, false);
+    const auto summary = util::read_file_if_exists(dir / "summary.json");
+    if (!record.is_object() || !summary ||
+        json::parse(*summary, nullptr, false).value("interrupted", true)) {
+      throw RunError("run " + id + " did not finish: complete it with promptops test --resume " +
+                     id + " first");
+    }
+    if (first.is_null()) {
+      first = record;
+    } else {
+      for (const char* key : {"suites", "provider", "filters", "prompt_versions", "shard_count"}) {
+        if (record.value(key, json()) != first.value(key, json())) {
+          throw InputError("run " + id + " is not a shard of the same selection as run " +
+                           util::string_field(first, "run_id") + ": their \"" + key + "\" differ");
+        }
+      }
+    }
+    if (!shards.insert(record.value("shard_index", 0)).second) {
+      throw InputError("run " + id + " is shard " + std::to_string(record.value("shard_index", 0)) +
+                       " again");
+    }
+    const std::string text = util::read_file(dir / "results.jsonl");
+    util::for_each_line(text, [&](std::size_t line_no, std::string_view line) {
+      const json r = json::parse(line, nullptr, false);
+      if (!r.is_object()) {
+        return;
+      }
+      const std::string key =
+          done_key(util::string_field(r, "suite"), util::string_field(r, "provider"),
+                   util::string_field(r, "prompt"), util::string_field(r, "id"));
+      if (!keys.insert(key).second) {
+        throw InputError(registry.display(".promptops/runs/" + id + "/results.jsonl"), {line_no, 1},
+                         "case \"" + util::string_field(r, "id") +
+                             "\" is in two of the runs: they overlap");
+      }
+      results.append(line);
+      results += '\n';
+    });
+  }
+  // The merged run: the shards' selection without a shard, and every result line.
+  const std::string merged_id = new_run_id();
+  const std::filesystem::path dir = runs / merged_id;
+  std::filesystem::create_directories(dir);
+  json record = first;
+  record["run_id"] = merged_id;
+  record["shard_index"] = 0;
+  record["shard_count"] = 0;
+  record["merged_from"] = run_ids;
+  try {
+    util::write_file_atomic(dir / "results.jsonl", results);
+    util::write_file_atomic(dir / "run.json", record.dump(2) + "\n");
+    TestOptions options;
+    options.resume = merged_id;
+    options.no_calls = true;
+    return run_tests(registry, options);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec); // nothing half-made is left behind
+    throw;
+  }
+}
+
+std::optional<Failure> failure_of(const nlohmann::ordered_json& result) {
+  const std::string status = util::string_field(result, "status");
+  if (status == "pass") {
+    return std::nullopt;
+  }
+  return Failure{util::string_field(result, "suite"), util::string_field(result, "provider"),
+                 util::string_field(result, "id"), status, first_failed_reason(result)};
+}
 
 RunOutcome run_tests(const registry::Registry& registry, const TestOptions& options) {
   Runner runner(registry, options);

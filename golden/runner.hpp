@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,14 @@ struct TestOptions {
   bool use_cache = true;            // false (--no-cache): ask again, store the new replies
   std::filesystem::path cache_dir;  // empty: $XDG_CACHE_HOME/promptops
   std::string resume;               // a run id to complete instead of starting a new run
+  // --shard i/n: only the cases whose id hashes to share i of n (1-based; 0/0: every case).
+  // All of a case's candidates go to the same share; the split depends only on the suite and
+  // case id, so n runs on n machines cover every case exactly once.
+  int shard_index = 0;
+  int shard_count = 0;
+  // With `resume`: the run must already hold every case (promptops merge): a missing one is
+  // an InputError, not a call.
+  bool no_calls = false;
   const std::atomic<bool>* stop = nullptr;
   // Called as each case ends: (ended, total) counted over the whole run.
   std::function<void(std::size_t ended, std::size_t total)> on_progress;
@@ -35,6 +44,10 @@ struct Failure {
   std::string status; // fail | error
   std::string reason;
 };
+
+// The failure a result line records (a case that did not pass), or std::nullopt when it
+// passed.
+std::optional<Failure> failure_of(const nlohmann::ordered_json& result);
 
 struct RunOutcome {
   std::string run_id;
@@ -51,5 +64,12 @@ struct RunOutcome {
 // any request is sent), NothingToDoError when no suite or case is selected, RunError when
 // the run folder cannot be written.
 RunOutcome run_tests(const registry::Registry& registry, const TestOptions& options);
+
+// `promptops merge`: one run made of `run_ids` (the shards of one selection, e.g. from
+// `--shard i/n` on n CI jobs): their results joined into a new run, summarised and gated as if
+// it had run unsharded. Throws InputError when the runs are not shards of one selection (other
+// suites, filters or prompt versions), overlap, or leave a case out; RunError when one did not
+// finish. Makes no provider call.
+RunOutcome merge_runs(const registry::Registry& registry, const std::vector<std::string>& run_ids);
 
 } // namespace promptops::golden

@@ -539,3 +539,67 @@ TEST_CASE("cli test, json_schema resolves a $ref to another schema file of the r
   CHECK_THAT(reason, Catch::Contains("/category: "));
   CHECK_THAT(reason, Catch::Contains("/items/1/price: 12.5 is not of type \"integer\""));
 }
+
+TEST_CASE("cli test, --shard i/n runs a share each, merge gives the verdict of one run",
+          "[cli][test][shard]") {
+  FakeProvider server;
+  std::vector<std::string> questions;
+  for (int i = 0; i < 30; ++i) {
+    questions.push_back(i % 7 == 0 ? "q" + std::to_string(i) + " [[reply: nope]]"
+                                   : "q" + std::to_string(i));
+  }
+  Fixture f(server, questions);
+  // One unsharded run, for reference.
+  auto whole = f.test({"--json"});
+  INFO(whole.out << whole.err);
+  REQUIRE(whole.exit_code == 1); // 5 of 30 fail
+  const json reference = json::parse(whole.out);
+
+  std::vector<std::string> runs;
+  std::set<std::string> seen;
+  std::size_t total = 0;
+  for (int i = 1; i <= 3; ++i) {
+    const auto r = f.test({"--shard", std::to_string(i) + "/3", "--json"});
+    INFO(r.out << r.err);
+    const json s = json::parse(r.out);
+    runs.push_back(s["run_id"].get<std::string>());
+    total += s["totals"]["cases"].get<std::size_t>();
+    CHECK(s["totals"]["cases"].get<int>() > 0); // 30 cases spread over 3 shares
+    for (const auto& line : f.results(f.root / ".promptops/runs" / runs.back())) {
+      CHECK(seen.insert(line["id"].get<std::string>()).second); // in one share only
+    }
+  }
+  CHECK(total == 30);
+
+  std::vector<std::string> args = {"merge"};
+  args.insert(args.end(), runs.begin(), runs.end());
+  args.push_back("--json");
+  const std::size_t requests_before = server.request_count();
+  const auto merged = promptops::test::run_promptops(args, f.root, f.env);
+  INFO(merged.out << merged.err);
+  CHECK(merged.exit_code == 1);
+  CHECK(server.request_count() == requests_before); // merging calls nothing
+  const json m = json::parse(merged.out);
+  CHECK(m["totals"] == reference["totals"]);
+  CHECK(m["pass_rate"] == reference["pass_rate"]);
+  CHECK(m["gate"]["passed"] == reference["gate"]["passed"]);
+  CHECK(m["gate"]["reasons"] == reference["gate"]["reasons"]);
+
+  SECTION("a missing shard is refused, and nothing is left behind") {
+    const std::size_t before = std::distance(fs::directory_iterator(f.root / ".promptops/runs"),
+                                             fs::directory_iterator());
+    const auto r = promptops::test::run_promptops({"merge", runs[0], runs[1]}, f.root, f.env);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("the runs do not cover every case"));
+    CHECK(std::distance(fs::directory_iterator(f.root / ".promptops/runs"),
+                        fs::directory_iterator()) == static_cast<std::ptrdiff_t>(before));
+  }
+  SECTION("the same shard twice is refused") {
+    const auto r = promptops::test::run_promptops({"merge", runs[0], runs[0]}, f.root, f.env);
+    CHECK(r.exit_code == 2);
+  }
+  SECTION("a bad --shard is a usage error") {
+    CHECK(f.test({"--shard", "4/3"}).exit_code == 2);
+    CHECK(f.test({"--shard", "x"}).exit_code == 2);
+  }
+}

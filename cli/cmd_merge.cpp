@@ -1,0 +1,46 @@
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "golden/runner.hpp"
+#include "registry/registry.hpp"
+#include "report/terminal.hpp"
+
+#include <chrono>
+
+namespace promptops::cli {
+
+Action add_merge(CLI::App& app) {
+  struct Options {
+    std::vector<std::string> runs;
+    bool json = false;
+    std::string junit;
+    std::string markdown;
+  };
+  auto options = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "merge", "Join the runs of --shard 1/N ... N/N into one run, report and gate");
+  cmd->add_option("runs", options->runs, "The shard runs (ids under .promptops/runs)")
+      ->type_name("RUN")
+      ->required();
+  cmd->add_flag("--json", options->json, "Print summary.json instead of the table");
+  cmd->add_option("--junit", options->junit, "Also write JUnit XML")->type_name("FILE");
+  cmd->add_option("--markdown", options->markdown, "Also write a Markdown report")
+      ->type_name("FILE");
+  return [options] {
+    const auto registry = registry::Registry::open(".");
+    const auto started = std::chrono::steady_clock::now();
+    golden::RunOutcome outcome = golden::merge_runs(registry, options->runs);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    write_reports(outcome.dir, options->junit, options->markdown);
+    if (options->json) {
+      print(outcome.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+            "\n");
+    } else {
+      outcome.dir = registry.display(".promptops/runs/" + outcome.run_id);
+      print(report::format_outcome(outcome, seconds, report::want_color()));
+    }
+    return outcome.exit_code;
+  };
+}
+
+} // namespace promptops::cli

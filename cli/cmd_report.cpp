@@ -1,0 +1,95 @@
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "golden/baseline.hpp"
+#include "golden/runner.hpp"
+#include "registry/registry.hpp"
+#include "report/run_record.hpp"
+#include "report/terminal.hpp"
+#include "util/json_fields.hpp"
+
+#include <ctime>
+
+namespace promptops::cli {
+namespace {
+
+// Seconds between two of the run's "YYYY-MM-DDTHH:MM:SSZ" stamps (0 when either is missing).
+double seconds_between(const std::string& from, const std::string& to) {
+  const auto parse = [](const std::string& stamp) -> std::time_t {
+    std::tm tm{};
+    if (stamp.size() < 19 ||
+        std::sscanf(stamp.c_str(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+      return 0;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return timegm(&tm);
+  };
+  const std::time_t a = parse(from);
+  const std::time_t b = parse(to);
+  return a == 0 || b == 0 ? 0 : std::difftime(b, a);
+}
+
+} // namespace
+
+Action add_report(CLI::App& app) {
+  struct Options {
+    std::string run;
+    bool json = false;
+    std::string junit;
+    std::string markdown;
+  };
+  auto options = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("report", "Show a stored run again, or write its reports");
+  cmd->add_option("run", options->run, "The run (an id under .promptops/runs); default: the latest")
+      ->type_name("RUN");
+  cmd->add_flag("--json", options->json, "Print summary.json instead of the table");
+  cmd->add_option("--junit", options->junit, "Write the results as JUnit XML")->type_name("FILE");
+  cmd->add_option("--markdown", options->markdown, "Write a Markdown report")->type_name("FILE");
+  return [options] {
+    const auto registry = registry::Registry::open(".");
+    std::filesystem::path dir;
+    if (options->run.empty()) {
+      const auto latest = golden::latest_run(registry);
+      if (!latest) {
+        throw InputError("no run in " + registry.display(".promptops/runs") +
+                         ": run promptops test first");
+      }
+      dir = *latest;
+    } else {
+      dir = registry.root() / ".promptops" / "runs" / options->run;
+      if (options->run.find('/') != std::string::npos || !std::filesystem::exists(dir)) {
+        throw InputError("no run \"" + options->run + "\" in " +
+                         registry.display(".promptops/runs"));
+      }
+    }
+    const report::RunRecord run = report::load_run(dir);
+    write_reports(dir, options->junit, options->markdown);
+    if (options->json) {
+      print(run.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+            "\n");
+      return 0;
+    }
+    golden::RunOutcome outcome;
+    outcome.run_id = run.run_id;
+    outcome.dir = registry.display(".promptops/runs/" + run.run_id);
+    outcome.summary = run.summary;
+    for (const auto& r : run.results) {
+      if (auto failure = golden::failure_of(r)) {
+        outcome.failures.push_back(std::move(*failure));
+      }
+    }
+    outcome.requests_sent = run.summary.value("requests", std::size_t{0});
+    outcome.cached = run.summary.value("cached", std::size_t{0});
+    outcome.interrupted = run.summary.value("interrupted", false);
+    const double seconds = seconds_between(util::string_field(run.run, "started"),
+                                           util::string_field(run.summary, "finished"));
+    print(report::format_outcome(outcome, seconds, report::want_color()));
+    // The exit code is the run's verdict, so that `promptops report` can gate in CI too.
+    const bool passed = run.summary["gate"].value("passed", false);
+    const auto& totals = run.summary["totals"];
+    return (totals.value("error", 0) > 0 || outcome.interrupted) ? 3 : passed ? 0 : 1;
+  };
+}
+
+} // namespace promptops::cli
