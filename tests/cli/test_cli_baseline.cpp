@@ -224,3 +224,93 @@ TEST_CASE("cli baseline, refusals: errors, no run, unknown run, bad baseline lin
                                       "string \"id\""));
   }
 }
+
+TEST_CASE("cli baseline, format drift is found, named and gated, and content changes are not",
+          "[cli][baseline][drift]") {
+  FakeProvider server;
+  BaselineFixture f(server);
+  f.dir.write("reg/golden/s.yaml", "prompt: ask\nproviders: [p]\ncases: s.jsonl\n"
+                                   "evaluators:\n  - {type: contains, value: ok}\n"
+                                   "gate: {min_pass_rate: 0, fail_on_drift: true}\n");
+  const auto answers = [&](const std::string& before, const std::string& after) {
+    std::map<std::string, std::string> replies;
+    for (int i = 0; i < 12; ++i) {
+      const std::string id = "c" + std::to_string(10 + i);
+      replies[id] = before + R"({"label": "ok-)" + std::to_string(i) + R"(", "score": )" +
+                    std::to_string(i) + "}" + after;
+    }
+    f.answers(replies);
+  };
+  answers("", "");
+  REQUIRE(f.run({"baseline", "record"}).exit_code == 0);
+
+  SECTION("new values, same form: no drift") {
+    std::map<std::string, std::string> replies;
+    for (int i = 0; i < 12; ++i) {
+      replies["c" + std::to_string(10 + i)] = R"({"label": "ok-other-)" + std::to_string(i * 7) +
+                                              R"(", "score": )" + std::to_string(100 + i) + "}";
+    }
+    f.answers(replies);
+    const auto r = f.run({"test"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(f.summary()["drift"].empty());
+  }
+  SECTION("every answer now in a code fence: drift, in words, and the gate fails") {
+    answers("```json\n", "\n```");
+    const auto r = f.run({"test"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    const json s = f.summary();
+    REQUIRE_FALSE(s["drift"].empty());
+    const json& d = s["drift"][0];
+    CHECK(d["suite"] == "s");
+    CHECK(d["provider"] == "p");
+    CHECK(d["feature"] == "code_fence");
+    CHECK(d["count"] == 12);
+    CHECK(d["cases"].size() == 12);
+    CHECK_THAT(d["message"].get<std::string>(),
+               Catch::Contains("12 of 12 outputs now wrap JSON in ```json fences (baseline 0 of "
+                               "12)"));
+    CHECK_THAT(r.out, Catch::Contains("drift: s on p: 12 of 12 outputs now wrap JSON"));
+    CHECK_THAT(r.out, Catch::Contains("s: the outputs' format drifted from the baseline"));
+    // The result lines carry each output's fingerprint.
+    CHECK(d["p_value"].get<double>() < 0.001);
+
+    // Accepting the run takes the new format in: no drift next time.
+    REQUIRE(f.run({"baseline", "accept"}).exit_code == 0);
+    const auto again = f.run({"test"});
+    CHECK(again.exit_code == 0);
+    CHECK(f.summary()["drift"].empty());
+  }
+}
+
+TEST_CASE("cli test --junit and --markdown, and promptops report", "[cli][baseline][report]") {
+  FakeProvider server;
+  BaselineFixture f(server);
+  f.dir.write("reg/golden/s.yaml", "prompt: ask\nproviders: [p]\ncases: s.jsonl\n"
+                                   "evaluators:\n  - {type: contains, value: ok}\n"
+                                   "gate: {min_pass_rate: 1}\n");
+  f.answers({{"a", "ok"}, {"b", "no <script>alert(1)</script>"}});
+  const auto r = f.run({"test", "--junit", "out/junit.xml", "--markdown", "out/report.md"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  const std::string xml = f.dir.read("reg/out/junit.xml");
+  CHECK_THAT(xml, Catch::Contains("<testcase name=\"b\""));
+  CHECK_THAT(xml, Catch::Contains("&lt;script&gt;"));
+  CHECK_THAT(xml, !Catch::Contains("<script>"));
+  const std::string md = f.dir.read("reg/out/report.md");
+  // Outside code blocks the output is escaped (inside one, GitHub shows it as text).
+  CHECK_THAT(md, Catch::Contains("| b | contains: missing \"ok\" in \"no &lt;script&gt;"));
+  CHECK_THAT(md, Catch::Contains("FAILED"));
+
+  // The stored run again: same verdict (exit 1), and its reports on demand.
+  const auto again = f.run({"report", "--junit", "again.xml"});
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.out, Catch::Contains("2 cases: 1 pass, 1 fail, 0 error"));
+  CHECK(f.dir.read("reg/again.xml") == xml);
+  const auto as_json = f.run({"report", "--json"});
+  CHECK(json::parse(as_json.out)["totals"]["fail"] == 1);
+  CHECK(f.run({"report", "no-such-run"}).exit_code == 2);
+}
