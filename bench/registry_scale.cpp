@@ -188,7 +188,7 @@ void generate(const Options& o, const std::filesystem::path& registry) {
       std::fprintf(stderr, "promote all %d prompts to staging: %.1f s\n", o.prompts,
                    run_once(staging, registry) / 1000);
       auto prod = all;
-      prod.insert(prod.end(), {"--to", "prod", "--run-id", "bench"});
+      prod.insert(prod.end(), {"--to", "prod", "--force", "--reason", "bench"});
       std::fprintf(stderr, "promote all %d prompts to prod: %.1f s\n", o.prompts,
                    run_once(prod, registry) / 1000);
     }

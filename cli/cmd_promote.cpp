@@ -1,5 +1,7 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "golden/evidence.hpp"
+#include "golden/runner.hpp"
 #include "registry/environment.hpp"
 #include "registry/registry.hpp"
 
@@ -49,15 +51,75 @@ int report(const registry::MoveResult& result, const std::string& verb, const st
   return 0;
 }
 
+std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
+  std::string out;
+  for (const auto& i : items) {
+    out += (out.empty() ? "" : sep) + i;
+  }
+  return out;
+}
+
+// The evidence a protected environment needs: for every prompt, a passing run of every suite
+// that runs it, at the exact version being promoted. With `run`, the suites that have none are
+// run now (with the prompt at the promoted version). Throws Error(exit 1) naming what is
+// missing.
+registry::Evidence gather_evidence(const registry::Registry& registry,
+                                   const registry::PromoteRequest& request, bool run) {
+  const std::string from =
+      request.from.empty() ? registry::promotion_source(registry, request.to) : request.from;
+  std::vector<std::string> run_ids;
+  double pass_rate = 1;
+  long long regressions = 0;
+  std::size_t drift = 0;
+  for (const auto& name : request.prompts) {
+    const registry::ResolvedPrompt resolved = registry.resolve({name, from});
+    golden::EvidenceCheck check = golden::find_evidence(registry, name, resolved.version);
+    if (check.covering.empty()) {
+      throw Error("\"" + request.to + "\" is protected, and no suite under golden/ runs \"" + name +
+                      "\": only tested prompts go there (or --force --reason TEXT)",
+                  1);
+    }
+    if (!check.missing.empty() && run) {
+      golden::TestOptions test;
+      test.suites = check.missing;
+      test.prompt_override = name + "@" + from;
+      const golden::RunOutcome outcome = golden::run_tests(registry, test);
+      print_note("ran " + join(check.missing) + " with " + name + "@" + from + ": run " +
+                 outcome.run_id + (outcome.exit_code == 0 ? ", gate passed" : ", gate FAILED"));
+      check = golden::find_evidence(registry, name, resolved.version);
+    }
+    if (!check.missing.empty()) {
+      throw Error("\"" + request.to + "\" is protected: no passing run of " + join(check.missing) +
+                      " covers " + name + " at " + resolved.short_version() + " (" + from +
+                      "). Run promptops test " + join(check.missing, " ") + " --prompt " + name +
+                      "@" + from +
+                      " until its gate passes, promote with --run, or --force --reason TEXT",
+                  1);
+    }
+    for (const auto& e : check.found) {
+      if (std::find(run_ids.begin(), run_ids.end(), e.run_id) == run_ids.end()) {
+        run_ids.push_back(e.run_id);
+      }
+      pass_rate = std::min(pass_rate, e.pass_rate);
+      regressions += static_cast<long long>(e.regressions);
+      drift += e.drift;
+    }
+  }
+  registry::Evidence evidence;
+  evidence.run_id = join(run_ids);
+  evidence.pass_rate = pass_rate;
+  evidence.regressions = regressions;
+  evidence.drift = drift == 0 ? "none" : std::to_string(drift) + " findings";
+  return evidence;
+}
+
 } // namespace
 
 Action add_promote(CLI::App& app) {
   struct Options {
     std::vector<std::string> prompts;
     registry::PromoteRequest request;
-    double pass_rate = -1;
-    long long regressions = -1;
-    std::string drift;
+    bool run = false;
     bool force = false;
     bool json = false;
   };
@@ -71,32 +133,22 @@ Action add_promote(CLI::App& app) {
   cmd->add_option("--from", o->request.from,
                   "HEAD or an environment (default: the environment before --to, or HEAD)")
       ->type_name("ENV|HEAD");
-  cmd->add_option("--run-id", o->request.evidence.run_id, "Evidence: the run whose gate passed")
-      ->type_name("RUN");
-  cmd->add_option("--pass-rate", o->pass_rate, "Evidence: that run's pass rate")
-      ->type_name("RATE")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--regressions", o->regressions, "Evidence: that run's regressions")
-      ->type_name("N")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--drift", o->drift, "Evidence: that run's drift verdict")->type_name("TEXT");
+  cmd->add_flag("--run", o->run,
+                "Into a protected environment: run the suites that have no passing run of the "
+                "promoted versions first");
   cmd->add_flag("--force", o->force, "Promote into a protected environment without evidence");
   cmd->add_option("--reason", o->request.reason, "Why (required with --force; recorded)")
       ->type_name("TEXT");
   cmd->add_flag("--json", o->json, "Print the result as JSON");
   return [o] {
     o->request.prompts = o->prompts;
-    if (o->pass_rate >= 0) {
-      o->request.evidence.pass_rate = o->pass_rate;
-    }
-    if (o->regressions >= 0) {
-      o->request.evidence.regressions = o->regressions;
-    }
-    if (!o->drift.empty()) {
-      o->request.evidence.drift = o->drift;
-    }
     o->request.force = o->force ? registry::Force::yes : registry::Force::no;
     const auto registry = registry::Registry::open(".");
+    // Evidence is found, never claimed: the runs under .promptops/runs whose gates passed
+    // with these exact versions.
+    if (registry::is_protected_environment(registry, o->request.to) && !o->force) {
+      o->request.evidence = gather_evidence(registry, o->request, o->run);
+    }
     return report(registry::promote(registry, o->request), "promoted", o->request.to, o->json);
   };
 }

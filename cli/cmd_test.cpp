@@ -54,6 +54,7 @@ Action add_test(CLI::App& app) {
     std::string junit;
     std::string markdown;
     std::string shard;
+    std::string prompt;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
@@ -74,6 +75,9 @@ Action add_test(CLI::App& app) {
   cmd->add_option("--resume", options->resume,
                   "Finish run RUN (e.g. one that was killed): only its missing cases run")
       ->type_name("RUN");
+  cmd->add_option("--prompt", options->prompt,
+                  "Run the suites' candidates of prompt NAME at REF instead (e.g. @staging, @v3)")
+      ->type_name("NAME@REF");
   cmd->add_option("--shard", options->shard,
                   "Run share I of N of the cases (1 <= I <= N), for N parallel CI jobs; "
                   "promptops merge joins their runs")
@@ -94,6 +98,7 @@ Action add_test(CLI::App& app) {
     test.concurrency = options->concurrency;
     test.use_cache = !options->no_cache;
     test.resume = options->resume;
+    test.prompt_override = options->prompt;
     if (!options->shard.empty()) {
       int i = 0;
       int n = 0;
@@ -107,8 +112,9 @@ Action add_test(CLI::App& app) {
       test.shard_count = n;
     }
     test.stop = &g_stop;
-    if (!options->resume.empty() && (!options->suites.empty() || !options->provider.empty() ||
-                                     !options->filters.empty() || !options->shard.empty())) {
+    if (!options->resume.empty() &&
+        (!options->suites.empty() || !options->provider.empty() || !options->filters.empty() ||
+         !options->shard.empty() || !options->prompt.empty())) {
       throw UsageError("--resume takes the run's own suites, --provider, --filter and --shard; "
                        "give none of them with it");
     }

@@ -272,6 +272,7 @@ public:
       m_selection.filters = run_record.value("filters", std::vector<std::string>());
       m_selection.shard_index = run_record.value("shard_index", 0);
       m_selection.shard_count = run_record.value("shard_count", 0);
+      m_selection.prompt_override = util::string_field(run_record, "prompt_override");
     } else {
       m_selection = m_options;
     }
@@ -374,6 +375,15 @@ public:
 private:
   void plan() {
     const registry::Config& config = m_registry.config();
+    registry::PromptRef override_ref;
+    if (!m_selection.prompt_override.empty()) {
+      override_ref = registry::parse_prompt_ref(m_selection.prompt_override);
+      const auto prompts = m_registry.prompt_names();
+      if (std::find(prompts.begin(), prompts.end(), override_ref.name) == prompts.end()) {
+        throw InputError("--prompt: unknown prompt \"" + override_ref.name + "\"" +
+                         util::did_you_mean(override_ref.name, prompts));
+      }
+    }
     const auto available = suite_names_from_paths(m_registry.work_tree().list("golden", ".yaml"));
     std::vector<std::string> names = m_selection.suites;
     if (names.empty()) {
@@ -418,7 +428,10 @@ private:
           ps.cases.push_back(std::move(c));
         }
       }
-      for (const auto& candidate : ps.suite.candidates) {
+      for (Candidate candidate : ps.suite.candidates) {
+        if (!override_ref.name.empty() && candidate.prompt.name == override_ref.name) {
+          candidate.prompt.ref = override_ref.ref;
+        }
         PlannedCandidate pc;
         pc.prompt = &resolve(candidate, shown);
         std::string provider = candidate.provider;
@@ -1023,6 +1036,7 @@ private:
             {"filters", m_selection.filters},
             {"shard_index", m_selection.shard_index},
             {"shard_count", m_selection.shard_count},
+            {"prompt_override", m_selection.prompt_override},
             {"prompt_versions", versions}};
   }
 

@@ -28,6 +28,9 @@ struct TestOptions {
   // case id, so n runs on n machines cover every case exactly once.
   int shard_index = 0;
   int shard_count = 0;
+  // --prompt NAME@REF: the suites' candidates of prompt NAME run the version at REF instead
+  // (e.g. the one staging pins); "" : as the suites say.
+  std::string prompt_override;
   // With `resume`: the run must already hold every case (promptops merge): a missing one is
   // an InputError, not a call.
   bool no_calls = false;

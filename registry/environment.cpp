@@ -516,6 +516,14 @@ std::string evidence_text(const Evidence& e) {
 
 } // namespace
 
+bool is_protected_environment(const Registry& registry, const std::string& env) {
+  return is_protected(registry, env);
+}
+
+std::string promotion_source(const Registry& registry, const std::string& to) {
+  return default_source(registry, to);
+}
+
 MoveResult promote(const Registry& registry, const PromoteRequest& request) {
   check_environment(registry, request.to);
   if (request.prompts.empty()) {
@@ -536,7 +544,8 @@ MoveResult promote(const Registry& registry, const PromoteRequest& request) {
       request.force == Force::no) {
     throw Error("\"" + request.to +
                     "\" is protected: promotion needs the evidence of a passing "
-                    "gate for the exact version (--run-id RUN ...), or --force --reason TEXT",
+                    "gate for the exact version (promptops promote finds it in the runs), or "
+                    "--force --reason TEXT",
                 1);
   }
   for (const auto& name : request.prompts) {

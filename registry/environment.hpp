@@ -53,6 +53,13 @@ struct MoveResult {
 // Nothing is written when every prompt is already pinned at that version.
 MoveResult promote(const Registry& registry, const PromoteRequest& request);
 
+// True when `env` is listed under `protected:` in promptops.yaml.
+bool is_protected_environment(const Registry& registry, const std::string& env);
+
+// Where a promotion into `to` takes its versions from when --from is not given: the
+// environment before it, or "HEAD" for the first.
+std::string promotion_source(const Registry& registry, const std::string& to);
+
 struct RollbackRequest {
   std::string prompt;
   std::string env;

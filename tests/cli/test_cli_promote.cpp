@@ -133,10 +133,25 @@ TEST_CASE("cli promote, pins exact files in one commit, work tree untouched", "[
   r = f.run({"promote", "greet", "--to", "prod"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("\"prod\" is protected"));
+  CHECK_THAT(r.err, Catch::Contains("no suite under golden/ runs \"greet\""));
   r = f.run({"promote", "greet", "--to", "prod", "--force"});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("--force needs --reason TEXT"));
-  r = f.run({"promote", "greet", "--to", "prod", "--run-id", "run-42", "--pass-rate", "0.97"});
+  // Evidence is a passing run of every suite that runs the prompt, at the promoted version:
+  // found under .promptops/runs, never taken on the command line's word.
+  f.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
+                               "evaluators:\n  - {type: contains, value: Hello}\n");
+  f.dir.write("golden/g.jsonl", R"({"id": "ada", "vars": {"name": "Ada"}})"
+                                "\n");
+  r = f.run({"promote", "greet", "--to", "prod"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("no passing run of g covers greet at"));
+  CHECK_THAT(r.err, Catch::Contains("--prompt greet@staging"));
+  r = f.run({"test", "g", "--prompt", "greet@staging", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string run_id = nlohmann::json::parse(r.out)["run_id"].get<std::string>();
+  r = f.run({"promote", "greet", "--to", "prod"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   r = f.run({"promote", "other", "--to", "prod", "--force", "--reason", "hotfix for incident 7"});
@@ -146,7 +161,7 @@ TEST_CASE("cli promote, pins exact files in one commit, work tree untouched", "[
   REQUIRE(history.size() == 2);
   CHECK(history[0]["trailers"]["Forced"] == "yes");
   CHECK(history[0]["trailers"]["Reason"] == "hotfix for incident 7");
-  CHECK(history[1]["trailers"]["Evidence-Run"] == "run-42");
+  CHECK(history[1]["trailers"]["Evidence-Run"] == run_id);
   CHECK_THAT(history[1]["trailers"]["Promoted-From"].get<std::string>(),
              Catch::StartsWith("staging "));
   CHECK_THAT(history[1]["trailers"]["Prompt-Version"].get<std::string>(),
@@ -181,9 +196,10 @@ TEST_CASE("cli promote, errors", "[cli][registry]") {
   r = f.run({"promote", "gret", "--to", "staging"});
   CHECK(r.exit_code == 2);
   CHECK(r.err == "promptops: error: prompt \"gret\" is not in HEAD, did you mean \"greet\"?\n");
-  r = f.run({"promote", "greet", "--to", "prod", "--from", "staging", "--run-id", "x"});
+  r = f.run({"promote", "greet", "--to", "prod", "--from", "staging"});
   CHECK(r.exit_code == 2);
-  CHECK(r.err == "promptops: error: environment \"staging\" has nothing promoted yet\n");
+  CHECK_THAT(r.err, Catch::StartsWith("promptops: error: environment \"staging\" has nothing "
+                                      "promoted yet"));
   r = f.run({"promote", "../x", "--to", "staging"});
   CHECK(r.exit_code == 2);
 }
@@ -304,4 +320,39 @@ TEST_CASE("cli promote, a shared partial cannot change a prompt that is not movi
   CHECK(together.exit_code == 0);
   CHECK(f.run({"render", "farewell@staging", "--var", "name=Ada"}).out == "Be terse. Bye Ada");
   CHECK(f.run({"render", "greet@staging", "--var", "name=Ada"}).out == "Be terse. Hello Ada");
+}
+
+TEST_CASE("cli promote, evidence must be for the exact version, and --run makes it",
+          "[cli][registry]") {
+  Fixture f;
+  f.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
+                               "evaluators:\n  - {type: contains, value: Hello}\n");
+  f.dir.write("golden/g.jsonl", R"({"id": "ada", "vars": {"name": "Ada"}})"
+                                "\n");
+  REQUIRE(f.run({"promote", "greet", "--to", "staging"}).exit_code == 0);
+  REQUIRE(f.run({"test", "g", "--prompt", "greet@staging"}).exit_code == 0);
+  // The prompt changes and the new version reaches staging: the old run is no evidence for it.
+  f.dir.write("prompts/partials/tone.mustache", "Be terse.");
+  f.repo->commit_all("terse");
+  REQUIRE(f.run({"promote", "greet", "--to", "staging"}).exit_code == 0);
+  auto r = f.run({"promote", "greet", "--to", "prod"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("no passing run of g covers greet"));
+  // A run whose gate failed is no evidence either.
+  f.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
+                               "evaluators:\n  - {type: contains, value: Goodbye}\n");
+  r = f.run({"promote", "greet", "--to", "prod", "--run"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("gate FAILED"));
+  // --run runs the suite with the version staging pins, and its passing run is the evidence.
+  f.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
+                               "evaluators:\n  - {type: contains, value: terse}\n");
+  r = f.run({"promote", "greet", "--to", "prod", "--run"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("ran g with greet@staging"));
+  CHECK(f.run({"render", "greet@prod", "--var", "name=A"}).out == "Be terse. Hello A");
+  const auto history = f.json({"env", "history", "prod", "--json"});
+  REQUIRE(history.size() == 1);
+  CHECK(history[0]["trailers"]["Evidence-Pass-Rate"] == "1");
 }

@@ -63,8 +63,9 @@ std::string short_id(const std::optional<std::string>& id) {
 TEST_CASE("cli push and pull, A's promotions reach B through the remote", "[cli][remote]") {
   Sharing s;
   REQUIRE(s.in_a({"promote", "greet", "--to", "staging"}).exit_code == 0);
-  REQUIRE(s.in_a({"promote", "greet", "--to", "prod", "--run-id", "run-1", "--pass-rate", "1"})
-              .exit_code == 0);
+  REQUIRE(
+      s.in_a({"promote", "greet", "--to", "prod", "--force", "--reason", "release 1"}).exit_code ==
+      0);
 
   auto r = s.in_a({"push"});
   INFO(r.err);
@@ -101,7 +102,7 @@ TEST_CASE("cli push and pull, A's promotions reach B through the remote", "[cli]
   REQUIRE(history.size() == 1);
   CHECK(history[0]["commit"] == *prod);
   CHECK(history[0]["trailers"]["Promoted-By"] == "Test Author <test@example.invalid>");
-  CHECK(history[0]["trailers"]["Evidence-Run"] == "run-1");
+  CHECK(history[0]["trailers"]["Reason"] == "release 1");
   CHECK_THAT(history[0]["trailers"]["Prompt-Version"].get<std::string>(),
              Catch::StartsWith("greet "));
 

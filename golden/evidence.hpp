@@ -1,0 +1,33 @@
+#pragma once
+
+#include "registry/registry.hpp"
+
+#include <string>
+#include <vector>
+
+// Evidence for a promotion: runs whose gate passed with a prompt at an exact version.
+namespace promptops::golden {
+
+// One suite's passing run.
+struct SuiteEvidence {
+  std::string suite;
+  std::string run_id;
+  double pass_rate = 0;
+  std::size_t regressions = 0;
+  std::size_t drift = 0; // drift findings
+};
+
+struct EvidenceCheck {
+  std::vector<std::string> covering; // the suites that run the prompt, sorted
+  std::vector<SuiteEvidence> found;  // one per covered suite that has a passing run
+  std::vector<std::string> missing;  // covering suites without one
+};
+
+// The suites of the registry's work tree that run prompt `name` (at any ref), and for each
+// the newest run under .promptops/runs whose gate for that suite passed with `name` at
+// `version`. Only whole runs count: not interrupted, with no --filter, --provider or --shard
+// (a run of some cases proves nothing about the others); a merge of shards is whole.
+EvidenceCheck find_evidence(const registry::Registry& registry, const std::string& name,
+                            const std::string& version);
+
+} // namespace promptops::golden
