@@ -113,10 +113,13 @@ std::string counts_attributes(const Counts& c) {
 
 std::string output_text(const ordered_json& result, const std::string& run_id) {
   const auto output = result.find("output");
-  if (output == result.end() || !output->is_string()) {
+  // get_ptr, not is_string() + get_ref(): GCC 12 -O2 sees a null dereference in the latter.
+  const std::string* text =
+      output == result.end() ? nullptr : output->get_ptr<const std::string*>();
+  if (text == nullptr) {
     return {};
   }
-  return truncate_utf8(clean_text(output->get_ref<const std::string&>()), k_max_output_bytes,
+  return truncate_utf8(clean_text(*text), k_max_output_bytes,
                        "\n[... output cut; the whole output is in .promptops/runs/" + run_id +
                            "/results.jsonl]");
 }

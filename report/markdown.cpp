@@ -451,14 +451,17 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
                "\n";
     }
     const auto output = r.find("output");
-    if (output != r.end() && output->is_string()) {
+    // get_ptr, not is_string() + get_ref(): GCC 12 -O2 sees a null dereference in the latter.
+    const std::string* text = output == r.end() ? nullptr : output->get_ptr<const std::string*>();
+    if (text != nullptr) {
       block += "\nOutput";
       if (const std::string model = util::string_field(r, "model"); !model.empty()) {
         block += " of " + markdown_inline(model);
       }
-      block += ":\n\n" + markdown_fence(truncate_utf8(
-                             clean_text(output->get_ref<const std::string&>()), k_max_output_bytes,
-                             "\n[... output cut; the whole output is in results.jsonl]"));
+      block +=
+          ":\n\n" +
+          markdown_fence(truncate_utf8(clean_text(*text), k_max_output_bytes,
+                                       "\n[... output cut; the whole output is in results.jsonl]"));
     } else {
       block += "\nNo output: the provider did not answer.\n";
     }
