@@ -389,8 +389,11 @@ private:
                   p.settings.from;
       } else {
         r.ok = true;
-        r.output = it->second;
-        r.model = "replay";
+        r.output = it->second.output;
+        // The model that gave the recorded answer, so that a replayed run compares with a
+        // baseline as the live one would.
+        r.model = it->second.model.empty() ? "replay" : it->second.model;
+        r.system_fingerprint = it->second.system_fingerprint;
       }
       finish(i, r);
       return;
@@ -643,11 +646,11 @@ private:
   std::thread m_cache_writer;
 };
 
-std::unordered_map<std::string, std::string> load_replay(const std::filesystem::path& file,
+std::unordered_map<std::string, Recorded> load_replay(const std::filesystem::path& file,
                                                          const std::string& display_path,
                                                          const std::string& provider) {
   const std::string text = util::read_file(file, display_path);
-  std::unordered_map<std::string, std::string> out;
+  std::unordered_map<std::string, Recorded> out;
   util::for_each_line(text, [&](std::size_t line_no, std::string_view line) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) {
       return;
@@ -662,7 +665,9 @@ std::unordered_map<std::string, std::string> load_replay(const std::filesystem::
       return;
     }
     if (j.contains("output") && j["output"].is_string()) {
-      out[j["id"].get<std::string>()] = j["output"].get<std::string>();
+      out[j["id"].get<std::string>()] = {j["output"].get<std::string>(),
+                                         util::string_field(j, "model"),
+                                         util::string_field(j, "system_fingerprint")};
     }
   });
   return out;

@@ -16,17 +16,24 @@
 // backoff and jitter, replies cached.
 namespace promptops::providers {
 
+// One recorded answer of a replay file.
+struct Recorded {
+  std::string output;
+  std::string model;              // as recorded; "" when the line has none
+  std::string system_fingerprint; // as recorded; "" when the line has none
+};
+
 // A provider ready to answer.
 struct ProviderRuntime {
   ProviderSettings settings;
-  std::unordered_map<std::string, std::string> replay; // replay: case id -> recorded output
+  std::unordered_map<std::string, Recorded> replay; // replay: case id -> recorded answer
   std::filesystem::path workdir;                       // exec: where the command runs
 };
 
-// Read a replay file (a baseline or a run's results.jsonl): case id -> output. Lines for
+// Read a replay file (a baseline or a run's results.jsonl): case id -> answer. Lines for
 // another provider are skipped when lines name one and `provider` is not empty. Throws
 // InputError naming the file and line of a bad line.
-std::unordered_map<std::string, std::string> load_replay(const std::filesystem::path& file,
+std::unordered_map<std::string, Recorded> load_replay(const std::filesystem::path& file,
                                                          const std::string& display_path,
                                                          const std::string& provider);
 

@@ -314,3 +314,24 @@ TEST_CASE("cli test --junit and --markdown, and promptops report", "[cli][baseli
   CHECK(json::parse(as_json.out)["totals"]["fail"] == 1);
   CHECK(f.run({"report", "no-such-run"}).exit_code == 2);
 }
+
+TEST_CASE("cli baseline, examples/drift: every evaluator passes, the drift still fails the gate",
+          "[cli][baseline][drift]") {
+  TempDir dir;
+  fs::copy(fs::path(PROMPTOPS_SOURCE_DIR) / "examples" / "drift", dir.path() / "drift",
+           fs::copy_options::recursive);
+  const auto r = run_promptops({"test", "--json"}, dir.path() / "drift",
+                               {{"XDG_CACHE_HOME", (dir.path() / "cache").string()}});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  const json s = json::parse(r.out);
+  CHECK(s["totals"]["pass"] == 12);
+  REQUIRE_FALSE(s["drift"].empty());
+  CHECK(s["drift"][0]["feature"] == "code_fence");
+  CHECK(s["drift"][0]["message"] ==
+        "12 of 12 outputs now wrap JSON in ```json fences (baseline 0 of 12)");
+  REQUIRE(s["provider_changes"].size() == 1);
+  CHECK(s["provider_changes"][0]["candidate"] == "acme-large-2025-03");
+  CHECK_THAT(s["gate"]["reasons"][0].get<std::string>(),
+             Catch::StartsWith("orders: the outputs' format drifted from the baseline"));
+}
