@@ -12,8 +12,7 @@ Action add_merge(CLI::App& app) {
   struct Options {
     std::vector<std::string> runs;
     bool json = false;
-    std::string junit;
-    std::string markdown;
+    ReportFiles reports;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
@@ -22,16 +21,14 @@ Action add_merge(CLI::App& app) {
       ->type_name("RUN")
       ->required();
   cmd->add_flag("--json", options->json, "Print summary.json instead of the table");
-  cmd->add_option("--junit", options->junit, "Also write JUnit XML")->type_name("FILE");
-  cmd->add_option("--markdown", options->markdown, "Also write a Markdown report")
-      ->type_name("FILE");
+  options->reports.add_options(cmd);
   return [options] {
     const auto registry = registry::Registry::open(".");
     const auto started = std::chrono::steady_clock::now();
     golden::RunOutcome outcome = golden::merge_runs(registry, options->runs);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    write_reports(outcome.dir, options->junit, options->markdown);
+    write_reports(registry, outcome.dir, options->reports);
     if (options->json) {
       print(outcome.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
             "\n");

@@ -36,16 +36,14 @@ Action add_report(CLI::App& app) {
   struct Options {
     std::string run;
     bool json = false;
-    std::string junit;
-    std::string markdown;
+    ReportFiles reports;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("report", "Show a stored run again, or write its reports");
   cmd->add_option("run", options->run, "The run (an id under .promptops/runs); default: the latest")
       ->type_name("RUN");
   cmd->add_flag("--json", options->json, "Print summary.json instead of the table");
-  cmd->add_option("--junit", options->junit, "Write the results as JUnit XML")->type_name("FILE");
-  cmd->add_option("--markdown", options->markdown, "Write a Markdown report")->type_name("FILE");
+  options->reports.add_options(cmd);
   return [options] {
     const auto registry = registry::Registry::open(".");
     std::filesystem::path dir;
@@ -64,7 +62,7 @@ Action add_report(CLI::App& app) {
       }
     }
     const report::RunRecord run = report::load_run(dir);
-    write_reports(dir, options->junit, options->markdown);
+    write_reports(registry, dir, options->reports);
     if (options->json) {
       print(run.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
             "\n");

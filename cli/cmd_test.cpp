@@ -1,12 +1,15 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "golden/baseline.hpp"
 #include "golden/runner.hpp"
 #include "registry/registry.hpp"
+#include "report/html.hpp"
 #include "report/junit.hpp"
 #include "report/markdown.hpp"
 #include "report/run_record.hpp"
 #include "report/terminal.hpp"
 #include "util/file.hpp"
+#include "util/json_fields.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -28,17 +31,44 @@ void on_interrupt(int) {
 
 } // namespace
 
-void write_reports(const std::filesystem::path& run_dir, const std::string& junit,
-                   const std::string& markdown) {
-  if (junit.empty() && markdown.empty()) {
+void ReportFiles::add_options(CLI::App* cmd) {
+  cmd->add_option("--junit", junit,
+                  "Also write the results as JUnit XML (one testcase per case and provider)")
+      ->type_name("FILE");
+  cmd->add_option("--markdown", markdown,
+                  "Also write a Markdown report (for a PR comment or $GITHUB_STEP_SUMMARY)")
+      ->type_name("FILE");
+  cmd->add_option("--html", html,
+                  "Also write one self-contained HTML page, with diffs against the baseline")
+      ->type_name("FILE");
+}
+
+void write_reports(const registry::Registry& registry, const std::filesystem::path& run_dir,
+                   const ReportFiles& files) {
+  if (files.junit.empty() && files.markdown.empty() && files.html.empty()) {
     return;
   }
   const report::RunRecord run = report::load_run(run_dir);
-  if (!junit.empty()) {
-    util::write_file_atomic(junit, report::junit_xml(run));
+  if (!files.junit.empty()) {
+    util::write_file_atomic(files.junit, report::junit_xml(run));
   }
-  if (!markdown.empty()) {
-    util::write_file_atomic(markdown, report::markdown_report(run));
+  if (!files.markdown.empty()) {
+    util::write_file_atomic(files.markdown, report::markdown_report(run));
+  }
+  if (!files.html.empty()) {
+    report::BaselineOutputs baseline;
+    for (const auto& suite : run.summary.value("suites", nlohmann::ordered_json::array())) {
+      const std::string name = util::string_field(suite, "name");
+      for (const auto& c : suite.value("candidates", nlohmann::ordered_json::array())) {
+        const std::string provider = util::string_field(c, "provider");
+        if (auto b = golden::load_baseline(registry, name, provider)) {
+          for (auto& [id, bc] : b->cases) {
+            baseline.outputs[{name, provider, id}] = std::move(bc.output);
+          }
+        }
+      }
+    }
+    util::write_file_atomic(files.html, report::html_report(run, baseline));
   }
 }
 
@@ -51,8 +81,7 @@ Action add_test(CLI::App& app) {
     bool no_cache = false;
     std::string resume;
     bool json = false;
-    std::string junit;
-    std::string markdown;
+    ReportFiles reports;
     std::string shard;
     std::string prompt;
   };
@@ -83,12 +112,7 @@ Action add_test(CLI::App& app) {
                   "promptops merge joins their runs")
       ->type_name("I/N");
   cmd->add_flag("--json", options->json, "Print summary.json instead of the table");
-  cmd->add_option("--junit", options->junit,
-                  "Also write the results as JUnit XML (one testcase per case and provider)")
-      ->type_name("FILE");
-  cmd->add_option("--markdown", options->markdown,
-                  "Also write a Markdown report (for a PR comment or $GITHUB_STEP_SUMMARY)")
-      ->type_name("FILE");
+  options->reports.add_options(cmd);
   return [options] {
     const auto registry = registry::Registry::open(".");
     golden::TestOptions test;
@@ -129,7 +153,7 @@ Action add_test(CLI::App& app) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     progress.finish();
-    write_reports(outcome.dir, options->junit, options->markdown);
+    write_reports(registry, outcome.dir, options->reports);
     if (options->json) {
       print(outcome.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
             "\n");

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "registry/registry.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -33,9 +35,17 @@ Action add_baseline(CLI::App& app);
 Action add_report(CLI::App& app);
 Action add_merge(CLI::App& app);
 
-// Write the JUnit and Markdown reports of the run in `run_dir` to the files named ("" : not
-// that one). Throws RunError when a file cannot be written.
-void write_reports(const std::filesystem::path& run_dir, const std::string& junit,
-                   const std::string& markdown);
+// The report files a command was asked for ("" : not that one).
+struct ReportFiles {
+  std::string junit;
+  std::string markdown;
+  std::string html;
+  void add_options(CLI::App* cmd);
+};
+
+// Write the reports of the run in `run_dir` that `files` names; the HTML page shows diffs
+// against the suites' baselines. Throws Error (exit 3) when a file cannot be written.
+void write_reports(const registry::Registry& registry, const std::filesystem::path& run_dir,
+                   const ReportFiles& files);
 
 } // namespace promptops::cli

@@ -292,7 +292,8 @@ TEST_CASE("cli test --junit and --markdown, and promptops report", "[cli][baseli
                                    "evaluators:\n  - {type: contains, value: ok}\n"
                                    "gate: {min_pass_rate: 1}\n");
   f.answers({{"a", "ok"}, {"b", "no <script>alert(1)</script>"}});
-  const auto r = f.run({"test", "--junit", "out/junit.xml", "--markdown", "out/report.md"});
+  const auto r = f.run({"test", "--junit", "out/junit.xml", "--markdown", "out/report.md", "--html",
+                        "out/report.html"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 1);
   const std::string xml = f.dir.read("reg/out/junit.xml");
@@ -303,6 +304,11 @@ TEST_CASE("cli test --junit and --markdown, and promptops report", "[cli][baseli
   // Outside code blocks the output is escaped (inside one, GitHub shows it as text).
   CHECK_THAT(md, Catch::Contains("| b | contains: missing \"ok\" in \"no &lt;script&gt;"));
   CHECK_THAT(md, Catch::Contains("FAILED"));
+
+  const std::string html = f.dir.read("reg/out/report.html");
+  CHECK_THAT(html, Catch::Contains("Content-Security-Policy"));
+  CHECK_THAT(html, Catch::Contains("no &lt;script&gt;alert(1)&lt;/script&gt;"));
+  CHECK_THAT(html, !Catch::Contains("<script>alert(1)"));
 
   // The stored run again: same verdict (exit 1), and its reports on demand.
   const auto again = f.run({"report", "--junit", "again.xml"});
