@@ -881,10 +881,15 @@ private:
       evaluators::label(pc.evaluators[slot], e);
       flight.evaluations[slot] = std::move(e);
     }
+    // The fingerprint is computed once: written into the line and kept for drift.
+    std::optional<Fingerprint> print;
+    if (flight.reply.ok) {
+      print = fingerprint(flight.reply.output);
+    }
     ordered_json line = result_line(pc, flight.reply, flight.evaluations,
-                                    pc.judges.empty() ? nullptr : &flight.judge);
+                                    pc.judges.empty() ? nullptr : &flight.judge, print);
     m_results->append(line.dump(-1, ' ', false, json::error_handler_t::replace));
-    tally(line, *m_outcome);
+    tally(line, *m_outcome, std::move(print));
     ++m_ended;
     if (m_options.on_progress) {
       m_options.on_progress(m_ended, m_total);
@@ -919,7 +924,8 @@ private:
 
   ordered_json result_line(const PlannedCase& pc, const providers::Reply& reply,
                            const std::vector<evaluators::Evaluation>& scored,
-                           const JudgeStats* judged) const {
+                           const JudgeStats* judged,
+                           const std::optional<Fingerprint>& print) const {
     const PlannedSuite& ps = m_suites[pc.suite];
     const PlannedCandidate& cand = ps.candidates[pc.candidate];
     ordered_json o; // SPEC's order, for people reading the file
@@ -977,8 +983,7 @@ private:
                                                        : ordered_json(nullptr);
     o["usage"] = std::move(usage);
     o["cost"] = reply.cost ? ordered_json(*reply.cost) : ordered_json(nullptr);
-    o["fingerprint"] =
-        reply.ok ? ordered_json(to_json(fingerprint(reply.output))) : ordered_json(nullptr);
+    o["fingerprint"] = print ? ordered_json(to_json(*print)) : ordered_json(nullptr);
     o["system_fingerprint"] = reply.system_fingerprint.empty()
                                   ? ordered_json(nullptr)
                                   : ordered_json(reply.system_fingerprint);
@@ -1076,7 +1081,7 @@ private:
     std::vector<std::string> print_ids; // the case of each
   };
 
-  void compare(const ordered_json& r) {
+  void compare(const ordered_json& r, std::optional<Fingerprint> print) {
     const std::string suite = util::string_field(r, "suite");
     const std::string provider = util::string_field(r, "provider");
     const Baseline* b = baseline_of(suite, provider);
@@ -1094,10 +1099,12 @@ private:
       ++c.system_fingerprints[fp];
     }
     if (const auto output = r.find("output"); output != r.end() && output->is_string()) {
-      const auto stored = r.find("fingerprint");
-      std::optional<Fingerprint> fp =
-          stored != r.end() ? fingerprint_from_json(*stored) : std::nullopt;
-      c.prints.push_back(fp ? std::move(*fp) : fingerprint(output->get_ref<const std::string&>()));
+      if (!print) { // a line of a resumed run: its stored fingerprint, else the output's
+        const auto stored = r.find("fingerprint");
+        print = stored != r.end() ? fingerprint_from_json(json(*stored)) : std::nullopt;
+      }
+      c.prints.push_back(print ? std::move(*print)
+                               : fingerprint(output->get_ref<const std::string&>()));
       c.print_ids.push_back(id);
     }
     const auto it = b->cases.find(id);
@@ -1131,8 +1138,9 @@ private:
     }
   }
 
-  void tally(const ordered_json& r, RunOutcome& outcome) {
-    compare(r);
+  void tally(const ordered_json& r, RunOutcome& outcome,
+             std::optional<Fingerprint> print = std::nullopt) {
+    compare(r, std::move(print));
     const std::string status = util::string_field(r, "status");
     Totals& t = m_per_suite[util::string_field(r, "suite")];
     for (Totals* x : {&t, &m_all}) {
@@ -1346,7 +1354,11 @@ private:
           d["candidate"] = finding.candidate;
           d["count"] = finding.cases;
           ordered_json ids = ordered_json::array();
+          // The first 1,000: a finding over 100,000 cases would otherwise list them all.
           for (const std::size_t i : finding.indices) {
+            if (ids.size() == 1000) {
+              break;
+            }
             if (i < c.print_ids.size()) {
               ids.push_back(c.print_ids[i]);
             }
