@@ -109,6 +109,45 @@ void ProgressBar::finish() {
 std::string format_outcome(const golden::RunOutcome& outcome, double seconds, bool color,
                            std::size_t max_rows) {
   std::string out;
+  const auto& s = outcome.summary;
+  // The verdict first, then what moved against the baseline: regressions, drift, the model.
+  const bool verdict = s["gate"].value("passed", false);
+  out += paint(verdict ? "PASSED" : "FAILED", verdict ? k_green : k_red, color) +
+         (verdict ? ": every gate passed\n" : ": the gate failed\n");
+  for (const auto& reason : s["gate"]["reasons"]) {
+    out += "  " + terminal_safe(reason.get<std::string>(), 300) + "\n";
+  }
+  for (const auto& suite : s["suites"]) {
+    for (const auto& b : suite.value("baselines", nlohmann::ordered_json::array())) {
+      if (b["regressed"].empty()) {
+        continue;
+      }
+      std::string ids;
+      for (std::size_t i = 0; i < b["regressed"].size() && i < 10; ++i) {
+        ids += (i == 0 ? "" : ", ") + terminal_safe(b["regressed"][i].get<std::string>(), 60);
+      }
+      if (b["regressed"].size() > 10) {
+        ids += ", and " + std::to_string(b["regressed"].size() - 10) + " more";
+      }
+      out += paint("regressed", k_red, color) + ": " +
+             terminal_safe(suite["name"].get<std::string>(), 60) + " on " +
+             terminal_safe(b["provider"].get<std::string>(), 60) + ": " + ids + "\n";
+    }
+  }
+  for (const auto& drift : s.value("drift", nlohmann::ordered_json::array())) {
+    out += paint("drift", k_red, color) + ": " +
+           terminal_safe(drift["suite"].get<std::string>(), 60) + " on " +
+           terminal_safe(drift["provider"].get<std::string>(), 60) + ": " +
+           terminal_safe(drift["message"].get<std::string>(), 300) + "\n";
+  }
+  for (const auto& change : s.value("provider_changes", nlohmann::ordered_json::array())) {
+    out += paint("provider changed", k_yellow, color) + ": " +
+           terminal_safe(change["suite"].get<std::string>(), 60) + " on " +
+           terminal_safe(change["provider"].get<std::string>(), 60) + ": " +
+           terminal_safe(change["message"].get<std::string>(), 300) + "\n";
+  }
+  out += "\n";
+
   const auto& failures = outcome.failures;
   if (!failures.empty()) {
     std::size_t w_suite = 5, w_provider = 8, w_id = 4;
@@ -136,7 +175,6 @@ std::string format_outcome(const golden::RunOutcome& outcome, double seconds, bo
     out += "\n";
   }
 
-  const auto& s = outcome.summary;
   for (const auto& suite : s["suites"]) {
     const auto& t = suite["totals"];
     const bool passed = suite["gate"]["passed"].get<bool>();
@@ -164,21 +202,6 @@ std::string format_outcome(const golden::RunOutcome& outcome, double seconds, bo
                std::to_string(b["compared"].get<std::size_t>()) + " outputs changed";
       out += moved + "\n";
     }
-  }
-  for (const auto& change : s.value("provider_changes", nlohmann::ordered_json::array())) {
-    out += paint("provider changed", k_yellow, color) + ": " +
-           terminal_safe(change["suite"].get<std::string>(), 60) + " on " +
-           terminal_safe(change["provider"].get<std::string>(), 60) + ": " +
-           terminal_safe(change["message"].get<std::string>(), 300) + "\n";
-  }
-  for (const auto& drift : s.value("drift", nlohmann::ordered_json::array())) {
-    out += paint("drift", k_red, color) + ": " +
-           terminal_safe(drift["suite"].get<std::string>(), 60) + " on " +
-           terminal_safe(drift["provider"].get<std::string>(), 60) + ": " +
-           terminal_safe(drift["message"].get<std::string>(), 300) + "\n";
-  }
-  for (const auto& reason : s["gate"]["reasons"]) {
-    out += "  " + terminal_safe(reason.get<std::string>(), 300) + "\n";
   }
 
   const auto& t = s["totals"];
