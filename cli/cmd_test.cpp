@@ -52,11 +52,9 @@ void write_reports(const registry::Registry& registry, const std::filesystem::pa
   if (!files.junit.empty()) {
     util::write_file_atomic(files.junit, report::junit_xml(run));
   }
-  if (!files.markdown.empty()) {
-    util::write_file_atomic(files.markdown, report::markdown_report(run));
-  }
-  if (!files.html.empty()) {
-    report::BaselineOutputs baseline;
+  // The baselines' outputs, for the diffs of the Markdown and HTML reports.
+  report::BaselineOutputs baseline;
+  if (!files.markdown.empty() || !files.html.empty()) {
     for (const auto& suite : run.summary.value("suites", nlohmann::ordered_json::array())) {
       const std::string name = util::string_field(suite, "name");
       for (const auto& c : suite.value("candidates", nlohmann::ordered_json::array())) {
@@ -68,6 +66,12 @@ void write_reports(const registry::Registry& registry, const std::filesystem::pa
         }
       }
     }
+  }
+  if (!files.markdown.empty()) {
+    util::write_file_atomic(
+        files.markdown, report::markdown_report(run, 10, report::k_markdown_max_bytes, baseline));
+  }
+  if (!files.html.empty()) {
     util::write_file_atomic(files.html, report::html_report(run, baseline));
   }
 }

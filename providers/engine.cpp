@@ -647,8 +647,8 @@ private:
 };
 
 std::unordered_map<std::string, Recorded> load_replay(const std::filesystem::path& file,
-                                                         const std::string& display_path,
-                                                         const std::string& provider) {
+                                                      const std::string& display_path,
+                                                      const std::string& provider) {
   const std::string text = util::read_file(file, display_path);
   std::unordered_map<std::string, Recorded> out;
   util::for_each_line(text, [&](std::size_t line_no, std::string_view line) {

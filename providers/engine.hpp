@@ -27,15 +27,15 @@ struct Recorded {
 struct ProviderRuntime {
   ProviderSettings settings;
   std::unordered_map<std::string, Recorded> replay; // replay: case id -> recorded answer
-  std::filesystem::path workdir;                       // exec: where the command runs
+  std::filesystem::path workdir;                    // exec: where the command runs
 };
 
 // Read a replay file (a baseline or a run's results.jsonl): case id -> answer. Lines for
 // another provider are skipped when lines name one and `provider` is not empty. Throws
 // InputError naming the file and line of a bad line.
 std::unordered_map<std::string, Recorded> load_replay(const std::filesystem::path& file,
-                                                         const std::string& display_path,
-                                                         const std::string& provider);
+                                                      const std::string& display_path,
+                                                      const std::string& provider);
 
 struct Job {
   const ProviderRuntime* provider = nullptr;

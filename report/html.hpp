@@ -10,12 +10,6 @@
 
 namespace promptops::report {
 
-// Baseline outputs by (suite, provider, case id), for the side-by-side diffs; empty: no
-// baseline.
-struct BaselineOutputs {
-  std::map<std::tuple<std::string, std::string, std::string>, std::string> outputs;
-};
-
 // The page stays under this many bytes whatever the run: past it, case details (evaluations,
 // outputs, diffs) are left out, passing cases first, and say so.
 inline constexpr std::size_t k_html_max_bytes = 4'500'000;

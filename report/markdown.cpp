@@ -1,5 +1,6 @@
 #include "report/markdown.hpp"
 
+#include "registry/prompt_diff.hpp"
 #include "report/junit.hpp"
 #include "util/json_fields.hpp"
 
@@ -271,7 +272,8 @@ std::string markdown_fence(std::string_view text) {
   return fence + "\n" + clean + fence + "\n";
 }
 
-std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std::size_t max_bytes) {
+std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std::size_t max_bytes,
+                            const BaselineOutputs& baseline) {
   const ordered_json& summary = record.summary;
   const std::vector<ResultGroup> groups = group_results(record);
   Blocks blocks;
@@ -467,6 +469,61 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
     }
     block += "\n</details>\n";
     blocks.add(std::move(block));
+  }
+
+  // Outputs that changed against the baseline, as unified diffs: regressions first.
+  if (!baseline.outputs.empty() && max_diffs > 0) {
+    struct Changed {
+      const ResultGroup* group;
+      const ordered_json* result;
+      const std::string* before;
+      bool regressed;
+    };
+    std::vector<Changed> changed;
+    for (const ResultGroup& g : groups) {
+      for (const ordered_json* r : g.results) {
+        const std::string id = util::string_field(*r, "id");
+        const auto b = baseline.outputs.find({g.suite, g.provider, id});
+        const auto output = r->find("output");
+        const std::string* now =
+            output == r->end() ? nullptr : output->get_ptr<const std::string*>();
+        if (b != baseline.outputs.end() && now != nullptr && *now != b->second) {
+          changed.push_back({&g, r, &b->second,
+                             regressed.count(g.suite + '\x1f' + g.provider + '\x1f' + id) > 0});
+        }
+      }
+    }
+    std::stable_sort(changed.begin(), changed.end(), [](const Changed& a, const Changed& b) {
+      return a.regressed && !b.regressed;
+    });
+    if (!changed.empty()) {
+      blocks.add("\n### Changed outputs (" + std::to_string(changed.size()) +
+                 " against the baseline)\n\n");
+      for (std::size_t i = 0; i < changed.size() && i < max_diffs; ++i) {
+        const Changed& c = changed[i];
+        const auto* output = c.result->find("output")->get_ptr<const std::string*>();
+        std::string diff;
+        for (const auto& hunk : registry::diff_lines(clean_text(*c.before), clean_text(*output))) {
+          diff += hunk.header() + "\n";
+          for (const auto& line : hunk.lines) {
+            diff += std::string(1, line.op) + line.text + "\n";
+          }
+        }
+        blocks.add("<details><summary>" +
+                   html_line(truncate_utf8(clean_text(group_name(*c.group) + ": " +
+                                                      util::string_field(*c.result, "id") +
+                                                      (c.regressed ? " (regressed)" : "")),
+                                           k_max_cell_bytes, " [...]")) +
+                   "</summary>\n\n" +
+                   markdown_fence(truncate_utf8(diff, k_max_output_bytes,
+                                                "\n[... diff cut; see the HTML report]")) +
+                   "\n</details>\n");
+      }
+      if (changed.size() > max_diffs) {
+        blocks.add("\n… and " + std::to_string(changed.size() - max_diffs) +
+                   " more: the HTML report (--html) shows them side by side.\n");
+      }
+    }
   }
 
   return blocks.join(max_bytes, "\n\n_The report was cut to fit " + std::to_string(max_bytes) +

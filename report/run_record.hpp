@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace promptops::report {
@@ -49,5 +51,11 @@ std::string failure_reason(const nlohmann::ordered_json& result);
 // The display name of `group`: "suite on provider", plus " (prompt@version)" (the version's
 // first 12 characters) when the suite runs several prompts on that provider.
 std::string group_name(const ResultGroup& group);
+
+// Baseline outputs by (suite, provider, case id), for diffs against the baseline in the HTML
+// and Markdown reports; empty: no baseline.
+struct BaselineOutputs {
+  std::map<std::tuple<std::string, std::string, std::string>, std::string> outputs;
+};
 
 } // namespace promptops::report

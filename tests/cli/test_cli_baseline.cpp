@@ -258,7 +258,7 @@ TEST_CASE("cli baseline, format drift is found, named and gated, and content cha
   }
   SECTION("every answer now in a code fence: drift, in words, and the gate fails") {
     answers("```json\n", "\n```");
-    const auto r = f.run({"test"});
+    const auto r = f.run({"test", "--markdown", "drift.md"});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 1);
     const json s = f.summary();
@@ -274,8 +274,11 @@ TEST_CASE("cli baseline, format drift is found, named and gated, and content cha
                                "12)"));
     CHECK_THAT(r.out, Catch::Contains("drift: s on p: 12 of 12 outputs now wrap JSON"));
     CHECK_THAT(r.out, Catch::Contains("s: the outputs' format drifted from the baseline"));
-    // The result lines carry each output's fingerprint.
     CHECK(d["p_value"].get<double>() < 0.001);
+    // The Markdown report folds the changed outputs as diffs against the baseline.
+    const std::string md = f.dir.read("reg/drift.md");
+    CHECK_THAT(md, Catch::Contains("### Changed outputs (12 against the baseline)"));
+    CHECK_THAT(md, Catch::Contains("+&#96;&#96;&#96;json") || Catch::Contains("+```json"));
 
     // Accepting the run takes the new format in: no drift next time.
     REQUIRE(f.run({"baseline", "accept"}).exit_code == 0);

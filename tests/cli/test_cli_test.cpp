@@ -586,8 +586,8 @@ TEST_CASE("cli test, --shard i/n runs a share each, merge gives the verdict of o
   CHECK(m["gate"]["reasons"] == reference["gate"]["reasons"]);
 
   SECTION("a missing shard is refused, and nothing is left behind") {
-    const std::size_t before = std::distance(fs::directory_iterator(f.root / ".promptops/runs"),
-                                             fs::directory_iterator());
+    const std::size_t before =
+        std::distance(fs::directory_iterator(f.root / ".promptops/runs"), fs::directory_iterator());
     const auto r = promptops::test::run_promptops({"merge", runs[0], runs[1]}, f.root, f.env);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains("the runs do not cover every case"));
