@@ -97,14 +97,12 @@ Action add_baseline(CLI::App& app) {
     test.concurrency = options->concurrency;
     test.use_cache = !options->no_cache;
     const auto started = std::chrono::steady_clock::now();
-    golden::RunOutcome outcome = golden::run_tests(registry, test);
+    const golden::RunOutcome outcome = golden::run_tests(registry, test);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const std::filesystem::path dir = outcome.dir;
-    outcome.dir = registry.display(".promptops/runs/" + outcome.run_id);
-    print(report::format_outcome(outcome, seconds, report::want_color()));
+    print_outcome(registry, outcome, seconds, false);
     // The gate's verdict does not matter here: a baseline records what the prompts do now.
-    print_recorded(golden::record_baselines(registry, dir, {}), "recorded");
+    print_recorded(golden::record_baselines(registry, outcome.dir, {}), "recorded");
     return 0;
   };
 }

@@ -29,13 +29,7 @@ Action add_merge(CLI::App& app) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     write_reports(registry, outcome.dir, options->reports);
-    if (options->json) {
-      print(outcome.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
-            "\n");
-    } else {
-      outcome.dir = registry.display(".promptops/runs/" + outcome.run_id);
-      print(report::format_outcome(outcome, seconds, report::want_color()));
-    }
+    print_outcome(registry, outcome, seconds, options->json);
     return outcome.exit_code;
   };
 }

@@ -63,14 +63,8 @@ Action add_report(CLI::App& app) {
     }
     const report::RunRecord run = report::load_run(dir);
     write_reports(registry, dir, options->reports);
-    if (options->json) {
-      print(run.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
-            "\n");
-      return 0;
-    }
     golden::RunOutcome outcome;
     outcome.run_id = run.run_id;
-    outcome.dir = registry.display(".promptops/runs/" + run.run_id);
     outcome.summary = run.summary;
     for (const auto& r : run.results) {
       if (auto failure = golden::failure_of(r)) {
@@ -82,7 +76,10 @@ Action add_report(CLI::App& app) {
     outcome.interrupted = run.summary.value("interrupted", false);
     const double seconds = seconds_between(util::string_field(run.run, "started"),
                                            util::string_field(run.summary, "finished"));
-    print(report::format_outcome(outcome, seconds, report::want_color()));
+    print_outcome(registry, outcome, seconds, options->json);
+    if (options->json) {
+      return 0;
+    }
     // The exit code is the run's verdict, so that `promptops report` can gate in CI too.
     const bool passed = run.summary["gate"].value("passed", false);
     const auto& totals = run.summary["totals"];

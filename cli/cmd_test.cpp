@@ -31,6 +31,18 @@ void on_interrupt(int) {
 
 } // namespace
 
+void print_outcome(const registry::Registry& registry, const golden::RunOutcome& outcome,
+                   double seconds, bool json) {
+  if (json) {
+    print(outcome.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+          "\n");
+    return;
+  }
+  golden::RunOutcome shown = outcome;
+  shown.dir = registry.display(".promptops/runs/" + outcome.run_id);
+  print(report::format_outcome(shown, seconds, report::want_color()));
+}
+
 void ReportFiles::add_options(CLI::App* cmd) {
   cmd->add_option("--junit", junit,
                   "Also write the results as JUnit XML (one testcase per case and provider)")
@@ -158,13 +170,7 @@ Action add_test(CLI::App& app) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     progress.finish();
     write_reports(registry, outcome.dir, options->reports);
-    if (options->json) {
-      print(outcome.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
-            "\n");
-    } else {
-      outcome.dir = registry.display(".promptops/runs/" + outcome.run_id);
-      print(report::format_outcome(outcome, seconds, report::want_color()));
-    }
+    print_outcome(registry, outcome, seconds, options->json);
     return outcome.exit_code;
   };
 }

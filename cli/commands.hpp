@@ -1,5 +1,6 @@
 #pragma once
 
+#include "golden/runner.hpp"
 #include "registry/registry.hpp"
 
 #include <CLI/CLI.hpp>
@@ -42,6 +43,11 @@ struct ReportFiles {
   std::string html;
   void add_options(CLI::App* cmd);
 };
+
+// Print a run's outcome: summary.json with `json`, else the terminal report (its folder shown
+// relative to the current one).
+void print_outcome(const registry::Registry& registry, const golden::RunOutcome& outcome,
+                   double seconds, bool json);
 
 // Write the reports of the run in `run_dir` that `files` names; the HTML page shows diffs
 // against the suites' baselines. Throws Error (exit 3) when a file cannot be written.

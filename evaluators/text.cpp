@@ -210,45 +210,6 @@ std::optional<Found> find_fenced(std::string_view s) {
   return std::nullopt;
 }
 
-// Calls on_bracket(i, opens) for each bracket from `begin` on that is outside a JSON string,
-// until it returns false.
-template <typename OnBracket>
-void scan_brackets(std::string_view s, std::size_t begin, OnBracket on_bracket) {
-  bool in_string = false;
-  for (std::size_t i = begin; i < s.size(); ++i) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if ((c == '{' || c == '[' || c == '}' || c == ']') &&
-               !on_bracket(i, c == '{' || c == '[')) {
-      return;
-    }
-  }
-}
-
-// The end (one past) of the bracketed value that starts at `begin`, skipping brackets inside
-// strings; std::nullopt when it does not close.
-std::optional<std::size_t> balanced_end(std::string_view s, std::size_t begin) {
-  std::size_t depth = 0;
-  std::optional<std::size_t> end;
-  scan_brackets(s, begin, [&](std::size_t i, bool opens) {
-    if (opens) {
-      ++depth;
-    } else if (--depth == 0) {
-      end = i + 1;
-      return false;
-    }
-    return true;
-  });
-  return end;
-}
-
 // The first object or array among prose that parses. Tries a bounded number of starts so that
 // a megabyte of text full of braces stays linear.
 std::optional<Found> find_embedded(std::string_view s) {
@@ -270,23 +231,8 @@ std::optional<Found> find_embedded(std::string_view s) {
 
 // Deeper JSON than this is refused: printing, comparing and validating recurse, and no real
 // answer nests this deep.
-constexpr std::size_t k_max_depth = 512;
 
 // The deepest bracket nesting outside strings: a cheap bound on the depth of any JSON in `s`.
-std::size_t nesting_depth(std::string_view s) {
-  std::size_t depth = 0;
-  std::size_t deepest = 0;
-  scan_brackets(s, 0, [&](std::size_t, bool opens) {
-    if (opens) {
-      deepest = std::max(deepest, ++depth);
-    } else if (depth > 0) {
-      --depth;
-    }
-    return true;
-  });
-  return deepest;
-}
-
 std::string fence_name(const std::string& info) {
   // Only the language word of the info string ("json" of "json title=x").
   const std::string word = info.substr(0, info.find_first_of(k_whitespace));
@@ -413,11 +359,40 @@ find(std::string_view haystack, std::string_view needle, Case cases, Anchor anch
   return std::pair{static_cast<std::size_t>(match.data() - haystack.data()), match.size()};
 }
 
+std::optional<std::size_t> balanced_end(std::string_view s, std::size_t begin) {
+  std::size_t depth = 0;
+  std::optional<std::size_t> end;
+  scan_brackets(s, begin, [&](std::size_t i, bool opens) {
+    if (opens) {
+      ++depth;
+    } else if (--depth == 0) {
+      end = i + 1;
+      return false;
+    }
+    return true;
+  });
+  return end;
+}
+
+bool nests_deeper(std::string_view s, std::size_t limit) {
+  std::size_t depth = 0;
+  bool deep = false;
+  scan_brackets(s, 0, [&](std::size_t, bool opens) {
+    if (opens) {
+      deep = ++depth > limit;
+      return !deep;
+    }
+    depth -= depth > 0 ? 1 : 0;
+    return true;
+  });
+  return deep;
+}
+
 ParsedOutput parse_output(std::string_view output, Extract extract) {
   ParsedOutput result;
-  if (nesting_depth(output) > k_max_depth) {
+  if (nests_deeper(output, k_max_json_depth)) {
     result.problem =
-        "the output nests brackets more than " + std::to_string(k_max_depth) + " levels deep";
+        "the output nests brackets more than " + std::to_string(k_max_json_depth) + " levels deep";
     return result;
   }
   std::string not_json;

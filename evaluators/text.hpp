@@ -50,6 +50,39 @@ enum class Case { sensitive, fold };
 std::optional<std::pair<std::size_t, std::size_t>>
 find(std::string_view haystack, std::string_view needle, Case cases, Anchor anchor);
 
+// Calls on_bracket(i, opens) for each bracket of `s` from `begin` on that is outside a JSON
+// string, until it returns false. One pass, no allocation: safe on outputs of any size.
+template <typename OnBracket>
+void scan_brackets(std::string_view s, std::size_t begin, OnBracket on_bracket) {
+  bool in_string = false;
+  for (std::size_t i = begin; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if ((c == '{' || c == '[' || c == '}' || c == ']') &&
+               !on_bracket(i, c == '{' || c == '[')) {
+      return;
+    }
+  }
+}
+
+// The end (one past) of the bracketed value that starts at `begin`, skipping brackets inside
+// strings; std::nullopt when it does not close.
+std::optional<std::size_t> balanced_end(std::string_view s, std::size_t begin);
+
+// Deeper than this, JSON is not parsed (nlohmann recurses once a level).
+inline constexpr std::size_t k_max_json_depth = 512;
+
+// True when brackets outside strings nest more than `limit` levels deep in `s`; stops as soon
+// as they do.
+bool nests_deeper(std::string_view s, std::size_t limit);
+
 // How a model's output holds its JSON.
 enum class Wrapping {
   none,  // the output is JSON (surrounding whitespace allowed)

@@ -18,7 +18,6 @@ namespace text = evaluators::text;
 
 constexpr std::size_t k_npos = std::string_view::npos;
 // Deeper JSON is not parsed (as in evaluators/text.cpp): walking it would recurse too far.
-constexpr std::size_t k_max_depth = 512;
 // Bounds on the shape signature, so that one huge or deep JSON value costs little and stores
 // little: the deeper levels, further paths and later array elements are left out.
 constexpr std::size_t k_shape_depth = 16;
@@ -88,44 +87,8 @@ std::string excerpt(std::string_view s) {
   return out;
 }
 
-// Calls on_bracket(i, opens) for each bracket from `begin` on that is outside a JSON string,
-// until it returns false.
-template <typename OnBracket>
-void scan_brackets(std::string_view s, std::size_t begin, OnBracket on_bracket) {
-  bool in_string = false;
-  for (std::size_t i = begin; i < s.size(); ++i) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if ((c == '{' || c == '[' || c == '}' || c == ']') &&
-               !on_bracket(i, c == '{' || c == '[')) {
-      return;
-    }
-  }
-}
-
-bool too_deep(std::string_view s) {
-  std::size_t depth = 0;
-  bool deep = false;
-  scan_brackets(s, 0, [&](std::size_t, bool opens) {
-    if (opens) {
-      deep = ++depth > k_max_depth;
-      return !deep;
-    }
-    depth -= depth > 0 ? 1 : 0;
-    return true;
-  });
-  return deep;
-}
-
 std::optional<json> parse_json(std::string_view s) {
-  if (too_deep(s)) {
+  if (text::nests_deeper(s, text::k_max_json_depth)) {
     return std::nullopt;
   }
   try {
@@ -147,23 +110,6 @@ bool may_be_json(std::string_view s) {
   const char c = s.front();
   return c == '{' || c == '[' || c == '"' || c == '-' || is_digit(c) || c == 't' || c == 'f' ||
          c == 'n';
-}
-
-// The end (one past) of the bracketed value that starts at `begin`, skipping brackets inside
-// strings; k_npos when it does not close.
-std::size_t balanced_end(std::string_view s, std::size_t begin) {
-  std::size_t depth = 0;
-  std::size_t end = k_npos;
-  scan_brackets(s, begin, [&](std::size_t i, bool opens) {
-    if (opens) {
-      ++depth;
-    } else if (--depth == 0) {
-      end = i + 1;
-      return false;
-    }
-    return true;
-  });
-  return end;
 }
 
 // Among prose, "[1]" or "[2, 3]" is a citation and "{}" code rather than JSON: an object
@@ -533,7 +479,7 @@ std::optional<Payload> find_payload(std::string_view s, const std::vector<Fence>
     const std::size_t line_begin = newline == k_npos ? 0 : newline + 1;
     const bool starts_line =
         s.substr(line_begin, begin - line_begin).find_first_not_of(" \t") == k_npos;
-    const std::size_t end = balanced_end(s, begin);
+    const std::size_t end = text::balanced_end(s, begin).value_or(k_npos);
     const bool ends_output = end != k_npos && text::trim(s.substr(end)).empty();
     if (end != k_npos && (starts_line || ends_output)) {
       if (auto value = parse_json(s.substr(begin, end - begin)); value && looks_like_data(*value)) {

@@ -181,10 +181,6 @@ std::string format(const char* pattern, double value) {
   return text;
 }
 
-std::string percent(double rate) {
-  return format("%.1f%%", rate * 100);
-}
-
 const ordered_json& field(const ordered_json& object, const char* key) {
   static const ordered_json null_value;
   if (!object.is_object()) {
@@ -192,12 +188,6 @@ const ordered_json& field(const ordered_json& object, const char* key) {
   }
   const auto it = object.find(key);
   return it == object.end() ? null_value : *it;
-}
-
-const ordered_json& array_field(const ordered_json& object, const char* key) {
-  static const ordered_json empty = ordered_json::array();
-  const ordered_json& value = field(object, key);
-  return value.is_array() ? value : empty;
 }
 
 bool true_field(const ordered_json& object, const char* key) {
@@ -732,17 +722,7 @@ std::string suites_section(const ordered_json& summary) {
                     "<th>providers</th><th>cases</th><th>pass</th><th>fail</th><th>error</th>"
                     "<th>pass rate</th><th>gate</th></tr>";
   for (const auto& s : suites) {
-    std::vector<std::string> providers;
-    for (const auto& c : array_field(s, "candidates")) {
-      const std::string p = util::string_field(c, "provider");
-      if (std::find(providers.begin(), providers.end(), p) == providers.end()) {
-        providers.push_back(p);
-      }
-    }
-    std::string provider_list;
-    for (const auto& p : providers) {
-      provider_list += (provider_list.empty() ? "" : ", ") + p;
-    }
+    const std::string provider_list = suite_providers(s);
     const ordered_json& totals = field(s, "totals");
     const ordered_json& gate = field(s, "gate");
     std::string gate_cell = "-";

@@ -60,12 +60,6 @@ std::string cell(std::string_view text) {
                          LineBreaks::br);
 }
 
-std::string percent(double rate) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f%%", rate * 100);
-  return text;
-}
-
 std::string rate_text(const ordered_json& value) {
   return value.is_number() ? percent(value.get<double>()) : std::string("-");
 }
@@ -78,12 +72,6 @@ std::size_t count(const ordered_json& object, const char* key) {
 std::string count_text(const ordered_json& object, const char* key) {
   const auto it = object.is_object() ? object.find(key) : object.end();
   return it != object.end() && it->is_number() ? it->dump() : std::string("-");
-}
-
-const ordered_json& array_field(const ordered_json& object, const char* key) {
-  static const ordered_json empty = ordered_json::array();
-  const auto it = object.is_object() ? object.find(key) : object.end();
-  return it != object.end() && it->is_array() ? *it : empty;
 }
 
 // "3: a, b, c" with at most k_max_ids_in_cell ids, "-" for none.
@@ -352,17 +340,7 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
     blocks.add("\n### Suites\n\n| suite | providers | cases | pass | fail | error | pass rate | "
                "gate |\n|---|---|--:|--:|--:|--:|--:|---|\n");
     for (const auto& s : suites) {
-      std::vector<std::string> providers;
-      for (const auto& c : array_field(s, "candidates")) {
-        const std::string p = util::string_field(c, "provider");
-        if (std::find(providers.begin(), providers.end(), p) == providers.end()) {
-          providers.push_back(p);
-        }
-      }
-      std::string provider_list;
-      for (const auto& p : providers) {
-        provider_list += (provider_list.empty() ? "" : ", ") + p;
-      }
+      const std::string provider_list = suite_providers(s);
       const ordered_json& totals = s.contains("totals") ? s["totals"] : ordered_json::object();
       std::string gate_cell = "-";
       if (const auto g = s.find("gate"); g != s.end() && g->is_object()) {

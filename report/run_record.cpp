@@ -6,6 +6,7 @@
 #include "util/lines.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 namespace promptops::report {
@@ -257,6 +258,33 @@ std::string group_name(const ResultGroup& group) {
     name += " (" + group.prompt + "@" + group.prompt_version.substr(0, 12) + ")";
   }
   return name;
+}
+
+const nlohmann::ordered_json& array_field(const nlohmann::ordered_json& object, const char* key) {
+  static const nlohmann::ordered_json empty = nlohmann::ordered_json::array();
+  const auto it = object.is_object() ? object.find(key) : object.end();
+  return it != object.end() && it->is_array() ? *it : empty;
+}
+
+std::string percent(double rate) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f%%", rate * 100);
+  return text;
+}
+
+std::string suite_providers(const nlohmann::ordered_json& suite) {
+  std::vector<std::string> providers;
+  for (const auto& c : array_field(suite, "candidates")) {
+    const std::string p = util::string_field(c, "provider");
+    if (std::find(providers.begin(), providers.end(), p) == providers.end()) {
+      providers.push_back(p);
+    }
+  }
+  std::string list;
+  for (const auto& p : providers) {
+    list += (list.empty() ? "" : ", ") + p;
+  }
+  return list;
 }
 
 } // namespace promptops::report

@@ -52,6 +52,14 @@ std::string failure_reason(const nlohmann::ordered_json& result);
 // first 12 characters) when the suite runs several prompts on that provider.
 std::string group_name(const ResultGroup& group);
 
+// Helpers the report formats share.
+// `object[key]` when it is an array, else an empty array.
+const nlohmann::ordered_json& array_field(const nlohmann::ordered_json& object, const char* key);
+// "97.5%" for 0.975.
+std::string percent(double rate);
+// The providers a summary's suite entry runs on, each once, in order: "openai, anthropic".
+std::string suite_providers(const nlohmann::ordered_json& suite);
+
 // Baseline outputs by (suite, provider, case id), for diffs against the baseline in the HTML
 // and Markdown reports; empty: no baseline.
 struct BaselineOutputs {
