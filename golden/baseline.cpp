@@ -79,6 +79,9 @@ std::optional<Baseline> load_baseline(const registry::Registry& registry, const 
     }
     c.model = util::string_field(j, "model");
     c.system_fingerprint = util::string_field(j, "system_fingerprint");
+    if (const auto print = j.find("fingerprint"); print != j.end()) {
+      c.print = fingerprint_from_json(*print);
+    }
     if (!b.cases.emplace(id->get<std::string>(), std::move(c)).second) {
       bad("case \"" + id->get<std::string>() + "\" is in the baseline twice");
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "golden/fingerprint.hpp"
 #include "registry/registry.hpp"
 
 #include <filesystem>
@@ -22,6 +23,9 @@ struct BaselineCase {
   std::optional<double> score;
   std::string model;              // as the provider reported it ("" when not recorded)
   std::string system_fingerprint; // "" when not recorded
+  // The line's stored fingerprint when it is of the current version, else std::nullopt (it is
+  // then computed from `output`).
+  std::optional<Fingerprint> print;
 };
 
 struct Baseline {

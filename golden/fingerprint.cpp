@@ -878,13 +878,15 @@ json to_json(const Fingerprint& fp) {
   return out;
 }
 
-std::optional<Fingerprint> fingerprint_from_json(const json& value) {
+namespace {
+
+template <typename Json> std::optional<Fingerprint> read_fingerprint(const Json& value) {
   if (!value.is_object()) {
     return std::nullopt;
   }
   const auto version = value.find("v");
   if (version == value.end() || !version->is_number_integer() ||
-      version->get<std::int64_t>() != k_fingerprint_version) {
+      version->template get<std::int64_t>() != k_fingerprint_version) {
     return std::nullopt;
   }
   Fingerprint fp;
@@ -897,21 +899,31 @@ std::optional<Fingerprint> fingerprint_from_json(const json& value) {
       if (item.is_object()) {
         for (const auto& [excerpt_name, excerpt_value] : item.items()) {
           if (excerpt_value.is_string()) {
-            fp.excerpts[text::shorten(excerpt_name, k_max_key_chars)] =
-                text::shorten(excerpt_value.get_ref<const std::string&>(), 2 * k_excerpt_chars);
+            fp.excerpts[text::shorten(excerpt_name, k_max_key_chars)] = text::shorten(
+                excerpt_value.template get_ref<const std::string&>(), 2 * k_excerpt_chars);
           }
         }
       }
     } else if (item.is_string()) {
       fp.categorical[name] =
-          text::shorten(item.get_ref<const std::string&>(), 2 * k_max_shape_chars);
+          text::shorten(item.template get_ref<const std::string&>(), 2 * k_max_shape_chars);
     } else if (item.is_number()) {
-      if (const auto number = item.get<double>(); std::isfinite(number)) {
+      if (const auto number = item.template get<double>(); std::isfinite(number)) {
         fp.numeric[name] = number;
       }
     }
   }
   return fp;
+}
+
+} // namespace
+
+std::optional<Fingerprint> fingerprint_from_json(const json& value) {
+  return read_fingerprint(value);
+}
+
+std::optional<Fingerprint> fingerprint_from_json(const nlohmann::ordered_json& value) {
+  return read_fingerprint(value);
 }
 
 } // namespace promptops::golden

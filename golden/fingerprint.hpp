@@ -47,5 +47,6 @@ nlohmann::json to_json(const Fingerprint& fp);
 // current version (the caller then recomputes it from the output). Strings are made printable
 // again, since a stored file may have been edited.
 std::optional<Fingerprint> fingerprint_from_json(const nlohmann::json& value);
+std::optional<Fingerprint> fingerprint_from_json(const nlohmann::ordered_json& value);
 
 } // namespace promptops::golden

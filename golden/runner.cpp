@@ -3,6 +3,7 @@
 #include "evaluators/evaluator.hpp"
 #include "evaluators/judge.hpp"
 #include "golden/baseline.hpp"
+#include "golden/compare.hpp"
 #include "golden/drift.hpp"
 #include "golden/fingerprint.hpp"
 #include "golden/judge_prompt.hpp"
@@ -1062,25 +1063,7 @@ private:
     std::size_t cases = 0, pass = 0, fail = 0, error = 0;
   };
 
-  // Counts one result line into the run's totals.
-  // Per suite and provider: the run against its baseline.
-  struct Comparison {
-    const Baseline* baseline = nullptr;
-    std::vector<std::string> regressed; // pass in the baseline, fail now
-    std::vector<std::string> fixed;     // fail in the baseline, pass now
-    std::size_t still_failing = 0;
-    std::size_t new_cases = 0; // not in the baseline
-    std::size_t compared = 0;
-    std::size_t changed_outputs = 0;
-    double score_delta = 0; // summed over the cases with a score on both sides
-    std::size_t scored = 0;
-    std::set<std::string> seen;
-    std::map<std::string, std::size_t> models; // the run's, by how many cases reported each
-    std::map<std::string, std::size_t> system_fingerprints;
-    std::vector<Fingerprint> prints;    // of the run's outputs, for drift
-    std::vector<std::string> print_ids; // the case of each
-  };
-
+  // Counts one result line into its suite and provider's comparison with the baseline.
   void compare(const ordered_json& r, std::optional<Fingerprint> print) {
     const std::string suite = util::string_field(r, "suite");
     const std::string provider = util::string_field(r, "provider");
@@ -1088,54 +1071,7 @@ private:
     if (b == nullptr) {
       return;
     }
-    Comparison& c = m_comparisons[suite + '\x1f' + provider];
-    c.baseline = b;
-    const std::string id = util::string_field(r, "id");
-    c.seen.insert(id);
-    if (const std::string model = util::string_field(r, "model"); !model.empty()) {
-      ++c.models[model];
-    }
-    if (const std::string fp = util::string_field(r, "system_fingerprint"); !fp.empty()) {
-      ++c.system_fingerprints[fp];
-    }
-    if (const auto output = r.find("output"); output != r.end() && output->is_string()) {
-      if (!print) { // a line of a resumed run: its stored fingerprint, else the output's
-        const auto stored = r.find("fingerprint");
-        print = stored != r.end() ? fingerprint_from_json(json(*stored)) : std::nullopt;
-      }
-      c.prints.push_back(print ? std::move(*print)
-                               : fingerprint(output->get_ref<const std::string&>()));
-      c.print_ids.push_back(id);
-    }
-    const auto it = b->cases.find(id);
-    if (it == b->cases.end()) {
-      ++c.new_cases;
-      return;
-    }
-    ++c.compared;
-    const auto output = r.find("output");
-    if (output != r.end() && output->is_string() &&
-        output->get_ref<const std::string&>() != it->second.output) {
-      ++c.changed_outputs;
-    }
-    const std::string status = util::string_field(r, "status");
-    // A case in error now is inconclusive (the run exits 3), not a regression.
-    if (it->second.status && status != "error") {
-      const bool was = *it->second.status == "pass";
-      const bool is = status == "pass";
-      if (was && !is) {
-        c.regressed.push_back(id);
-      } else if (!was && is) {
-        c.fixed.push_back(id);
-      } else if (!was && !is) {
-        ++c.still_failing;
-      }
-    }
-    const auto score = r.find("score");
-    if (it->second.score && score != r.end() && score->is_number()) {
-      c.score_delta += score->get<double>() - *it->second.score;
-      ++c.scored;
-    }
+    m_comparisons.try_emplace(suite + '\x1f' + provider, *b).first->second.add(r, std::move(print));
   }
 
   void tally(const ordered_json& r, RunOutcome& outcome,
@@ -1183,88 +1119,6 @@ private:
         m_judge.any_cost = true;
       }
     }
-  }
-
-  ordered_json comparison_json(const std::string& provider, const Comparison& c,
-                               const RunOutcome& outcome) const {
-    ordered_json j;
-    j["provider"] = provider;
-    j["file"] = c.baseline->shown;
-    j["compared"] = c.compared;
-    j["regressed"] = c.regressed;
-    j["fixed"] = c.fixed;
-    j["still_failing"] = c.still_failing;
-    j["new"] = c.new_cases;
-    // Cases of the baseline the run did not have: only meaningful when it ran them all.
-    if (m_selection.filters.empty() && !outcome.interrupted) {
-      std::size_t removed = 0;
-      for (const auto& [id, _] : c.baseline->cases) {
-        removed += c.seen.count(id) == 0 ? 1 : 0;
-      }
-      j["removed"] = removed;
-    } else {
-      j["removed"] = nullptr;
-    }
-    j["changed_outputs"] = c.changed_outputs;
-    j["mean_score_delta"] = c.scored == 0
-                                ? ordered_json(nullptr)
-                                : ordered_json(c.score_delta / static_cast<double>(c.scored));
-    return j;
-  }
-
-  // A model id or system fingerprint the provider reports that differs from the baseline's
-  // (the most common on each side): a silent model update often shows there first.
-  void provider_changes_of(const std::string& suite, const std::string& provider,
-                           const Comparison& c, ordered_json& out) const {
-    const auto most_common = [](const std::map<std::string, std::size_t>& counts) {
-      std::pair<std::string, std::size_t> best;
-      for (const auto& [value, n] : counts) {
-        if (n > best.second) {
-          best = {value, n};
-        }
-      }
-      return best;
-    };
-    std::map<std::string, std::size_t> base_models;
-    std::map<std::string, std::size_t> base_fps;
-    for (const auto& [_, bc] : c.baseline->cases) {
-      if (!bc.model.empty()) {
-        ++base_models[bc.model];
-      }
-      if (!bc.system_fingerprint.empty()) {
-        ++base_fps[bc.system_fingerprint];
-      }
-    }
-    for (const bool model : {true, false}) {
-      const auto before = most_common(model ? base_models : base_fps);
-      const auto now = most_common(model ? c.models : c.system_fingerprints);
-      if (before.first.empty() || now.first.empty() || before.first == now.first) {
-        continue;
-      }
-      ordered_json j;
-      j["suite"] = suite;
-      j["provider"] = provider;
-      j["feature"] = model ? "model" : "system_fingerprint";
-      j["baseline"] = before.first;
-      j["candidate"] = now.first;
-      j["cases"] = now.second;
-      j["message"] = model ? "the provider now answers as " + now.first +
-                                 "; the baseline was recorded from " + before.first
-                           : "the provider's system fingerprint is now " + now.first +
-                                 "; the baseline was recorded with " + before.first;
-      out.push_back(std::move(j));
-    }
-  }
-
-  // The baseline's outputs of the cases the run had against the run's: what changed form.
-  std::vector<DriftFinding> drift_of(const Comparison& c) const {
-    std::vector<Fingerprint> before;
-    for (const auto& [id, bc] : c.baseline->cases) {
-      if (c.seen.count(id) != 0) {
-        before.push_back(fingerprint(bc.output));
-      }
-    }
-    return detect_drift(before, c.prints);
   }
 
   void summarize(RunOutcome& outcome) {
@@ -1335,38 +1189,22 @@ private:
         if (found == m_comparisons.end()) {
           continue;
         }
-        const Comparison& c = found->second;
-        baselines.push_back(comparison_json(provider, c, outcome));
-        suite_regressed.insert(suite_regressed.end(), c.regressed.begin(), c.regressed.end());
-        for (const auto& id : c.regressed) {
+        const BaselineComparison& c = found->second;
+        baselines.push_back(
+            c.to_json(provider, m_selection.filters.empty() && !outcome.interrupted));
+        suite_regressed.insert(suite_regressed.end(), c.regressed().begin(), c.regressed().end());
+        for (const auto& id : c.regressed()) {
           regressions.push_back(id);
         }
-        for (const auto& id : c.fixed) {
+        for (const auto& id : c.fixed()) {
           fixed.push_back(id);
         }
-        provider_changes_of(ps.suite.name, provider, c, provider_changes);
-        for (auto& finding : drift_of(c)) {
-          ordered_json d;
-          d["suite"] = ps.suite.name;
-          d["provider"] = provider;
-          d["feature"] = finding.feature;
-          d["baseline"] = finding.baseline;
-          d["candidate"] = finding.candidate;
-          d["count"] = finding.cases;
-          ordered_json ids = ordered_json::array();
-          // The first 1,000: a finding over 100,000 cases would otherwise list them all.
-          for (const std::size_t i : finding.indices) {
-            if (ids.size() == 1000) {
-              break;
-            }
-            if (i < c.print_ids.size()) {
-              ids.push_back(c.print_ids[i]);
-            }
-          }
-          d["cases"] = std::move(ids);
-          d["message"] = finding.message;
-          d["p_value"] = finding.p_value;
+        c.provider_changes(ps.suite.name, provider, provider_changes);
+        BaselineComparison::Drift found_drift = c.drift(ps.suite.name, provider);
+        for (const DriftFinding& finding : found_drift.findings) {
           suite_drift.push_back(finding.message);
+        }
+        for (auto& d : found_drift.entries) {
           drift.push_back(std::move(d));
         }
       }
@@ -1374,33 +1212,16 @@ private:
       const std::optional<long long> max_regressions = ps.suite.gate.max_regressions
                                                            ? ps.suite.gate.max_regressions
                                                            : config.gate.max_regressions;
-      if (max_regressions && static_cast<long long>(suite_regressed.size()) > *max_regressions) {
-        std::string list;
-        for (std::size_t i = 0; i < suite_regressed.size() && i < 5; ++i) {
-          list += (i == 0 ? "" : ", ") + suite_regressed[i];
+      const bool fail_on_drift =
+          (ps.suite.gate.fail_on_drift ? ps.suite.gate.fail_on_drift : config.gate.fail_on_drift)
+              .value_or(false);
+      for (auto reason : {regressions_gate_reason(ps.suite.name, suite_regressed, max_regressions),
+                          drift_gate_reason(ps.suite.name, suite_drift, fail_on_drift)}) {
+        if (reason) {
+          suite_reasons.push_back(*reason);
+          reasons.push_back(std::move(*reason));
+          passed = false;
         }
-        if (suite_regressed.size() > 5) {
-          list += ", ...";
-        }
-        const std::string text =
-            ps.suite.name + ": " + std::to_string(suite_regressed.size()) +
-            " cases regressed against the baseline (pass before, not now: " + list +
-            "); the gate allows " + std::to_string(*max_regressions);
-        suite_reasons.push_back(text);
-        reasons.push_back(text);
-        passed = false;
-      }
-      const std::optional<bool> fail_on_drift =
-          ps.suite.gate.fail_on_drift ? ps.suite.gate.fail_on_drift : config.gate.fail_on_drift;
-      if (fail_on_drift.value_or(false) && !suite_drift.empty()) {
-        const std::string text =
-            ps.suite.name +
-            ": the outputs' format drifted from the baseline: " + suite_drift.front() +
-            (suite_drift.size() > 1 ? " (and " + std::to_string(suite_drift.size() - 1) + " more)"
-                                    : "");
-        suite_reasons.push_back(text);
-        reasons.push_back(text);
-        passed = false;
       }
       if (t.error > 0) {
         const std::string text = ps.suite.name + ": " + std::to_string(t.error) + " of " +
@@ -1415,6 +1236,7 @@ private:
       gate["min_pass_rate"] = min_rate;
       gate["max_regressions"] =
           max_regressions ? ordered_json(*max_regressions) : ordered_json(nullptr);
+      gate["fail_on_drift"] = fail_on_drift;
       gate["reasons"] = std::move(suite_reasons);
       sj["gate"] = std::move(gate);
       gate_passed = gate_passed && passed;
@@ -1477,7 +1299,7 @@ private:
   std::size_t m_total = 0;
   JudgeStats m_judge; // over the run
   std::map<std::string, Totals> m_per_suite;
-  std::map<std::string, Comparison> m_comparisons; // suite \x1f provider
+  std::map<std::string, BaselineComparison> m_comparisons; // suite \x1f provider
   Totals m_all;
   std::int64_t m_input_tokens = 0;
   std::int64_t m_output_tokens = 0;

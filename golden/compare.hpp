@@ -1,0 +1,85 @@
+#pragma once
+
+#include "golden/baseline.hpp"
+#include "golden/drift.hpp"
+#include "golden/fingerprint.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+// A run's results on one suite and provider against a baseline, case by case: what `promptops
+// test` reports against golden/baselines/ and `promptops report RUN --against RUN` against
+// another run. The summary.json fields it makes are described in docs/baselines.md.
+namespace promptops::golden {
+
+class BaselineComparison {
+public:
+  // `baseline` must outlive the comparison.
+  explicit BaselineComparison(const Baseline& baseline);
+
+  // Counts one result line of the run. `print` is the fingerprint of its output when the
+  // caller has it; else the line's stored one of the current version is read, else it is
+  // computed from the output.
+  void add(const nlohmann::ordered_json& result, std::optional<Fingerprint> print = std::nullopt);
+
+  // summary.json's suites[].baselines[] entry: {"provider", "file", "compared", "regressed",
+  // "fixed", "still_failing", "new", "removed", "changed_outputs", "mean_score_delta"}.
+  // `complete`: the run holds every case of its selection (not filtered, not interrupted), so
+  // the baseline's cases it lacks count as removed; else "removed" is null.
+  nlohmann::ordered_json to_json(const std::string& provider, bool complete) const;
+
+  // Appends to `out` summary.json's provider_changes entries: the model id or system fingerprint
+  // the provider reports (the most common on each side) when it differs from the baseline's.
+  void provider_changes(const std::string& suite, const std::string& provider,
+                        nlohmann::ordered_json& out) const;
+
+  // The format drift between the baseline's outputs of the cases the run had and the run's,
+  // as summary.json's drift entries (each naming at most 1,000 of its cases).
+  struct Drift {
+    std::vector<DriftFinding> findings;
+    nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+  };
+  Drift drift(const std::string& suite, const std::string& provider) const;
+
+  const std::vector<std::string>& regressed() const { return m_regressed; }
+  const std::vector<std::string>& fixed() const { return m_fixed; }
+  const Baseline& baseline() const { return m_baseline; }
+
+private:
+  const Baseline& m_baseline;
+  std::vector<std::string> m_regressed; // pass in the baseline, fail now
+  std::vector<std::string> m_fixed;     // fail in the baseline, pass now
+  std::size_t m_still_failing = 0;
+  std::size_t m_new = 0; // not in the baseline
+  std::size_t m_compared = 0;
+  std::size_t m_changed_outputs = 0;
+  double m_score_delta = 0; // summed over the cases with a score on both sides
+  std::size_t m_scored = 0;
+  // The baseline's cases the run had (a case may come once per prompt of a suite that runs
+  // several on one provider): sorted and made unique when read.
+  mutable std::vector<const BaselineCase*> m_seen;
+  std::map<std::string, std::size_t> m_models; // the run's, by how many cases reported each
+  std::map<std::string, std::size_t> m_system_fingerprints;
+  std::vector<Fingerprint> m_prints;    // of the run's outputs, for drift
+  std::vector<std::string> m_print_ids; // the case of each
+  const std::vector<const BaselineCase*>& seen() const;
+};
+
+// The gate's reason to fail `suite` when more cases regressed than `max_regressions` allows;
+// std::nullopt when it holds.
+std::optional<std::string> regressions_gate_reason(const std::string& suite,
+                                                   const std::vector<std::string>& regressed,
+                                                   std::optional<long long> max_regressions);
+
+// The gate's reason to fail `suite` for format drift (`messages`: the findings' messages);
+// std::nullopt when there is none or the gate does not fail on drift.
+std::optional<std::string> drift_gate_reason(const std::string& suite,
+                                             const std::vector<std::string>& messages,
+                                             bool fail_on_drift);
+
+} // namespace promptops::golden
