@@ -3,6 +3,7 @@
 #include "util/json_fields.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace promptops::golden {
 
@@ -162,32 +163,41 @@ BaselineComparison::Drift BaselineComparison::drift(const std::string& suite,
   return out;
 }
 
-std::optional<std::string> regressions_gate_reason(const std::string& suite,
-                                                   const std::vector<std::string>& regressed,
-                                                   std::optional<long long> max_regressions) {
-  if (!max_regressions || static_cast<long long>(regressed.size()) <= *max_regressions) {
-    return std::nullopt;
+std::vector<std::string> gate_reasons(const SuiteGate& gate) {
+  std::vector<std::string> reasons;
+  const double rate =
+      gate.cases == 0 ? 1.0 : static_cast<double>(gate.pass) / static_cast<double>(gate.cases);
+  if (rate + 1e-12 < gate.min_pass_rate) {
+    char text[256];
+    std::snprintf(text, sizeof text, "%s: pass rate %.1f%% (%zu of %zu) is below the gate's %.1f%%",
+                  gate.suite.c_str(), rate * 100, gate.pass, gate.cases, gate.min_pass_rate * 100);
+    reasons.emplace_back(text);
   }
-  std::string list;
-  for (std::size_t i = 0; i < regressed.size() && i < 5; ++i) {
-    list += (i == 0 ? "" : ", ") + regressed[i];
+  if (gate.max_regressions &&
+      static_cast<long long>(gate.regressed.size()) > *gate.max_regressions) {
+    std::string list;
+    for (std::size_t i = 0; i < gate.regressed.size() && i < 5; ++i) {
+      list += (i == 0 ? "" : ", ") + gate.regressed[i];
+    }
+    if (gate.regressed.size() > 5) {
+      list += ", ...";
+    }
+    reasons.push_back(gate.suite + ": " + std::to_string(gate.regressed.size()) +
+                      " cases regressed against the baseline (pass before, not now: " + list +
+                      "); the gate allows " + std::to_string(*gate.max_regressions));
   }
-  if (regressed.size() > 5) {
-    list += ", ...";
+  if (gate.fail_on_drift && !gate.drift_messages.empty()) {
+    const std::size_t more = gate.drift_messages.size() - 1;
+    reasons.push_back(gate.suite + ": the outputs' format drifted from the baseline: " +
+                      gate.drift_messages.front() +
+                      (more > 0 ? " (and " + std::to_string(more) + " more)" : ""));
   }
-  return suite + ": " + std::to_string(regressed.size()) +
-         " cases regressed against the baseline (pass before, not now: " + list +
-         "); the gate allows " + std::to_string(*max_regressions);
-}
-
-std::optional<std::string> drift_gate_reason(const std::string& suite,
-                                             const std::vector<std::string>& messages,
-                                             bool fail_on_drift) {
-  if (!fail_on_drift || messages.empty()) {
-    return std::nullopt;
+  if (gate.error > 0) {
+    reasons.push_back(gate.suite + ": " + std::to_string(gate.error) + " of " +
+                      std::to_string(gate.cases) +
+                      " cases could not run (provider errors); they count as failures");
   }
-  return suite + ": the outputs' format drifted from the baseline: " + messages.front() +
-         (messages.size() > 1 ? " (and " + std::to_string(messages.size() - 1) + " more)" : "");
+  return reasons;
 }
 
 } // namespace promptops::golden

@@ -70,16 +70,22 @@ private:
   const std::vector<const BaselineCase*>& seen() const;
 };
 
-// The gate's reason to fail `suite` when more cases regressed than `max_regressions` allows;
-// std::nullopt when it holds.
-std::optional<std::string> regressions_gate_reason(const std::string& suite,
-                                                   const std::vector<std::string>& regressed,
-                                                   std::optional<long long> max_regressions);
+// What a suite's gate decides on.
+struct SuiteGate {
+  std::string suite;
+  std::size_t cases = 0;
+  std::size_t pass = 0;
+  std::size_t error = 0;
+  double min_pass_rate = 1.0;
+  std::optional<long long> max_regressions; // none: regressions do not gate
+  bool fail_on_drift = false;
+  std::vector<std::string> regressed;      // case ids, over the suite's providers
+  std::vector<std::string> drift_messages; // the drift findings' messages
+};
 
-// The gate's reason to fail `suite` for format drift (`messages`: the findings' messages);
-// std::nullopt when there is none or the gate does not fail on drift.
-std::optional<std::string> drift_gate_reason(const std::string& suite,
-                                             const std::vector<std::string>& messages,
-                                             bool fail_on_drift);
+// Why the gate fails the suite, in this order: the pass rate below min_pass_rate, more
+// regressions than max_regressions, format drift (with fail_on_drift), cases in error (they
+// count as failures). Empty: the gate passes.
+std::vector<std::string> gate_reasons(const SuiteGate& gate);
 
 } // namespace promptops::golden

@@ -1163,19 +1163,6 @@ private:
       sj["candidates"] = std::move(cands);
       sj["totals"] = totals_json(t);
       sj["pass_rate"] = rate(t);
-      bool passed = true;
-      ordered_json suite_reasons = ordered_json::array();
-      const double r =
-          t.cases == 0 ? 1.0 : static_cast<double>(t.pass) / static_cast<double>(t.cases);
-      if (r + 1e-12 < min_rate) {
-        passed = false;
-        char text[256];
-        std::snprintf(text, sizeof text,
-                      "%s: pass rate %.1f%% (%zu of %zu) is below the gate's %.1f%%",
-                      ps.suite.name.c_str(), r * 100, t.pass, t.cases, min_rate * 100);
-        suite_reasons.push_back(text);
-        reasons.push_back(text);
-      }
       ordered_json baselines = ordered_json::array();
       std::vector<std::string> suite_regressed;
       std::vector<std::string> suite_drift;
@@ -1215,22 +1202,21 @@ private:
       const bool fail_on_drift =
           (ps.suite.gate.fail_on_drift ? ps.suite.gate.fail_on_drift : config.gate.fail_on_drift)
               .value_or(false);
-      for (auto reason : {regressions_gate_reason(ps.suite.name, suite_regressed, max_regressions),
-                          drift_gate_reason(ps.suite.name, suite_drift, fail_on_drift)}) {
-        if (reason) {
-          suite_reasons.push_back(*reason);
-          reasons.push_back(std::move(*reason));
-          passed = false;
-        }
+      SuiteGate suite_gate{ps.suite.name,
+                           t.cases,
+                           t.pass,
+                           t.error,
+                           min_rate,
+                           max_regressions,
+                           fail_on_drift,
+                           std::move(suite_regressed),
+                           std::move(suite_drift)};
+      ordered_json suite_reasons = ordered_json::array();
+      for (std::string& reason : gate_reasons(suite_gate)) {
+        suite_reasons.push_back(reason);
+        reasons.push_back(std::move(reason));
       }
-      if (t.error > 0) {
-        const std::string text = ps.suite.name + ": " + std::to_string(t.error) + " of " +
-                                 std::to_string(t.cases) +
-                                 " cases could not run (provider errors); they count as failures";
-        suite_reasons.push_back(text);
-        reasons.push_back(text);
-        passed = false;
-      }
+      const bool passed = suite_reasons.empty();
       ordered_json gate;
       gate["passed"] = passed;
       gate["min_pass_rate"] = min_rate;
