@@ -12,6 +12,9 @@ pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle)      # SHA-256 for con
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)   # promptops serve
 find_package(CURL 7.84 REQUIRED)   # headers only: providers/curl_api.cpp loads libcurl when a run calls a provider
 find_package(Threads REQUIRED)
+# simdjson 3.0 (libsimdjson-dev): reads the big JSON of runs and baselines (results.jsonl, 100 MB
+# and more) and the outputs fingerprinted for drift, several times faster than nlohmann/json.
+find_package(simdjson 3.0 REQUIRED)          # target simdjson::simdjson
 if(PROMPTOPS_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)            # appends its dir to CMAKE_MODULE_PATH: include(Catch)
 endif()

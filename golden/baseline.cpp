@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
+#include "util/json_lines.hpp"
 #include "util/lines.hpp"
 
 #include <nlohmann/json.hpp>
@@ -51,7 +52,10 @@ std::optional<Baseline> load_baseline(const registry::Registry& registry, const 
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
       return;
     }
-    const json j = json::parse(line, nullptr, false);
+    nlohmann::ordered_json j;
+    if (!util::parse_json_object_line(line, j)) {
+      j = nlohmann::ordered_json::parse(line, nullptr, false);
+    }
     const auto bad = [&](const std::string& problem) {
       throw InputError(b.shown, {line_no, 1}, problem);
     };

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <set>
+#include <simdjson.h>
+#include <variant>
 #include <vector>
 
 namespace promptops::golden {
@@ -87,8 +89,119 @@ std::string excerpt(std::string_view s) {
   return out;
 }
 
-std::optional<json> parse_json(std::string_view s) {
+// A parsed JSON value: simdjson's (fast; valid until the next parse on this thread), or
+// nlohmann's for the few texts simdjson refuses and nlohmann takes (numbers out of range).
+using JsonValue = std::variant<simdjson::dom::element, json>;
+
+enum class Kind { object, array, string, number, boolean, null };
+
+Kind kind_of(const simdjson::dom::element& value) {
+  switch (value.type()) {
+  case simdjson::dom::element_type::OBJECT:
+    return Kind::object;
+  case simdjson::dom::element_type::ARRAY:
+    return Kind::array;
+  case simdjson::dom::element_type::STRING:
+    return Kind::string;
+  case simdjson::dom::element_type::BOOL:
+    return Kind::boolean;
+  case simdjson::dom::element_type::NULL_VALUE:
+    return Kind::null;
+  default:
+    return Kind::number;
+  }
+}
+
+Kind kind_of(const json& value) {
+  switch (value.type()) {
+  case json::value_t::object:
+    return Kind::object;
+  case json::value_t::array:
+    return Kind::array;
+  case json::value_t::string:
+    return Kind::string;
+  case json::value_t::boolean:
+    return Kind::boolean;
+  case json::value_t::null:
+    return Kind::null;
+  default:
+    return Kind::number;
+  }
+}
+
+// The element's kind is checked first: get() cannot fail here.
+std::string_view string_of(const simdjson::dom::element& value) {
+  std::string_view out;
+  return value.get_string().get(out) ? std::string_view() : out;
+}
+std::string_view string_of(const json& value) {
+  return value.get_ref<const std::string&>();
+}
+
+// Members in order of their keys, the last of a repeated key only: as nlohmann's object holds
+// them, so that both parsers give the same fingerprint (the shape keeps the first paths only).
+template <typename OnMember> void for_each_member(const simdjson::dom::element& value, OnMember f) {
+  std::vector<std::pair<std::string_view, simdjson::dom::element>> members;
+  simdjson::dom::object object;
+  if (value.get_object().get(object)) {
+    return;
+  }
+  for (const simdjson::dom::key_value_pair member : object) {
+    members.emplace_back(member.key, member.value);
+  }
+  std::stable_sort(members.begin(), members.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i + 1 < members.size() && members[i + 1].first == members[i].first) {
+      continue;
+    }
+    f(members[i].first, members[i].second);
+  }
+}
+template <typename OnMember> void for_each_member(const json& value, OnMember f) {
+  for (const auto& [key, item] : value.items()) {
+    f(std::string_view(key), item);
+  }
+}
+
+template <typename OnItem> void for_each_item(const simdjson::dom::element& value, OnItem f) {
+  simdjson::dom::array array;
+  if (value.get_array().get(array)) {
+    return;
+  }
+  for (const simdjson::dom::element item : array) {
+    if (!f(item)) {
+      return;
+    }
+  }
+}
+template <typename OnItem> void for_each_item(const json& value, OnItem f) {
+  for (const json& item : value) {
+    if (!f(item)) {
+      return;
+    }
+  }
+}
+
+std::optional<JsonValue> parse_json(std::string_view s) {
   if (text::nests_deeper(s, text::k_max_json_depth)) {
+    return std::nullopt;
+  }
+  // One parser and one padded buffer per thread, reused: most outputs are parsed without an
+  // allocation.
+  thread_local simdjson::dom::parser parser;
+  thread_local std::string padded;
+  if (padded.size() < s.size() + simdjson::SIMDJSON_PADDING) {
+    padded.resize(s.size() + simdjson::SIMDJSON_PADDING);
+  }
+  std::copy(s.begin(), s.end(), padded.begin());
+  simdjson::dom::element element;
+  const simdjson::error_code error =
+      parser.parse(padded.data(), s.size(), /*realloc_if_needed=*/false).get(element);
+  if (!error) {
+    return JsonValue(element);
+  }
+  if (error != simdjson::NUMBER_ERROR && error != simdjson::NUMBER_OUT_OF_RANGE) {
     return std::nullopt;
   }
   try {
@@ -96,7 +209,7 @@ std::optional<json> parse_json(std::string_view s) {
     if (value.is_discarded()) {
       return std::nullopt;
     }
-    return value;
+    return JsonValue(std::move(value));
   } catch (const json::exception&) {
     return std::nullopt;
   }
@@ -114,13 +227,25 @@ bool may_be_json(std::string_view s) {
 
 // Among prose, "[1]" or "[2, 3]" is a citation and "{}" code rather than JSON: an object
 // counts when it has a member, an array when it holds a string, an object or an array.
-bool looks_like_data(const json& value) {
-  if (value.is_object()) {
-    return !value.empty();
+template <typename Value> bool looks_like_data(const Value& value) {
+  if (kind_of(value) == Kind::object) {
+    bool any = false;
+    for_each_member(value, [&any](std::string_view, const Value&) { any = true; });
+    return any;
   }
-  return value.is_array() && std::any_of(value.begin(), value.end(), [](const json& item) {
-           return item.is_string() || item.is_object() || item.is_array();
-         });
+  bool data = false;
+  if (kind_of(value) == Kind::array) {
+    for_each_item(value, [&data](const Value& item) {
+      const Kind kind = kind_of(item);
+      data = kind == Kind::string || kind == Kind::object || kind == Kind::array;
+      return !data;
+    });
+  }
+  return data;
+}
+
+bool looks_like_data(const JsonValue& value) {
+  return std::visit([](const auto& v) { return looks_like_data(v); }, value);
 }
 
 struct Fence {
@@ -207,17 +332,17 @@ std::vector<Fence> find_fences(std::string_view s) {
   return fences;
 }
 
-std::string json_type(const json& value) {
-  switch (value.type()) {
-  case json::value_t::object:
+std::string_view json_type(Kind kind) {
+  switch (kind) {
+  case Kind::object:
     return "object";
-  case json::value_t::array:
+  case Kind::array:
     return "array";
-  case json::value_t::string:
+  case Kind::string:
     return "string";
-  case json::value_t::boolean:
+  case Kind::boolean:
     return "boolean";
-  case json::value_t::null:
+  case Kind::null:
     return "null";
   default:
     return "number";
@@ -313,12 +438,21 @@ std::string_view key_style_name(KeyStyle style) {
   }
 }
 
-// A key as it appears in a shape path: printable, shortened, and with the characters that
-// structure the signature percent-encoded.
-std::string shape_key(const std::string& key) {
-  std::string out;
+// Appends a key as it appears in a shape path: printable, shortened, and with the characters
+// that structure the signature percent-encoded.
+void append_shape_key(std::string& out, std::string_view key) {
+  const auto structural = [](char c) {
+    return c == ',' || c == ':' || c == '.' || c == '[' || c == ']' || c == '%' || c == '|';
+  };
+  // Most keys are short printable ASCII: appended as they are.
+  if (key.size() <= k_max_key_chars && std::all_of(key.begin(), key.end(), [&](char c) {
+        return c >= 0x20 && c < 0x7F && !structural(c);
+      })) {
+    out.append(key);
+    return;
+  }
   for (const char c : text::shorten(key, k_max_key_chars)) {
-    if (c == ',' || c == ':' || c == '.' || c == '[' || c == ']' || c == '%' || c == '|') {
+    if (structural(c)) {
       static constexpr char k_hex[] = "0123456789ABCDEF";
       out += '%';
       out += k_hex[(static_cast<unsigned char>(c) >> 4U) & 0xFU];
@@ -327,7 +461,6 @@ std::string shape_key(const std::string& key) {
       out += c;
     }
   }
-  return out;
 }
 
 // One walk over a JSON value: its shape as sorted paths ("meta.source:string",
@@ -336,50 +469,69 @@ class JsonWalk {
 public:
   explicit JsonWalk(QuoteCount& quotes) : m_quotes(quotes) {}
 
-  void walk(const json& value, const std::string& path, std::size_t depth) {
+  void walk(const JsonValue& value) {
+    m_path.clear();
+    std::visit([this](const auto& v) { walk(v, 0); }, value);
+  }
+
+  // Walks `value` found at m_path, which it leaves as it found it.
+  template <typename Value> void walk(const Value& value, std::size_t depth) {
     if (depth > k_shape_depth) {
       m_truncated = true;
       return;
     }
-    switch (value.type()) {
-    case json::value_t::object:
-      if (value.empty()) {
-        add(path, "{}");
-      }
-      for (const auto& [key, item] : value.items()) {
+    const std::size_t path_size = m_path.size();
+    switch (kind_of(value)) {
+    case Kind::object: {
+      bool empty = true;
+      for_each_member(value, [&](std::string_view key, const Value& item) {
+        empty = false;
         note_key(key);
-        const std::string name = shape_key(key);
-        walk(item, path.empty() ? name : path + "." + name, depth + 1);
+        if (path_size > 0) {
+          m_path += '.';
+        }
+        append_shape_key(m_path, key);
+        walk(item, depth + 1);
+        m_path.resize(path_size);
+      });
+      if (empty) {
+        add("{}");
       }
       return;
-    case json::value_t::array: {
-      std::set<std::string> kinds;
+    }
+    case Kind::array: {
+      std::set<std::string_view> kinds;
       std::size_t seen = 0;
-      for (const json& item : value) {
+      for_each_item(value, [&](const Value& item) {
         if (++seen > k_max_array_elements) {
-          break;
+          return false;
         }
-        kinds.insert(json_type(item));
-        if (item.is_structured()) {
-          walk(item, path + "[]", depth + 1);
-        } else if (item.is_string()) {
-          m_quotes.scan(item.get_ref<const std::string&>());
+        const Kind kind = kind_of(item);
+        kinds.insert(json_type(kind));
+        if (kind == Kind::object || kind == Kind::array) {
+          m_path += "[]";
+          walk(item, depth + 1);
+          m_path.resize(path_size);
+        } else if (kind == Kind::string) {
+          m_quotes.scan(string_of(item));
         }
-      }
+        return true;
+      });
       std::string type = "array<";
-      for (const std::string& kind : kinds) {
+      for (const std::string_view kind : kinds) {
         type += type.size() > 6 ? "|" : "";
         type += kind;
       }
-      add(path, type + ">");
+      type += '>';
+      add(type);
       return;
     }
-    case json::value_t::string:
-      m_quotes.scan(value.get_ref<const std::string&>());
-      add(path, "string");
+    case Kind::string:
+      m_quotes.scan(string_of(value));
+      add("string");
       return;
     default:
-      add(path, json_type(value));
+      add(json_type(kind_of(value)));
       return;
     }
   }
@@ -418,12 +570,22 @@ public:
   }
 
 private:
-  void add(const std::string& path, std::string_view type) {
+  // Adds "<m_path>:<type>" (or the type alone at the top) to the shape.
+  void add(std::string_view type) {
     if (m_paths.size() >= k_max_paths) {
       m_truncated = true;
       return;
     }
-    m_paths.insert(path.empty() ? std::string(type) : path + ":" + std::string(type));
+    const std::size_t path_size = m_path.size();
+    if (path_size > 0) {
+      m_path += ':';
+    }
+    m_path += type;
+    // Array elements repeat their paths: the set is searched before a copy is made.
+    if (m_paths.find(m_path) == m_paths.end()) {
+      m_paths.insert(m_path);
+    }
+    m_path.resize(path_size);
   }
 
   void note_key(std::string_view key) {
@@ -433,7 +595,8 @@ private:
   }
 
   QuoteCount& m_quotes;
-  std::set<std::string> m_paths;
+  std::string m_path; // of the value walked: "items[].id"
+  std::set<std::string, std::less<>> m_paths;
   std::set<KeyStyle> m_styles;
   bool m_truncated = false;
 };
@@ -442,7 +605,7 @@ private:
 struct Payload {
   std::size_t begin = 0;
   std::size_t end = 0;
-  std::optional<json> value;
+  std::optional<JsonValue> value;
   std::size_t fence = k_npos; // the index of its fence, if fenced
   bool bare = false;          // the whole output (trimmed) is the JSON
 };
@@ -732,9 +895,10 @@ Fingerprint fingerprint(std::string_view output) {
   QuoteCount quotes;
   if (payload && payload->value) {
     JsonWalk walk(quotes);
-    walk.walk(*payload->value, "", 0);
-    cat["json"] = json_type(*payload->value);
-    if (payload->value->is_structured()) {
+    walk.walk(*payload->value);
+    const Kind kind = std::visit([](const auto& v) { return kind_of(v); }, *payload->value);
+    cat["json"] = json_type(kind);
+    if (kind == Kind::object || kind == Kind::array) {
       cat["json_shape"] = walk.shape();
     }
     if (std::string key_case = walk.key_case(); !key_case.empty()) {

@@ -18,6 +18,7 @@ struct RunRecord {
   std::filesystem::path dir;
   nlohmann::ordered_json run;     // run.json; an empty object when the file is missing
   nlohmann::ordered_json summary; // summary.json
+  // The result lines, without their "fingerprint" (the reports do not read it).
   std::vector<nlohmann::ordered_json> results;
 };
 

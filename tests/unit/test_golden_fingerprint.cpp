@@ -92,6 +92,24 @@ TEST_CASE("golden::fingerprint, JSON shape of nested values", "[golden][fingerpr
     CHECK_THAT(cat(deep, "json_shape"), Catch::EndsWith("\xE2\x80\xA6"));
     CHECK(cat(std::string(600, '[') + std::string(600, ']'), "json") == "none");
   }
+  SECTION("numbers out of range, repeated keys and key order give the same shape") {
+    // A 30-digit integer does not fit the fast parser: the fallback must agree. 1e999 is
+    // not JSON to either.
+    CHECK(cat(R"({"b": [1.5], "a": 123456789012345678901234567890})", "json_shape") ==
+          "a:number,b:array<number>");
+    CHECK(cat(R"({"b": [1e999], "a": 1})", "json") == "none");
+    // The last of a repeated key counts, as in nlohmann's object.
+    CHECK(cat(R"({"a": 1, "a": "x"})", "json_shape") == "a:string");
+    // The shape keeps its first paths in key order, whatever the document's order.
+    std::string forward = "{";
+    std::string backward = "{";
+    for (int i = 0; i < 100; ++i) {
+      forward += (i == 0 ? "\"k" : ",\"k") + std::to_string(1000 + i) + "\": 1";
+      backward += (i == 0 ? "\"k" : ",\"k") + std::to_string(1099 - i) + "\": 1";
+    }
+    CHECK(cat(forward + "}", "json_shape") == cat(backward + "}", "json_shape"));
+    CHECK_THAT(cat(forward + "}", "json_shape"), Catch::StartsWith("k1000:number,k1001:number"));
+  }
   SECTION("wide values are cut off") {
     std::string wide = "{";
     for (int i = 0; i < 500; ++i) {

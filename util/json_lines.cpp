@@ -1,0 +1,77 @@
+#include "util/json_lines.hpp"
+
+#include <algorithm>
+#include <simdjson.h>
+#include <string>
+
+namespace promptops::util {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+ordered_json to_json(const simdjson::dom::element& e) {
+  switch (e.type()) {
+  case simdjson::dom::element_type::OBJECT: {
+    ordered_json out = ordered_json::object();
+    for (const simdjson::dom::key_value_pair member : simdjson::dom::object(e)) {
+      // A repeated key keeps its last value, as nlohmann's parser does.
+      out[std::string(member.key)] = to_json(member.value);
+    }
+    return out;
+  }
+  case simdjson::dom::element_type::ARRAY: {
+    ordered_json out = ordered_json::array();
+    for (const simdjson::dom::element item : simdjson::dom::array(e)) {
+      out.push_back(to_json(item));
+    }
+    return out;
+  }
+  case simdjson::dom::element_type::STRING:
+    return std::string(std::string_view(e));
+  case simdjson::dom::element_type::INT64:
+    return std::int64_t(e);
+  case simdjson::dom::element_type::UINT64:
+    return std::uint64_t(e);
+  case simdjson::dom::element_type::DOUBLE:
+    return double(e);
+  case simdjson::dom::element_type::BOOL:
+    return bool(e);
+  default:
+    return nullptr;
+  }
+}
+
+} // namespace
+
+bool parse_json_object_line(std::string_view line, ordered_json& out,
+                            std::initializer_list<std::string_view> skip) {
+  // One parser and one padded buffer per thread, reused across lines.
+  thread_local simdjson::dom::parser parser;
+  thread_local std::string padded;
+  if (padded.size() < line.size() + simdjson::SIMDJSON_PADDING) {
+    padded.resize(line.size() + simdjson::SIMDJSON_PADDING);
+  }
+  std::copy(line.begin(), line.end(), padded.begin());
+  simdjson::dom::element root;
+  const simdjson::error_code error =
+      parser.parse(padded.data(), line.size(), /*realloc_if_needed=*/false).get(root);
+  if (error == simdjson::NUMBER_ERROR) {
+    // A number simdjson cannot hold (an integer over 64 bits) that nlohmann takes as a double.
+    out = ordered_json::parse(line, nullptr, false);
+    return out.is_object();
+  }
+  if (error || root.type() != simdjson::dom::element_type::OBJECT) {
+    return false;
+  }
+  out = ordered_json::object();
+  for (const simdjson::dom::key_value_pair member : simdjson::dom::object(root)) {
+    if (std::find(skip.begin(), skip.end(), member.key) != skip.end()) {
+      continue;
+    }
+    out[std::string(member.key)] = to_json(member.value);
+  }
+  return true;
+}
+
+} // namespace promptops::util
