@@ -74,7 +74,6 @@ int main(int argc, char** argv) {
   std::printf("  fingerprint: %.3f s, %.2f us an output, %.0f outputs/s\n", median(print_s),
               median(print_s) / n * 1e6, n / median(print_s));
   std::printf("  detect_drift (%zu x %zu): %.3f s, %.2f us an output pair (%zu findings)\n",
-              outputs.size(), outputs.size(), median(drift_s), median(drift_s) / n * 1e6,
-              findings);
+              outputs.size(), outputs.size(), median(drift_s), median(drift_s) / n * 1e6, findings);
   return findings == 0 ? 0 : 1; // the same outputs on both sides: any finding is a bug
 }

@@ -3,11 +3,15 @@
 #include "golden/baseline.hpp"
 #include "golden/runner.hpp"
 #include "registry/registry.hpp"
+#include "report/against.hpp"
 #include "report/run_record.hpp"
 #include "report/terminal.hpp"
 #include "util/json_fields.hpp"
 
 #include <ctime>
+#include <filesystem>
+#include <optional>
+#include <string>
 
 namespace promptops::cli {
 namespace {
@@ -30,11 +34,33 @@ double seconds_between(const std::string& from, const std::string& to) {
   return a == 0 || b == 0 ? 0 : std::difftime(b, a);
 }
 
+// The stored run `id` (an id under .promptops/runs; "" : the newest), read. Exit 2 when there
+// is no such run, or it did not finish (no summary.json).
+report::RunRecord stored_run(const registry::Registry& registry, const std::string& id) {
+  std::filesystem::path dir;
+  if (id.empty()) {
+    const auto latest = golden::latest_run(registry);
+    if (!latest) {
+      throw InputError("no run in " + registry.display(".promptops/runs") +
+                       ": run promptops test first");
+    }
+    dir = *latest;
+  } else {
+    dir = registry.root() / ".promptops" / "runs" / id;
+    if (id.find('/') != std::string::npos || id == "." || id == ".." ||
+        !std::filesystem::exists(dir)) {
+      throw InputError("no run \"" + id + "\" in " + registry.display(".promptops/runs"));
+    }
+  }
+  return report::load_run(dir);
+}
+
 } // namespace
 
 Action add_report(CLI::App& app) {
   struct Options {
     std::string run;
+    std::string against;
     bool json = false;
     ReportFiles reports;
   };
@@ -42,27 +68,27 @@ Action add_report(CLI::App& app) {
   auto* cmd = app.add_subcommand("report", "Show a stored run again, or write its reports");
   cmd->add_option("run", options->run, "The run (an id under .promptops/runs); default: the latest")
       ->type_name("RUN");
+  auto* against_option =
+      cmd->add_option("--against", options->against,
+                      "Compare with stored run OTHER instead of the baselines, as if its outputs "
+                      "were the baseline")
+          ->type_name("OTHER");
   cmd->add_flag("--json", options->json, "Print summary.json instead of the table");
   options->reports.add_options(cmd);
-  return [options] {
-    const auto registry = registry::Registry::open(".");
-    std::filesystem::path dir;
-    if (options->run.empty()) {
-      const auto latest = golden::latest_run(registry);
-      if (!latest) {
-        throw InputError("no run in " + registry.display(".promptops/runs") +
-                         ": run promptops test first");
-      }
-      dir = *latest;
-    } else {
-      dir = registry.root() / ".promptops" / "runs" / options->run;
-      if (options->run.find('/') != std::string::npos || !std::filesystem::exists(dir)) {
-        throw InputError("no run \"" + options->run + "\" in " +
-                         registry.display(".promptops/runs"));
-      }
+  return [options, against_option] {
+    if (against_option->count() > 0 && options->against.empty()) {
+      throw UsageError("--against takes the id of a run under .promptops/runs");
     }
-    const report::RunRecord run = report::load_run(dir);
-    write_reports(registry, dir, options->reports);
+    const auto registry = registry::Registry::open(".");
+    report::RunRecord run = stored_run(registry, options->run);
+    std::optional<report::BaselineOutputs> other_outputs;
+    if (!options->against.empty()) {
+      report::AgainstRun against =
+          report::compare_runs(std::move(run), stored_run(registry, options->against));
+      run = std::move(against.record);
+      other_outputs = std::move(against.baseline);
+    }
+    write_reports(registry, run, options->reports, other_outputs ? &*other_outputs : nullptr);
     golden::RunOutcome outcome;
     outcome.run_id = run.run_id;
     outcome.summary = run.summary;
@@ -77,13 +103,9 @@ Action add_report(CLI::App& app) {
     const double seconds = seconds_between(util::string_field(run.run, "started"),
                                            util::string_field(run.summary, "finished"));
     print_outcome(registry, outcome, seconds, options->json);
-    if (options->json) {
-      return 0;
-    }
-    // The exit code is the run's verdict, so that `promptops report` can gate in CI too.
-    const bool passed = run.summary["gate"].value("passed", false);
-    const auto& totals = run.summary["totals"];
-    return (totals.value("error", 0) > 0 || outcome.interrupted) ? 3 : passed ? 0 : 1;
+    // The exit code is the run's verdict (against OTHER with --against), with --json too, so
+    // that `promptops report` can gate in CI like `promptops test`.
+    return report::verdict_exit_code(run.summary);
   };
 }
 

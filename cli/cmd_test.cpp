@@ -55,37 +55,49 @@ void ReportFiles::add_options(CLI::App* cmd) {
       ->type_name("FILE");
 }
 
-void write_reports(const registry::Registry& registry, const std::filesystem::path& run_dir,
-                   const ReportFiles& files) {
+void write_reports(const registry::Registry& registry, const report::RunRecord& run,
+                   const ReportFiles& files, const report::BaselineOutputs* baseline) {
   if (files.junit.empty() && files.markdown.empty() && files.html.empty()) {
     return;
   }
-  const report::RunRecord run = report::load_run(run_dir);
   if (!files.junit.empty()) {
     util::write_file_atomic(files.junit, report::junit_xml(run));
   }
-  // The baselines' outputs, for the diffs of the Markdown and HTML reports.
-  report::BaselineOutputs baseline;
-  if (!files.markdown.empty() || !files.html.empty()) {
+  if (files.markdown.empty() && files.html.empty()) {
+    return;
+  }
+  // The outputs the diffs of the Markdown and HTML reports are against: the caller's, else the
+  // suites' baseline files.
+  report::BaselineOutputs from_files;
+  if (baseline == nullptr) {
     for (const auto& suite : run.summary.value("suites", nlohmann::ordered_json::array())) {
       const std::string name = util::string_field(suite, "name");
       for (const auto& c : suite.value("candidates", nlohmann::ordered_json::array())) {
         const std::string provider = util::string_field(c, "provider");
         if (auto b = golden::load_baseline(registry, name, provider)) {
           for (auto& [id, bc] : b->cases) {
-            baseline.outputs[{name, provider, id}] = std::move(bc.output);
+            from_files.outputs[{name, provider, id}] = std::move(bc.output);
           }
         }
       }
     }
+    baseline = &from_files;
   }
   if (!files.markdown.empty()) {
     util::write_file_atomic(
-        files.markdown, report::markdown_report(run, 10, report::k_markdown_max_bytes, baseline));
+        files.markdown, report::markdown_report(run, 10, report::k_markdown_max_bytes, *baseline));
   }
   if (!files.html.empty()) {
-    util::write_file_atomic(files.html, report::html_report(run, baseline));
+    util::write_file_atomic(files.html, report::html_report(run, *baseline));
   }
+}
+
+void write_reports(const registry::Registry& registry, const std::filesystem::path& run_dir,
+                   const ReportFiles& files) {
+  if (files.junit.empty() && files.markdown.empty() && files.html.empty()) {
+    return;
+  }
+  write_reports(registry, report::load_run(run_dir), files);
 }
 
 Action add_test(CLI::App& app) {

@@ -2,6 +2,7 @@
 
 #include "golden/runner.hpp"
 #include "registry/registry.hpp"
+#include "report/run_record.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -49,8 +50,14 @@ struct ReportFiles {
 void print_outcome(const registry::Registry& registry, const golden::RunOutcome& outcome,
                    double seconds, bool json);
 
-// Write the reports of the run in `run_dir` that `files` names; the HTML page shows diffs
-// against the suites' baselines. Throws Error (exit 3) when a file cannot be written.
+// Write the reports of `run` that `files` names. The Markdown and HTML reports show diffs
+// against `baseline` (by suite, provider and case id: `promptops report --against` gives the
+// other run's outputs), else against the suites' baseline files. Throws Error (exit 3) when a
+// file cannot be written.
+void write_reports(const registry::Registry& registry, const report::RunRecord& run,
+                   const ReportFiles& files, const report::BaselineOutputs* baseline = nullptr);
+
+// The same for the run in `run_dir`, read only when a report is asked for.
 void write_reports(const registry::Registry& registry, const std::filesystem::path& run_dir,
                    const ReportFiles& files);
 

@@ -168,6 +168,54 @@ std::string html_line(std::string_view text) {
   return out;
 }
 
+// The suite table's gate cell: ✅ and the minimum pass rate when the gate passed, else ❌ and
+// why, briefly: the first reason the gate gives (the pass rate below its minimum, more
+// regressions than it allows, format drift with fail_on_drift, cases in error).
+std::string gate_cell(const ordered_json& suite, const ordered_json& summary) {
+  const auto g = suite.find("gate");
+  if (g == suite.end() || !g->is_object()) {
+    return "-";
+  }
+  const auto p = g->find("passed");
+  const bool passed = p != g->end() && p->is_boolean() && p->get<bool>();
+  const auto min = g->find("min_pass_rate");
+  const bool has_min = min != g->end() && min->is_number();
+  const std::string min_text =
+      has_min ? std::string("min ") + percent(min->get<double>()) : std::string();
+  if (passed) {
+    return has_min ? std::string("✅ ") + min_text : std::string("✅");
+  }
+  const ordered_json& totals = suite.contains("totals") ? suite["totals"] : ordered_json::object();
+  const std::size_t cases = count(totals, "cases");
+  const double rate =
+      cases == 0 ? 1.0 : static_cast<double>(count(totals, "pass")) / static_cast<double>(cases);
+  if (has_min && rate + 1e-12 < min->get<double>()) {
+    return std::string("❌ ") + min_text;
+  }
+  std::size_t regressed = 0;
+  for (const auto& b : array_field(suite, "baselines")) {
+    regressed += array_field(b, "regressed").size();
+  }
+  if (const auto max = g->find("max_regressions");
+      max != g->end() && max->is_number_integer() &&
+      static_cast<long long>(regressed) > max->get<long long>()) {
+    return std::string("❌ ") + std::to_string(regressed) + " regressed (max " + max->dump() + ")";
+  }
+  if (const auto drift = g->find("fail_on_drift");
+      drift != g->end() && drift->is_boolean() && drift->get<bool>()) {
+    const std::string name = util::string_field(suite, "name");
+    for (const auto& d : array_field(summary, "drift")) {
+      if (util::string_field(d, "suite") == name) {
+        return "❌ format drift";
+      }
+    }
+  }
+  if (const std::size_t errors = count(totals, "error"); errors > 0) {
+    return std::string("❌ ") + std::to_string(errors) + (errors == 1 ? " error" : " errors");
+  }
+  return "❌ failed";
+}
+
 struct Failure {
   const ResultGroup* group;
   const ordered_json* result;
@@ -274,7 +322,15 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
       has_gate && passed_it != gate->end() && passed_it->is_boolean() && passed_it->get<bool>();
   blocks.add("<!-- promptops:report -->\n");
   blocks.add(passed ? "## ✅ promptops: gate passed\n\n" : "## ❌ promptops: gate FAILED\n\n");
-  std::string headline = "Run " + markdown_inline(record.run_id) + " · " + totals_line(summary);
+  // `promptops report RUN --against OTHER`: compared with run OTHER, not with the baselines.
+  const std::string against = util::string_field(summary, "against");
+  const std::string reference = against.empty() ? std::string("the baseline")
+                                                : std::string("run ") + markdown_inline(against);
+  std::string headline = "Run " + markdown_inline(record.run_id);
+  if (!against.empty()) {
+    headline += std::string(" against ") + reference;
+  }
+  headline += " · " + totals_line(summary);
   if (const auto interrupted = summary.find("interrupted");
       interrupted != summary.end() && interrupted->is_boolean() && interrupted->get<bool>()) {
     headline += ". **The run was interrupted**: complete it with `promptops test --resume`";
@@ -312,7 +368,7 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
     }
   }
   if (any_baseline) {
-    blocks.add("\n### Against the baseline\n\n");
+    blocks.add(std::string("\n### Against ") + reference + "\n\n");
     blocks.add("| suite | provider | regressed (passed before, not now) | fixed | compared | "
                "still failing | changed outputs |\n|---|---|---|---|--:|--:|--:|\n");
     for (const auto& suite : array_field(summary, "suites")) {
@@ -325,6 +381,9 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
                    " |\n");
       }
     }
+  } else if (!against.empty()) {
+    blocks.add(std::string("\nNothing to compare with: ") + reference +
+               " has no result of these suites on these providers.\n");
   } else {
     blocks.add("\nNo baseline to compare with: record one with `promptops baseline record`.\n");
   }
@@ -342,19 +401,11 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
     for (const auto& s : suites) {
       const std::string provider_list = suite_providers(s);
       const ordered_json& totals = s.contains("totals") ? s["totals"] : ordered_json::object();
-      std::string gate_cell = "-";
-      if (const auto g = s.find("gate"); g != s.end() && g->is_object()) {
-        const auto p = g->find("passed");
-        gate_cell = p != g->end() && p->is_boolean() && p->get<bool>() ? "✅" : "❌";
-        if (const auto min = g->find("min_pass_rate"); min != g->end() && min->is_number()) {
-          gate_cell += " min " + percent(min->get<double>());
-        }
-      }
       blocks.add("| " + cell(util::string_field(s, "name")) + " | " + cell(provider_list) + " | " +
                  count_text(totals, "cases") + " | " + count_text(totals, "pass") + " | " +
                  count_text(totals, "fail") + " | " + count_text(totals, "error") + " | " +
                  rate_text(s.contains("pass_rate") ? s["pass_rate"] : ordered_json()) + " | " +
-                 gate_cell + " |\n");
+                 gate_cell(s, summary) + " |\n");
     }
   }
 
@@ -475,8 +526,8 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
       return a.regressed && !b.regressed;
     });
     if (!changed.empty()) {
-      blocks.add("\n### Changed outputs (" + std::to_string(changed.size()) +
-                 " against the baseline)\n\n");
+      blocks.add("\n### Changed outputs (" + std::to_string(changed.size()) + " against " +
+                 reference + ")\n\n");
       for (std::size_t i = 0; i < changed.size() && i < max_diffs; ++i) {
         const Changed& c = changed[i];
         const auto* output = c.result->find("output")->get_ptr<const std::string*>();

@@ -191,11 +191,19 @@ std::vector<ResultGroup> group_results(const RunRecord& record) {
       }
     }
   }
+  // Results come in runs of one group: the previous line's group is tried first.
+  std::size_t last = groups.size();
   for (const auto& r : record.results) {
-    const std::size_t g =
-        find_or_add(util::string_field(r, "suite"), util::string_field(r, "provider"),
-                    util::string_field(r, "prompt"), util::string_field(r, "prompt_version"));
-    groups[g].results.push_back(&r);
+    const std::string_view suite = util::string_view_field(r, "suite");
+    const std::string_view provider = util::string_view_field(r, "provider");
+    const std::string_view prompt = util::string_view_field(r, "prompt");
+    const std::string_view version = util::string_view_field(r, "prompt_version");
+    if (last == groups.size() || groups[last].suite != suite || groups[last].provider != provider ||
+        groups[last].prompt != prompt || groups[last].prompt_version != version) {
+      last = find_or_add(std::string(suite), std::string(provider), std::string(prompt),
+                         std::string(version));
+    }
+    groups[last].results.push_back(&r);
   }
 
   std::erase_if(groups, [](const ResultGroup& g) { return g.results.empty(); });
@@ -208,11 +216,17 @@ std::vector<ResultGroup> group_results(const RunRecord& record) {
     if (const auto f = suite_files.find(g.suite); f != suite_files.end()) {
       g.suite_file = f->second;
     }
-    std::stable_sort(g.results.begin(), g.results.end(),
-                     [](const nlohmann::ordered_json* a, const nlohmann::ordered_json* b) {
-                       return natural_less(util::string_field(*a, "id"),
-                                           util::string_field(*b, "id"));
-                     });
+    // Sorted by id, each id looked up once.
+    std::vector<std::pair<std::string_view, const nlohmann::ordered_json*>> by_id;
+    by_id.reserve(g.results.size());
+    for (const nlohmann::ordered_json* r : g.results) {
+      by_id.emplace_back(util::string_view_field(*r, "id"), r);
+    }
+    std::stable_sort(by_id.begin(), by_id.end(),
+                     [](const auto& a, const auto& b) { return natural_less(a.first, b.first); });
+    for (std::size_t i = 0; i < by_id.size(); ++i) {
+      g.results[i] = by_id[i].second;
+    }
   }
   return groups;
 }

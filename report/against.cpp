@@ -1,0 +1,341 @@
+#include "report/against.hpp"
+
+#include "golden/baseline.hpp"
+#include "golden/compare.hpp"
+#include "golden/fingerprint.hpp"
+#include "util/error.hpp"
+#include "util/json_fields.hpp"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace promptops::report {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string pair_key(const std::string& suite, const std::string& provider) {
+  std::string key = suite;
+  key += '\x1f';
+  key += provider;
+  return key;
+}
+
+bool flag(const ordered_json& object, const char* key) {
+  const auto it = object.is_object() ? object.find(key) : object.end();
+  return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::size_t count(const ordered_json& object, const char* key) {
+  const auto it = object.is_object() ? object.find(key) : object.end();
+  return it != object.end() && it->is_number_unsigned() ? it->get<std::size_t>() : 0;
+}
+
+// RUN holds every case of its suites: not made with --filter, --provider or --shard, and not
+// interrupted. Only then do OTHER's cases it lacks count as removed.
+bool whole(const RunRecord& run) {
+  if (!array_field(run.run, "filters").empty() ||
+      !util::string_field(run.run, "provider").empty()) {
+    return false;
+  }
+  if (const auto shards = run.run.find("shard_count");
+      shards != run.run.end() && shards->is_number_integer() && shards->get<long long>() > 1) {
+    return false;
+  }
+  return !flag(run.summary, "interrupted");
+}
+
+// OTHER's refs by suite, provider, prompt and version, from its summary's candidates.
+std::map<std::string, std::string> candidate_refs(const RunRecord& other) {
+  std::map<std::string, std::string> refs;
+  for (const auto& suite : array_field(other.summary, "suites")) {
+    const std::string name = util::string_field(suite, "name");
+    for (const auto& c : array_field(suite, "candidates")) {
+      std::string key = pair_key(name, util::string_field(c, "provider"));
+      key += '\x1f';
+      key += util::string_field(c, "prompt");
+      key += '\x1f';
+      key += util::string_field(c, "prompt_version");
+      refs.emplace(std::move(key), util::string_field(c, "ref"));
+    }
+  }
+  return refs;
+}
+
+// The group of OTHER to compare `suite` on `provider` with: the lines of RUN's prompt there
+// (RUN's candidates in order; of OTHER's groups of that prompt, the one with the same ref,
+// else the first), else OTHER's first group of the suite on that provider. nullptr: none.
+const ResultGroup* choose_group(const std::vector<ResultGroup>& other_groups,
+                                const std::map<std::string, std::string>& other_refs,
+                                const ordered_json& suite, const std::string& provider) {
+  const std::string name = util::string_field(suite, "name");
+  std::vector<const ResultGroup*> groups;
+  for (const ResultGroup& g : other_groups) {
+    if (g.suite == name && g.provider == provider) {
+      groups.push_back(&g);
+    }
+  }
+  if (groups.empty()) {
+    return nullptr;
+  }
+  for (const auto& c : array_field(suite, "candidates")) {
+    if (util::string_field(c, "provider") != provider) {
+      continue;
+    }
+    const std::string prompt = util::string_field(c, "prompt");
+    const std::string ref = util::string_field(c, "ref");
+    const ResultGroup* same_prompt = nullptr;
+    for (const ResultGroup* g : groups) {
+      if (g->prompt != prompt) {
+        continue;
+      }
+      std::string key = pair_key(g->suite, g->provider);
+      key += '\x1f';
+      key += g->prompt;
+      key += '\x1f';
+      key += g->prompt_version;
+      const auto found = other_refs.find(key);
+      if (found != other_refs.end() && found->second == ref) {
+        return g;
+      }
+      if (same_prompt == nullptr) {
+        same_prompt = g;
+      }
+    }
+    if (same_prompt != nullptr) {
+      return same_prompt;
+    }
+  }
+  return groups.front();
+}
+
+// OTHER's lines of `group` as a baseline, their outputs added to `outputs`. A line in error or
+// without an output is left out, as `promptops baseline record` would.
+golden::Baseline baseline_of(const RunRecord& other, const ResultGroup& group,
+                             BaselineOutputs& outputs) {
+  golden::Baseline b;
+  b.path = ".promptops/runs/";
+  b.path += other.run_id;
+  b.path += "/results.jsonl";
+  b.shown = "run ";
+  b.shown += other.run_id;
+  for (const ordered_json* r : group.results) {
+    const auto output = r->find("output");
+    const std::string* text = output == r->end() ? nullptr : output->get_ptr<const std::string*>();
+    const std::string status = util::string_field(*r, "status");
+    if (text == nullptr || status == "error") {
+      continue;
+    }
+    golden::BaselineCase c;
+    c.output = *text;
+    if (!status.empty()) {
+      c.status = status;
+    }
+    if (const auto score = r->find("score"); score != r->end() && score->is_number()) {
+      c.score = score->get<double>();
+    }
+    c.model = util::string_field(*r, "model");
+    c.system_fingerprint = util::string_field(*r, "system_fingerprint");
+    if (const auto print = r->find("fingerprint"); print != r->end()) {
+      c.print = golden::fingerprint_from_json(*print);
+    }
+    const std::string id = util::string_field(*r, "id");
+    if (b.cases.emplace(id, std::move(c)).second) {
+      outputs.outputs[{group.suite, group.provider, id}] = *text;
+    }
+  }
+  return b;
+}
+
+// The suite's gate decided again with its recorded settings and the new comparison.
+ordered_json suite_gate(const ordered_json& suite, std::vector<std::string> regressed,
+                        std::vector<std::string> drift_messages, ordered_json& reasons) {
+  const auto old = suite.find("gate");
+  const ordered_json recorded =
+      old != suite.end() && old->is_object() ? *old : ordered_json::object();
+  const auto totals = suite.find("totals");
+  const ordered_json& t =
+      totals != suite.end() && totals->is_object() ? *totals : ordered_json::object();
+  golden::SuiteGate gate;
+  gate.suite = util::string_field(suite, "name");
+  gate.cases = count(t, "cases");
+  gate.pass = count(t, "pass");
+  gate.error = count(t, "error");
+  if (const auto min = recorded.find("min_pass_rate"); min != recorded.end() && min->is_number()) {
+    gate.min_pass_rate = min->get<double>();
+  }
+  if (const auto max = recorded.find("max_regressions");
+      max != recorded.end() && max->is_number_integer()) {
+    gate.max_regressions = max->get<long long>();
+  }
+  gate.fail_on_drift = flag(recorded, "fail_on_drift");
+  gate.regressed = std::move(regressed);
+  gate.drift_messages = std::move(drift_messages);
+  ordered_json suite_reasons = ordered_json::array();
+  for (std::string& reason : golden::gate_reasons(gate)) {
+    reasons.push_back(reason);
+    suite_reasons.push_back(std::move(reason));
+  }
+  ordered_json j;
+  j["passed"] = suite_reasons.empty();
+  j["min_pass_rate"] = gate.min_pass_rate;
+  j["max_regressions"] =
+      gate.max_regressions ? ordered_json(*gate.max_regressions) : ordered_json(nullptr);
+  j["fail_on_drift"] = gate.fail_on_drift;
+  j["reasons"] = std::move(suite_reasons);
+  return j;
+}
+
+} // namespace
+
+AgainstRun compare_runs(RunRecord run, const RunRecord& other) {
+  if (flag(other.summary, "interrupted")) {
+    throw InputError(std::string("run ") + other.run_id +
+                     " was interrupted: the cases it lacks would look removed; complete it " +
+                     "with promptops test --resume " + other.run_id + " first");
+  }
+  AgainstRun out;
+  const std::vector<ResultGroup> other_groups = group_results(other);
+  const std::map<std::string, std::string> other_refs = candidate_refs(other);
+  ordered_json& summary = run.summary;
+
+  // A baseline per suite and provider of RUN that OTHER has lines of, and its comparison.
+  std::map<std::string, golden::Baseline> baselines; // suite \x1f provider
+  std::map<std::string, golden::BaselineComparison> comparisons;
+  for (const auto& suite : array_field(summary, "suites")) {
+    const std::string name = util::string_field(suite, "name");
+    for (const auto& c : array_field(suite, "candidates")) {
+      const std::string provider = util::string_field(c, "provider");
+      const std::string key = pair_key(name, provider);
+      if (baselines.count(key) > 0) {
+        continue;
+      }
+      const ResultGroup* group = choose_group(other_groups, other_refs, suite, provider);
+      if (group == nullptr) {
+        continue;
+      }
+      const golden::Baseline& b =
+          baselines.emplace(key, baseline_of(other, *group, out.baseline)).first->second;
+      comparisons.try_emplace(key, b);
+    }
+  }
+  for (const auto& r : run.results) {
+    const auto found = comparisons.find(
+        pair_key(util::string_field(r, "suite"), util::string_field(r, "provider")));
+    if (found != comparisons.end()) {
+      found->second.add(r);
+    }
+  }
+
+  // The summary's comparison fields and gates, as `promptops test` makes them.
+  const bool complete = whole(run);
+  const bool interrupted = flag(summary, "interrupted");
+  bool gate_passed = true;
+  ordered_json reasons = ordered_json::array();
+  ordered_json regressions = ordered_json::array();
+  ordered_json fixed = ordered_json::array();
+  ordered_json provider_changes = ordered_json::array();
+  ordered_json drift = ordered_json::array();
+  if (const auto suites = summary.find("suites"); suites != summary.end() && suites->is_array()) {
+    for (auto& suite : *suites) {
+      if (!suite.is_object()) {
+        continue;
+      }
+      const std::string name = util::string_field(suite, "name");
+      ordered_json entries = ordered_json::array();
+      std::vector<std::string> suite_regressed;
+      std::vector<std::string> suite_drift;
+      std::set<std::string> providers_seen;
+      for (const auto& c : array_field(suite, "candidates")) {
+        const std::string provider = util::string_field(c, "provider");
+        if (!providers_seen.insert(provider).second) {
+          continue;
+        }
+        const auto found = comparisons.find(pair_key(name, provider));
+        if (found == comparisons.end()) {
+          continue;
+        }
+        const golden::BaselineComparison& comparison = found->second;
+        entries.push_back(comparison.to_json(provider, complete));
+        for (const auto& id : comparison.regressed()) {
+          suite_regressed.push_back(id);
+          regressions.push_back(id);
+        }
+        for (const auto& id : comparison.fixed()) {
+          fixed.push_back(id);
+        }
+        comparison.provider_changes(name, provider, provider_changes);
+        golden::BaselineComparison::Drift found_drift = comparison.drift(name, provider);
+        for (const auto& finding : found_drift.findings) {
+          suite_drift.push_back(finding.message);
+        }
+        for (auto& d : found_drift.entries) {
+          drift.push_back(std::move(d));
+        }
+      }
+      suite["baselines"] = std::move(entries);
+      ordered_json gate =
+          suite_gate(suite, std::move(suite_regressed), std::move(suite_drift), reasons);
+      gate_passed = gate_passed && gate["passed"].get<bool>();
+      suite["gate"] = std::move(gate);
+    }
+  }
+  if (interrupted) {
+    // The run's own words for it, else those `promptops test` uses.
+    std::string said = "the run was interrupted; finish it with --resume ";
+    said += run.run_id;
+    if (const auto gate = summary.find("gate"); gate != summary.end()) {
+      for (const auto& reason : array_field(*gate, "reasons")) {
+        const std::string* text = reason.get_ptr<const std::string*>();
+        if (text != nullptr && text->rfind("the run was interrupted", 0) == 0) {
+          said = *text;
+          break;
+        }
+      }
+    }
+    reasons.push_back(std::move(said));
+  }
+  summary["regressions"] = std::move(regressions);
+  summary["fixed"] = std::move(fixed);
+  summary["drift"] = std::move(drift);
+  summary["provider_changes"] = std::move(provider_changes);
+  ordered_json gate;
+  gate["passed"] = gate_passed && !interrupted;
+  gate["reasons"] = std::move(reasons);
+  summary["gate"] = std::move(gate);
+
+  // "against" right after "run_id", where a reader of summary.json looks first.
+  ordered_json rewritten = ordered_json::object();
+  bool placed = false;
+  for (auto& [key, value] : summary.items()) {
+    if (key == "against") {
+      continue;
+    }
+    rewritten[key] = std::move(value);
+    if (key == "run_id") {
+      rewritten["against"] = other.run_id;
+      placed = true;
+    }
+  }
+  if (!placed) {
+    rewritten["against"] = other.run_id;
+  }
+  summary = std::move(rewritten);
+  out.record = std::move(run);
+  return out;
+}
+
+int verdict_exit_code(const nlohmann::ordered_json& summary) {
+  const auto totals = summary.is_object() ? summary.find("totals") : summary.end();
+  const bool errors = totals != summary.end() && count(*totals, "error") > 0;
+  if (errors || flag(summary, "interrupted")) {
+    return 3;
+  }
+  const auto gate = summary.is_object() ? summary.find("gate") : summary.end();
+  return gate != summary.end() && flag(*gate, "passed") ? 0 : 1;
+}
+
+} // namespace promptops::report

@@ -1,0 +1,35 @@
+#pragma once
+
+#include "report/run_record.hpp"
+
+// `promptops report RUN --against OTHER`: a stored run compared with another stored run, as if
+// the other run's outputs were the baseline (docs/reports.md).
+namespace promptops::report {
+
+// RUN's record with its summary rewritten against OTHER, and OTHER's outputs for the diffs of
+// the Markdown and HTML reports.
+struct AgainstRun {
+  RunRecord record;
+  BaselineOutputs baseline; // OTHER's outputs by (suite, provider, case id), as compared
+};
+
+// `run` compared with `other`. Per suite of RUN's summary and per provider of its candidates,
+// the baseline is OTHER's result lines of that suite and provider (when OTHER ran several
+// prompts of the suite on that provider: the lines of RUN's prompt, preferring the same ref,
+// else those of OTHER's first prompt there); its "file" is "run <OTHER id>". A suite and
+// provider OTHER has no line of gets no comparison. OTHER's cases in error have no output:
+// they are not in the baseline (RUN's line for them counts as new).
+//
+// The summary's suites[].baselines, regressions, fixed, drift and provider_changes are
+// replaced; every suite's gate is decided again from its totals and its recorded settings
+// (min_pass_rate, max_regressions, fail_on_drift; false when not recorded), then the run's
+// gate (failed, with its reason kept, when RUN was interrupted); "against" names OTHER.
+// "removed" is null unless RUN is whole (no --filter, --provider or --shard, not interrupted).
+// Throws InputError when OTHER was interrupted (its missing cases would look removed).
+AgainstRun compare_runs(RunRecord run, const RunRecord& other);
+
+// A summary's verdict as the exit code of `promptops test`: 3 when a case is in error or the
+// run was interrupted, else 0 when the gate passed, 1 when it failed.
+int verdict_exit_code(const nlohmann::ordered_json& summary);
+
+} // namespace promptops::report
