@@ -130,13 +130,28 @@ void BaselineComparison::provider_changes(const std::string& suite, const std::s
 
 BaselineComparison::Drift BaselineComparison::drift(const std::string& suite,
                                                     const std::string& provider) const {
-  std::vector<Fingerprint> before;
-  before.reserve(seen().size());
-  for (const BaselineCase* bc : seen()) {
-    before.push_back(bc->print ? *bc->print : fingerprint(bc->output));
+  // The baseline's stored fingerprints are used in place; the missing ones are made here.
+  const std::vector<const BaselineCase*>& cases = seen();
+  std::vector<Fingerprint> made; // not moved while pointed to: reserved in full
+  made.reserve(static_cast<std::size_t>(std::count_if(
+      cases.begin(), cases.end(), [](const BaselineCase* bc) { return !bc->print; })));
+  std::vector<const Fingerprint*> before;
+  before.reserve(cases.size());
+  for (const BaselineCase* bc : cases) {
+    if (bc->print) {
+      before.push_back(&*bc->print);
+    } else {
+      made.push_back(fingerprint(bc->output));
+      before.push_back(&made.back());
+    }
+  }
+  std::vector<const Fingerprint*> run;
+  run.reserve(m_prints.size());
+  for (const Fingerprint& fp : m_prints) {
+    run.push_back(&fp);
   }
   Drift out;
-  out.findings = detect_drift(before, m_prints);
+  out.findings = detect_drift(before, run);
   for (const DriftFinding& finding : out.findings) {
     ordered_json d;
     d["suite"] = suite;

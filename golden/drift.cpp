@@ -143,10 +143,11 @@ struct Side {
   std::map<std::string, std::vector<double>, std::less<>> numeric;
 };
 
-Side gather(const std::vector<Fingerprint>& fps) {
+Side gather(const std::vector<const Fingerprint*>& fps) {
   Side side;
   std::map<std::string, std::map<std::string, std::size_t, std::less<>>> raw_shapes;
-  for (const Fingerprint& fp : fps) {
+  for (const Fingerprint* print : fps) {
+    const Fingerprint& fp = *print;
     auto tally = side.categorical.begin();
     for (const auto& [name, value] : fp.categorical) {
       // Names come sorted: try the next tally before searching.
@@ -195,12 +196,13 @@ struct Evidence {
   bool json = false;
 };
 
-Evidence evidence(const std::vector<Fingerprint>& fps, std::string_view feature,
+Evidence evidence(const std::vector<const Fingerprint*>& fps, std::string_view feature,
                   const std::string& value, std::string_view excerpt_name) {
   std::map<std::string, std::size_t, std::less<>> excerpts;
   std::size_t with = 0;
   std::size_t with_json = 0;
-  for (const Fingerprint& fp : fps) {
+  for (const Fingerprint* print : fps) {
+    const Fingerprint& fp = *print;
     const auto v = fp.category(feature);
     if (!v || *v != value) {
       continue;
@@ -451,8 +453,8 @@ std::string shape_changes(const std::string& from, const std::string& to) {
 }
 
 struct Comparison {
-  const std::vector<Fingerprint>& baseline;
-  const std::vector<Fingerprint>& run;
+  const std::vector<const Fingerprint*>& baseline;
+  const std::vector<const Fingerprint*>& run;
   const Side& baseline_side;
   const Side& run_side;
   const DriftOptions& options;
@@ -467,7 +469,7 @@ struct Comparison {
                                         bool equal) const {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < run.size(); ++i) {
-      const auto v = run[i].category(feature);
+      const auto v = run[i]->category(feature);
       if (v && ((feature == "json_shape" ? normalize_shape(*v) == value : *v == value) == equal)) {
         out.push_back(i);
       }
@@ -644,7 +646,7 @@ std::optional<DriftFinding> Comparison::numeric(std::string_view feature) const 
   }
   std::vector<std::size_t> indices;
   for (std::size_t i = 0; i < run.size(); ++i) {
-    if (const auto v = run[i].number(feature); v && (rose ? *v >= limit : *v <= limit)) {
+    if (const auto v = run[i]->number(feature); v && (rose ? *v >= limit : *v <= limit)) {
       indices.push_back(i);
     }
   }
@@ -725,6 +727,20 @@ double mann_whitney(const std::vector<double>& x, const std::vector<double>& y) 
 
 std::vector<DriftFinding> detect_drift(const std::vector<Fingerprint>& baseline,
                                        const std::vector<Fingerprint>& run,
+                                       const DriftOptions& options) {
+  const auto pointers = [](const std::vector<Fingerprint>& prints) {
+    std::vector<const Fingerprint*> out;
+    out.reserve(prints.size());
+    for (const Fingerprint& fp : prints) {
+      out.push_back(&fp);
+    }
+    return out;
+  };
+  return detect_drift(pointers(baseline), pointers(run), options);
+}
+
+std::vector<DriftFinding> detect_drift(const std::vector<const Fingerprint*>& baseline,
+                                       const std::vector<const Fingerprint*>& run,
                                        const DriftOptions& options) {
   if (baseline.empty() || run.empty()) {
     return {};

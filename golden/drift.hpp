@@ -43,6 +43,10 @@ struct DriftOptions {
 std::vector<DriftFinding> detect_drift(const std::vector<Fingerprint>& baseline,
                                        const std::vector<Fingerprint>& run,
                                        const DriftOptions& options = {});
+// The same on fingerprints held elsewhere (none may be null).
+std::vector<DriftFinding> detect_drift(const std::vector<const Fingerprint*>& baseline,
+                                       const std::vector<const Fingerprint*>& run,
+                                       const DriftOptions& options = {});
 
 // `finding` as {"feature", "baseline", "candidate", "cases", "message", "p_value"} (without the
 // indices, which only the caller can turn into case ids).

@@ -2,10 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include <map>
+#include <algorithm>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 // The format fingerprint of one output: its form, not its content. Drift detection
 // (golden/drift.hpp) compares the fingerprints of a baseline's outputs with a run's. The
@@ -16,15 +19,71 @@ namespace promptops::golden {
 // another version is not compared but recomputed from its output.
 inline constexpr int k_fingerprint_version = 1;
 
+// A small map from feature name to value, sorted by name, held in one vector: a run keeps a
+// fingerprint per output (100,000 and more), and node-based maps cost tens of allocations and
+// kilobytes each.
+template <class V> class FeatureMap {
+public:
+  using value_type = std::pair<std::string, V>;
+  using iterator = typename std::vector<value_type>::iterator;
+  using const_iterator = typename std::vector<value_type>::const_iterator;
+
+  V& operator[](std::string_view name) {
+    auto it = lower_bound(name);
+    if (it == m_items.end() || it->first != name) {
+      it = m_items.emplace(it, std::string(name), V());
+    }
+    return it->second;
+  }
+  const_iterator find(std::string_view name) const {
+    const auto it = lower_bound(name);
+    return it != m_items.end() && it->first == name ? it : m_items.end();
+  }
+  iterator find(std::string_view name) {
+    const auto it = lower_bound(name);
+    return it != m_items.end() && it->first == name ? it : m_items.end();
+  }
+  const V& at(std::string_view name) const {
+    const auto it = find(name);
+    if (it == end()) {
+      throw std::out_of_range("no feature " + std::string(name));
+    }
+    return it->second;
+  }
+  bool contains(std::string_view name) const { return find(name) != end(); }
+  const_iterator begin() const { return m_items.begin(); }
+  const_iterator end() const { return m_items.end(); }
+  iterator begin() { return m_items.begin(); }
+  iterator end() { return m_items.end(); }
+  bool empty() const { return m_items.empty(); }
+  std::size_t size() const { return m_items.size(); }
+
+  friend bool operator==(const FeatureMap&, const FeatureMap&) = default;
+
+private:
+  const_iterator lower_bound(std::string_view name) const {
+    return std::lower_bound(
+        m_items.begin(), m_items.end(), name,
+        [](const value_type& item, std::string_view n) { return item.first < n; });
+  }
+  iterator lower_bound(std::string_view name) {
+    return std::lower_bound(
+        m_items.begin(), m_items.end(), name,
+        [](const value_type& item, std::string_view n) { return item.first < n; });
+  }
+
+  std::vector<value_type> m_items;
+};
+
 // A set of named features. A categorical feature has a short value ("object", "fenced:json",
 // "snake_case"); a numeric one a number (length in characters, line count). A feature that
 // does not apply to the output (the key case of an output without JSON) is absent.
 struct Fingerprint {
-  std::map<std::string, std::string, std::less<>> categorical;
-  std::map<std::string, double, std::less<>> numeric;
+  FeatureMap<std::string> categorical;
+  FeatureMap<double> numeric;
   // Short, printable excerpts that show what a feature found (the text before the JSON, the
   // answer tag): used in drift messages, never compared.
-  std::map<std::string, std::string, std::less<>> excerpts;
+  FeatureMap<std::string> excerpts;
 
   // The value of categorical feature `name`, or std::nullopt when it does not apply.
   std::optional<std::string_view> category(std::string_view name) const;

@@ -26,6 +26,7 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <future>
 #include <map>
 #include <memory>
 #include <random>
@@ -596,6 +597,18 @@ private:
       it = m_baselines
                .emplace(path, loaded ? std::make_unique<Baseline>(std::move(*loaded)) : nullptr)
                .first;
+      if (Baseline* b = it->second.get()) {
+        // The fingerprints of the baseline's outputs (for drift) are made on another core
+        // while the run calls its providers. This thread reads other members of the cases
+        // meanwhile, and `print` only after summarize() has waited for them.
+        m_baseline_prints.push_back(std::async(std::launch::async, [b] {
+          for (auto& [id, c] : b->cases) {
+            if (!c.print) {
+              c.print = fingerprint(c.output);
+            }
+          }
+        }));
+      }
     }
     return it->second.get();
   }
@@ -661,6 +674,18 @@ private:
 
   // `prompt` rendered with `vars` as a call to `provider`: the provider's params overridden by
   // the prompt's, the prompt's model unless it has none. Throws InputError.
+  // The prompt's output schema parsed once for all its requests; null when it is not JSON.
+  std::shared_ptr<const json> parsed_output_schema(const registry::ResolvedPrompt& prompt) const {
+    auto [it, added] = m_output_schemas.try_emplace(&prompt);
+    if (added) {
+      json schema = json::parse(*prompt.output_schema, nullptr, false);
+      if (!schema.is_discarded()) {
+        it->second = std::make_shared<const json>(std::move(schema));
+      }
+    }
+    return it->second;
+  }
+
   providers::Request render_request(const registry::ResolvedPrompt& prompt,
                                     const ProviderRuntime& provider, const json& vars,
                                     const std::string& context, const std::string& case_id) const {
@@ -683,10 +708,7 @@ private:
       r.params.update(p.params);
     }
     if (prompt.output_schema) {
-      r.output_schema = json::parse(*prompt.output_schema, nullptr, false);
-      if (r.output_schema.is_discarded()) {
-        r.output_schema = nullptr;
-      }
+      r.output_schema = parsed_output_schema(prompt);
       // response_format's name allows [a-zA-Z0-9_-] only: "support/classify" would be refused.
       r.output_schema_name = p.name;
       std::replace(r.output_schema_name.begin(), r.output_schema_name.end(), '/', '_');
@@ -1122,6 +1144,10 @@ private:
   }
 
   void summarize(RunOutcome& outcome) {
+    for (auto& prints : m_baseline_prints) {
+      prints.get();
+    }
+    m_baseline_prints.clear();
     auto totals_json = [](const Totals& t) {
       ordered_json j;
       j["cases"] = t.cases;
@@ -1271,8 +1297,11 @@ private:
   std::map<std::string, std::unique_ptr<registry::ResolvedPrompt>> m_judge_prompts; // by name
   std::vector<std::unique_ptr<PlannedJudge>> m_planned_judges;
   std::map<std::string, std::unique_ptr<Baseline>> m_baselines; // by file; null: none
+  std::vector<std::future<void>> m_baseline_prints;             // their fingerprints, being made
   std::unordered_map<std::size_t, std::string> m_inputs; // judged cases: the prompt's last message
   std::unordered_map<std::string, std::shared_ptr<const jsonschema::Validator>> m_schemas;
+  mutable std::unordered_map<const registry::ResolvedPrompt*, std::shared_ptr<const json>>
+      m_output_schemas; // by prompt
   // While the engine runs.
   providers::CallEngine* m_engine = nullptr;
   std::vector<JobTag> m_tags;      // per job

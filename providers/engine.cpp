@@ -442,11 +442,12 @@ private:
     for (const auto& m : request.messages) {
       messages.push_back({{"role", m.role}, {"content", m.content}});
     }
-    const json input = {{"case_id", request.case_id},
-                        {"model", request.model},
-                        {"messages", messages},
-                        {"params", request.params},
-                        {"output_schema", request.output_schema}};
+    const json input = {
+        {"case_id", request.case_id},
+        {"model", request.model},
+        {"messages", messages},
+        {"params", request.params},
+        {"output_schema", request.output_schema ? *request.output_schema : json(nullptr)}};
     std::string text = input.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     m_threads[i] = std::thread([this, p, i, text = std::move(text)] {
       const auto started = Clock::now();

@@ -153,7 +153,7 @@ std::string cache_key(const ProviderSettings& provider, const Request& request) 
               {"model", request.model},
               {"params", request.params},
               {"messages", std::move(messages)},
-              {"output_schema", request.output_schema}};
+              {"output_schema", request.output_schema ? *request.output_schema : json(nullptr)}};
   if (request.sample > 0) {
     key["sample"] = request.sample; // absent for the first, so older entries still match
   }

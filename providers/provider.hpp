@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,8 +25,10 @@ struct Request {
   std::vector<ChatMessage> messages;
   std::string model;
   nlohmann::json params = nlohmann::json::object(); // provider params, then the prompt's
-  nlohmann::json output_schema;                     // null: the prompt has none
-  std::string output_schema_name;                   // for response_format's "name"
+  // The prompt's output schema, shared by all its requests (a run may have 100,000); null:
+  // the prompt has none.
+  std::shared_ptr<const nlohmann::json> output_schema;
+  std::string output_schema_name; // for response_format's "name"
   // Which of n identical calls this is (a judge asked n times): each is cached apart, so
   // that n samples are n answers, not one answer n times.
   int sample = 0;

@@ -30,7 +30,7 @@ json openai_body(const Request& request) {
   for (const auto& [key, value] : request.params.items()) {
     body[key] = value;
   }
-  if (!request.output_schema.is_null() && !body.contains("response_format")) {
+  if (request.output_schema && !body.contains("response_format")) {
     std::string name = request.output_schema_name.empty() ? "output" : request.output_schema_name;
     // OpenAI allows [a-zA-Z0-9_-]{1,64} here.
     for (char& c : name) {
@@ -43,7 +43,7 @@ json openai_body(const Request& request) {
     name = name.substr(0, 64);
     body["response_format"] = {
         {"type", "json_schema"},
-        {"json_schema", {{"name", name}, {"schema", request.output_schema}}}};
+        {"json_schema", {{"name", name}, {"schema", *request.output_schema}}}};
   }
   return body;
 }

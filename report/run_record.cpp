@@ -160,6 +160,9 @@ std::string group_key(const std::string& suite, const std::string& provider,
 } // namespace
 
 std::vector<ResultGroup> group_results(const RunRecord& record) {
+  if (record.grouped && record.grouped_for == record.results.data()) {
+    return *record.grouped;
+  }
   std::vector<ResultGroup> groups;
   std::map<std::string, std::size_t> index;
   const auto find_or_add = [&](const std::string& suite, const std::string& provider,
@@ -228,6 +231,8 @@ std::vector<ResultGroup> group_results(const RunRecord& record) {
       g.results[i] = by_id[i].second;
     }
   }
+  record.grouped = std::make_shared<const std::vector<ResultGroup>>(groups);
+  record.grouped_for = record.results.data();
   return groups;
 }
 

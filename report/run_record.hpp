@@ -4,11 +4,14 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
 namespace promptops::report {
+
+struct ResultGroup;
 
 // A finished run as `promptops test` left it in .promptops/runs/<run-id>/: the run's record
 // (run.json), its summary (summary.json) and one result per case x provider (results.jsonl),
@@ -20,6 +23,10 @@ struct RunRecord {
   nlohmann::ordered_json summary; // summary.json
   // The result lines, without their "fingerprint" (the reports do not read it).
   std::vector<nlohmann::ordered_json> results;
+  // group_results()'s answer, kept for the next report format. Valid while `grouped_for` is
+  // `results`'s buffer: a copied record groups its own.
+  mutable std::shared_ptr<const std::vector<ResultGroup>> grouped;
+  mutable const void* grouped_for = nullptr;
 };
 
 // Read the run in `dir`. A last results line cut short by a kill (no final newline, not JSON)

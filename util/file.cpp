@@ -2,11 +2,13 @@
 
 #include "util/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <random>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace promptops::util {
@@ -29,10 +31,19 @@ std::optional<std::string> read_impl(const std::filesystem::path& path,
     throw InputError(shown(path, display_path), {},
                      std::string("cannot read file: ") + std::strerror(errno));
   }
+  // Read straight into the string, sized from fstat (a results.jsonl may be 100 MB and more):
+  // no copy through a buffer, no regrowth. A file that grows meanwhile is read to its end.
   std::string out;
-  char buffer[65536];
+  struct stat info {};
+  std::size_t size = 0;
+  if (::fstat(fd, &info) == 0 && info.st_size > 0) {
+    out.resize(static_cast<std::size_t>(info.st_size) + 1);
+  }
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (size == out.size()) {
+      out.resize(std::max<std::size_t>(out.size() * 2, 65536));
+    }
+    const ssize_t n = ::read(fd, out.data() + size, out.size() - size);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -45,9 +56,10 @@ std::optional<std::string> read_impl(const std::filesystem::path& path,
     if (n == 0) {
       break;
     }
-    out.append(buffer, static_cast<std::size_t>(n));
+    size += static_cast<std::size_t>(n);
   }
   ::close(fd);
+  out.resize(size);
   return out;
 }
 

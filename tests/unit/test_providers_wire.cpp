@@ -55,7 +55,8 @@ struct ScopedEnv {
 TEST_CASE("openai request: URL, auth header, messages, params, structured output", "[providers]") {
   ScopedEnv key("PROMPTOPS_TEST_WIRE_KEY", "sk-wire-secret-1234");
   Request r = request();
-  r.output_schema = {{"type", "object"}, {"required", {"category"}}};
+  r.output_schema = std::make_shared<const nlohmann::json>(
+      nlohmann::json{{"type", "object"}, {"required", {"category"}}});
   r.output_schema_name = "support/classify";
   const HttpCall call = build_call(openai(), r);
   CHECK(call.url == "http://127.0.0.1:9/v1/chat/completions");
@@ -68,7 +69,7 @@ TEST_CASE("openai request: URL, auth header, messages, params, structured output
   CHECK(body["max_tokens"] == 50);
   CHECK(body["response_format"]["type"] == "json_schema");
   CHECK(body["response_format"]["json_schema"]["name"] == "support_classify");
-  CHECK(body["response_format"]["json_schema"]["schema"] == r.output_schema);
+  CHECK(body["response_format"]["json_schema"]["schema"] == *r.output_schema);
 }
 
 TEST_CASE("openai request without a key or schema sends neither", "[providers]") {
