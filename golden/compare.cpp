@@ -198,12 +198,12 @@ std::vector<std::string> gate_reasons(const SuiteGate& gate) {
       list += ", ...";
     }
     reasons.push_back(gate.suite + ": " + std::to_string(gate.regressed.size()) +
-                      " cases regressed against the baseline (pass before, not now: " + list +
-                      "); the gate allows " + std::to_string(*gate.max_regressions));
+                      " cases regressed against " + gate.reference + " (pass before, not now: " +
+                      list + "); the gate allows " + std::to_string(*gate.max_regressions));
   }
   if (gate.fail_on_drift && !gate.drift_messages.empty()) {
     const std::size_t more = gate.drift_messages.size() - 1;
-    reasons.push_back(gate.suite + ": the outputs' format drifted from the baseline: " +
+    reasons.push_back(gate.suite + ": the outputs' format drifted from " + gate.reference + ": " +
                       gate.drift_messages.front() +
                       (more > 0 ? " (and " + std::to_string(more) + " more)" : ""));
   }

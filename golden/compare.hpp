@@ -81,6 +81,7 @@ struct SuiteGate {
   bool fail_on_drift = false;
   std::vector<std::string> regressed;      // case ids, over the suite's providers
   std::vector<std::string> drift_messages; // the drift findings' messages
+  std::string reference = "the baseline";  // what the run was compared with, for the reasons
 };
 
 // Why the gate fails the suite, in this order: the pass rate below min_pass_rate, more

@@ -152,7 +152,8 @@ golden::Baseline baseline_of(const RunRecord& other, const ResultGroup& group,
 
 // The suite's gate decided again with its recorded settings and the new comparison.
 ordered_json suite_gate(const ordered_json& suite, std::vector<std::string> regressed,
-                        std::vector<std::string> drift_messages, ordered_json& reasons) {
+                        std::vector<std::string> drift_messages, const std::string& reference,
+                        ordered_json& reasons) {
   const auto old = suite.find("gate");
   const ordered_json recorded =
       old != suite.end() && old->is_object() ? *old : ordered_json::object();
@@ -174,6 +175,7 @@ ordered_json suite_gate(const ordered_json& suite, std::vector<std::string> regr
   gate.fail_on_drift = flag(recorded, "fail_on_drift");
   gate.regressed = std::move(regressed);
   gate.drift_messages = std::move(drift_messages);
+  gate.reference = reference;
   ordered_json suite_reasons = ordered_json::array();
   for (std::string& reason : golden::gate_reasons(gate)) {
     reasons.push_back(reason);
@@ -277,8 +279,8 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other) {
         }
       }
       suite["baselines"] = std::move(entries);
-      ordered_json gate =
-          suite_gate(suite, std::move(suite_regressed), std::move(suite_drift), reasons);
+      ordered_json gate = suite_gate(suite, std::move(suite_regressed), std::move(suite_drift),
+                                     "run " + other.run_id, reasons);
       gate_passed = gate_passed && gate["passed"].get<bool>();
       suite["gate"] = std::move(gate);
     }

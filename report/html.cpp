@@ -326,7 +326,15 @@ std::vector<DiffLine> edit_script(const std::vector<std::string>& a,
 // The lines the texts begin and end with in common are matched first; dtl gets at most
 // k_max_diff_lines of what is left on each side, which bounds its time (it grows with lines
 // times differences) whatever the outputs.
-std::string diff_html(std::string_view before_raw, std::string_view after_raw) {
+// What the run is compared with: "run <id>" for `promptops report --against`, else the
+// baseline.
+std::string reference_of(const ordered_json& summary) {
+  const std::string against = util::string_field(summary, "against");
+  return against.empty() ? std::string("the baseline") : "run " + against;
+}
+
+std::string diff_html(std::string_view before_raw, std::string_view after_raw,
+                      const std::string& reference) {
   const bool text_cut = before_raw.size() > k_max_diff_input || after_raw.size() > k_max_diff_input;
   const std::vector<std::string> a = split_lines(cut(before_raw, k_max_diff_input, ""));
   const std::vector<std::string> b = split_lines(cut(after_raw, k_max_diff_input, ""));
@@ -375,7 +383,7 @@ std::string diff_html(std::string_view before_raw, std::string_view after_raw) {
               shown.begin() + static_cast<std::ptrdiff_t>(to), true);
   }
 
-  std::string out = "<details class=\"diff\"><summary>Changed against the baseline: ";
+  std::string out = "<details class=\"diff\"><summary>Changed against " + esc(reference) + ": ";
   if (removed + added == 0) {
     out += text_cut ? "the outputs differ after their first 64 KiB (results.jsonl has them)"
                     : "the outputs differ only in bytes that are not valid UTF-8 or in control "
@@ -626,12 +634,13 @@ std::string verdict_section(const RunRecord& run) {
 }
 
 // Drift findings or provider changes: "suite on provider (feature): message".
+// `none` (HTML) is said when the list is empty; "": the section is left out then.
 std::string findings_section(const ordered_json& list, const char* id, const char* heading,
-                             const char* none) {
+                             const std::string& none) {
   if (!list.is_array() || list.empty()) {
-    return none == nullptr ? std::string()
-                           : std::string("<section id=\"") + id + "\"><h2>" + heading +
-                                 "</h2><p class=\"muted\">" + none + "</p></section>\n";
+    return none.empty() ? std::string()
+                        : std::string("<section id=\"") + id + "\"><h2>" + heading +
+                              "</h2><p class=\"muted\">" + none + "</p></section>\n";
   }
   std::string out = std::string("<section id=\"") + id + "\"><h2>" + heading + " (" +
                     std::to_string(list.size()) + ")</h2><ul>";
@@ -671,7 +680,7 @@ std::string baseline_section(const ordered_json& summary, const std::vector<Row>
           "</td></tr>";
     }
   }
-  std::string out = "<section id=\"baseline\"><h2>Against the baseline</h2>";
+  std::string out = "<section id=\"baseline\"><h2>Against " + esc(reference_of(summary)) + "</h2>";
   if (table.empty()) {
     out += "<p class=\"muted\">No baseline to compare with: record one with <code>promptops "
            "baseline record</code>.</p></section>\n";
@@ -776,6 +785,7 @@ std::string csp_script_hash(std::string_view script) {
 std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
   const ordered_json& summary = run.summary;
   const std::vector<ResultGroup> groups = group_results(run);
+  const std::string reference = reference_of(summary);
 
   // Regressed and fixed cases, by suite, provider and id.
   std::set<std::string> regressed;
@@ -864,10 +874,11 @@ std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
       std::any_of(array_field(summary, "suites").begin(), array_field(summary, "suites").end(),
                   [](const ordered_json& s) { return !array_field(s, "baselines").empty(); });
   head += findings_section(field(summary, "drift"), "drift", "Format drift",
-                           any_baseline ? "The form of the outputs held against the baseline."
-                                        : nullptr);
+                           any_baseline ? "The form of the outputs held against " +
+                                              esc(reference_of(summary)) + "."
+                                        : std::string());
   head += findings_section(field(summary, "provider_changes"), "provider-changes",
-                           "Provider changes", nullptr);
+                           "Provider changes", "");
   head += baseline_section(summary, rows);
   head += suites_section(summary);
 
@@ -937,7 +948,8 @@ std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
       evaluations_left_out += spend(*row, row->evaluations, row_evaluations(*row)) ? 0 : 1;
       if (row->baseline_output != nullptr) {
         if (diffs < k_html_max_diffs &&
-            spend(*row, row->diff, diff_html(*row->baseline_output, *output_of(*row->result)))) {
+            spend(*row, row->diff,
+                  diff_html(*row->baseline_output, *output_of(*row->result), reference))) {
           ++diffs;
         } else {
           row->cut = true;

@@ -150,7 +150,7 @@ TEST_CASE("cli report --against, B against A: regressed ids, drift and a new mod
     CHECK_THAT(f.dir.read("reg/b.md"),
                Catch::Contains("| s | p | 12 | 10 | 2 | 0 | 83.3% | ❌ 2 regressed (max 0) |\n"));
     CHECK_THAT(r.out, Catch::Contains("regressed: s on p: c10, c11\n"));
-    CHECK_THAT(r.out, Catch::Contains("s: 2 cases regressed against the baseline (pass before, "
+    CHECK_THAT(r.out, Catch::Contains("s: 2 cases regressed against run " + a + " (pass before, "
                                       "not now: c10, c11); the gate allows 0"));
     CHECK_THAT(r.out, Catch::Contains("drift: s on p: 12 of 12 outputs now wrap JSON in ```json "
                                       "fences (baseline 0 of 12)"));
@@ -186,7 +186,7 @@ TEST_CASE("cli report --against, B against A: regressed ids, drift and a new mod
     CHECK(gate["fail_on_drift"] == true);
     REQUIRE(gate["reasons"].size() == 1);
     CHECK_THAT(gate["reasons"][0].get<std::string>(),
-               Catch::StartsWith("s: the outputs' format drifted from the baseline: 12 of 12"));
+               Catch::StartsWith("s: the outputs' format drifted from run " + a + ": 12 of 12"));
     CHECK(s["gate"]["reasons"] == gate["reasons"]);
   }
   SECTION("no max_regressions: regressions are reported, the gate passes, exit 0") {
@@ -316,7 +316,8 @@ TEST_CASE("cli report --against, the Markdown and HTML reports diff against the 
 
   const std::string html = f.dir.read("reg/out.html");
   CHECK_THAT(html, Catch::Contains("run " + first));
-  CHECK_THAT(html, Catch::Contains("Changed against the baseline"));
+  CHECK_THAT(html, Catch::Contains("Changed against run " + first));
+  CHECK_THAT(html, Catch::Contains("<h2>Against run " + first + "</h2>"));
   CHECK_THAT(html, Catch::Contains("&lt;img src=x onerror=alert(1)&gt; before"));
   CHECK_THAT(html, Catch::Contains("&lt;img src=x onerror=alert(2)&gt; after"));
   CHECK_THAT(html, !Catch::Contains("<img src=x"));
