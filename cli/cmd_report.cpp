@@ -6,6 +6,7 @@
 #include "report/against.hpp"
 #include "report/run_record.hpp"
 #include "report/terminal.hpp"
+#include "util/free_at_exit.hpp"
 #include "util/json_fields.hpp"
 
 #include <ctime>
@@ -105,7 +106,9 @@ Action add_report(CLI::App& app) {
     print_outcome(registry, outcome, seconds, options->json);
     // The exit code is the run's verdict (against OTHER with --against), with --json too, so
     // that `promptops report` can gate in CI like `promptops test`.
-    return report::verdict_exit_code(run.summary);
+    const int verdict = report::verdict_exit_code(run.summary);
+    util::free_at_exit(std::move(run));
+    return verdict;
   };
 }
 

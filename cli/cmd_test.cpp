@@ -9,6 +9,7 @@
 #include "report/run_record.hpp"
 #include "report/terminal.hpp"
 #include "util/file.hpp"
+#include "util/free_at_exit.hpp"
 #include "util/json_fields.hpp"
 
 #include <atomic>
@@ -97,7 +98,9 @@ void write_reports(const registry::Registry& registry, const std::filesystem::pa
   if (files.junit.empty() && files.markdown.empty() && files.html.empty()) {
     return;
   }
-  write_reports(registry, report::load_run(run_dir), files);
+  report::RunRecord run = report::load_run(run_dir);
+  write_reports(registry, run, files);
+  util::free_at_exit(std::move(run)); // the command ends next
 }
 
 Action add_test(CLI::App& app) {

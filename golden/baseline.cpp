@@ -48,16 +48,12 @@ std::optional<Baseline> load_baseline(const registry::Registry& registry, const 
   if (!text) {
     return std::nullopt;
   }
-  util::for_each_line(*text, [&](std::size_t line_no, std::string_view line) {
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
-      return;
-    }
-    nlohmann::ordered_json j;
-    if (!util::parse_json_object_line(line, j)) {
-      j = nlohmann::ordered_json::parse(line, nullptr, false);
-    }
+  for (util::JsonLine& line : util::parse_json_object_lines(*text)) {
+    const nlohmann::ordered_json j = line.parsed
+                                         ? std::move(line.value)
+                                         : nlohmann::ordered_json::parse(line.text, nullptr, false);
     const auto bad = [&](const std::string& problem) {
-      throw InputError(b.shown, {line_no, 1}, problem);
+      throw InputError(b.shown, {line.number, 1}, problem);
     };
     if (!j.is_object()) {
       bad("a baseline line must be a JSON object {\"id\": ..., \"output\": ...}");
@@ -67,7 +63,7 @@ std::optional<Baseline> load_baseline(const registry::Registry& registry, const 
       bad("a baseline line needs a string \"id\"");
     }
     if (const auto p = j.find("provider"); p != j.end() && p->is_string() && *p != provider) {
-      return;
+      continue;
     }
     const auto output = j.find("output");
     if (output == j.end() || !output->is_string()) {
@@ -89,7 +85,7 @@ std::optional<Baseline> load_baseline(const registry::Registry& registry, const 
     if (!b.cases.emplace(id->get<std::string>(), std::move(c)).second) {
       bad("case \"" + id->get<std::string>() + "\" is in the baseline twice");
     }
-  });
+  }
   return b;
 }
 

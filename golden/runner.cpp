@@ -15,6 +15,7 @@
 #include "registry/render.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
+#include "util/free_at_exit.hpp"
 #include "util/json_fields.hpp"
 #include "util/json_pointer.hpp"
 #include "util/lines.hpp"
@@ -1411,8 +1412,13 @@ std::optional<Failure> failure_of(const nlohmann::ordered_json& result) {
 }
 
 RunOutcome run_tests(const registry::Registry& registry, const TestOptions& options) {
-  Runner runner(registry, options);
-  return runner.run();
+  auto runner = std::make_unique<Runner>(registry, options);
+  RunOutcome outcome = runner->run();
+  // The plan, the baselines and the fingerprints of a big run take a fraction of a second to
+  // free, just before the command ends; run() has closed the results file and joined its
+  // threads.
+  util::free_at_exit(std::move(runner));
+  return outcome;
 }
 
 } // namespace promptops::golden

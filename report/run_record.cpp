@@ -85,23 +85,21 @@ RunRecord load_run(const std::filesystem::path& dir) {
   std::size_t last_line = 0;
   util::for_each_line(text,
                       [&last_line](std::size_t number, std::string_view) { last_line = number; });
-  util::for_each_line(text, [&](std::size_t number, std::string_view line) {
-    if (line.find_first_not_of(" \t") == std::string_view::npos) {
-      return;
+  // The fingerprint (a third of a line) is for drift, which the reports do not compute.
+  std::vector<util::JsonLine> lines = util::parse_json_object_lines(text, {"fingerprint"});
+  record.results.reserve(lines.size());
+  for (util::JsonLine& line : lines) {
+    if (line.parsed) {
+      record.results.push_back(std::move(line.value));
+      continue;
     }
-    // The fingerprint (a third of a line) is for drift, which the reports do not compute.
-    ordered_json j;
-    if (util::parse_json_object_line(line, j, {"fingerprint"})) {
-      record.results.push_back(std::move(j));
-      return;
+    if (cut_short && line.number == last_line) {
+      continue;
     }
-    if (cut_short && number == last_line) {
-      return;
-    }
-    j = ordered_json::parse(line, nullptr, false);
-    throw InputError(results_path.string(), {number, 0},
+    const ordered_json j = ordered_json::parse(line.text, nullptr, false);
+    throw InputError(results_path.string(), {line.number, 0},
                      j.is_discarded() ? "not valid JSON" : "not a JSON object");
-  });
+  }
   return record;
 }
 
@@ -225,8 +223,11 @@ std::vector<ResultGroup> group_results(const RunRecord& record) {
     for (const nlohmann::ordered_json* r : g.results) {
       by_id.emplace_back(util::string_view_field(*r, "id"), r);
     }
-    std::stable_sort(by_id.begin(), by_id.end(),
-                     [](const auto& a, const auto& b) { return natural_less(a.first, b.first); });
+    const auto less = [](const auto& a, const auto& b) { return natural_less(a.first, b.first); };
+    // Results of a replay or a cached rerun come in order already.
+    if (!std::is_sorted(by_id.begin(), by_id.end(), less)) {
+      std::stable_sort(by_id.begin(), by_id.end(), less);
+    }
     for (std::size_t i = 0; i < by_id.size(); ++i) {
       g.results[i] = by_id[i].second;
     }

@@ -1,8 +1,11 @@
 #include "util/json_lines.hpp"
 
+#include "util/lines.hpp"
+
 #include <algorithm>
 #include <simdjson.h>
 #include <string>
+#include <thread>
 
 namespace promptops::util {
 
@@ -72,6 +75,31 @@ bool parse_json_object_line(std::string_view line, ordered_json& out,
     out[std::string(member.key)] = to_json(member.value);
   }
   return true;
+}
+
+std::vector<JsonLine> parse_json_object_lines(std::string_view text,
+                                              std::initializer_list<std::string_view> skip) {
+  std::vector<JsonLine> lines;
+  for_each_line(text, [&lines](std::size_t number, std::string_view line) {
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
+      lines.push_back({number, line, false, {}});
+    }
+  });
+  const auto parse = [&lines, skip](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      lines[i].parsed = parse_json_object_line(lines[i].text, lines[i].value, skip);
+    }
+  };
+  // Below a few thousand lines a thread costs more than it saves.
+  if (lines.size() < 4096) {
+    parse(0, lines.size());
+    return lines;
+  }
+  const std::size_t half = lines.size() / 2;
+  std::thread first([&parse, half] { parse(0, half); });
+  parse(half, lines.size());
+  first.join();
+  return lines;
 }
 
 } // namespace promptops::util

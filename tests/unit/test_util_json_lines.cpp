@@ -42,3 +42,35 @@ TEST_CASE("util::parse_json_object_line refuses what is not a JSON object", "[ut
     CHECK_FALSE(ordered_json::parse(line, nullptr, false).is_object());
   }
 }
+
+TEST_CASE("util::parse_json_object_lines keeps order and line numbers, on two threads too",
+          "[util][json_lines]") {
+  for (const int count : {12, 10000}) { // 10,000 lines are parsed on two threads
+    CAPTURE(count);
+    // Line i holds {"n": i}, but line count/2 is blank and line count/3 is not JSON.
+    std::string text;
+    for (int i = 1; i <= count; ++i) {
+      if (i == count / 2) {
+        text += "  \r\n";
+      } else if (i == count / 3) {
+        text += "not json\n";
+      } else {
+        text += "{\"n\": " + std::to_string(i) + ", \"fingerprint\": {}}\n";
+      }
+    }
+    const auto lines = promptops::util::parse_json_object_lines(text, {"fingerprint"});
+    REQUIRE(lines.size() == static_cast<std::size_t>(count - 1));
+    std::size_t bad = 0;
+    for (const auto& line : lines) {
+      if (!line.parsed) {
+        ++bad;
+        CHECK(line.number == static_cast<std::size_t>(count / 3));
+        CHECK(line.text == "not json");
+        continue;
+      }
+      CHECK(line.value["n"] == line.number);
+      CHECK_FALSE(line.value.contains("fingerprint"));
+    }
+    CHECK(bad == 1);
+  }
+}
