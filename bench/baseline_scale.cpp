@@ -53,6 +53,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench/support/bench_support.hpp"
+
 extern char** environ;
 
 namespace {
@@ -71,25 +73,16 @@ fs::path g_dir; // the bench's folder, kept when a run fails
   std::exit(1);
 }
 
+namespace bench = promptops::bench;
+using bench::load_average;
+using bench::read_file;
+
 void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) {
-    fail(std::string("cannot write ") + path.string());
+  try {
+    bench::write_file(path, text);
+  } catch (const bench::BenchError& e) {
+    fail(e.what());
   }
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text; // not istreambuf_iterator: GCC 12 -O3 warns of a null dereference
-  text << in.rdbuf();
-  return text.str();
-}
-
-double seconds_of(const timeval& t) {
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
 }
 
 struct Options {
@@ -111,61 +104,16 @@ struct Run {
 // exits with `expected_exit`.
 Run run_promptops(const std::vector<std::string>& args, const fs::path& cwd,
                   const std::vector<std::string>& env, const fs::path& scratch, int expected_exit) {
-  std::vector<std::string> storage = args;
-  std::vector<char*> argv;
-  for (auto& a : storage) {
-    argv.push_back(a.data());
+  bench::Spawned s;
+  try {
+    s = bench::spawn_and_wait(args, cwd, env, scratch);
+  } catch (const bench::BenchError& e) {
+    fail(e.what());
   }
-  argv.push_back(nullptr);
-  std::vector<std::string> env_storage = env;
-  std::vector<char*> envp;
-  for (auto& e : env_storage) {
-    envp.push_back(e.data());
+  if (std::string why; !bench::exited_with(s, expected_exit, args, why)) {
+    fail(why);
   }
-  envp.push_back(nullptr);
-
-  const fs::path out_path = scratch / "stdout.txt";
-  const fs::path err_path = scratch / "stderr.txt";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-
-  Run run;
-  const auto start = Clock::now();
-  pid_t pid = 0;
-  const int spawned =
-      posix_spawn(&pid, storage[0].c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) {
-    fail(std::string("cannot run ") + storage[0] + ": " + std::strerror(spawned));
-  }
-  int status = 0;
-  rusage usage{};
-  if (wait4(pid, &status, 0, &usage) != pid) {
-    fail(std::string("wait4: ") + std::strerror(errno));
-  }
-  run.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
-  run.maxrss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0; // KiB on Linux
-  run.cpu_s = seconds_of(usage.ru_utime) + seconds_of(usage.ru_stime);
-  run.out = read_file(out_path);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != expected_exit) {
-    std::string line;
-    for (const auto& a : storage) {
-      line += a + " ";
-    }
-    fail(line + "(expected exit code " + std::to_string(expected_exit) + ") " +
-         (WIFEXITED(status)
-              ? std::string("exited with code ") + std::to_string(WEXITSTATUS(status))
-              : std::string("was killed by signal ") + std::to_string(WTERMSIG(status))) +
-         "\nstdout:\n" + run.out.substr(0, 4000) + "\nstderr:\n" +
-         read_file(err_path).substr(0, 4000));
-  }
-  return run;
+  return Run{s.wall_s, s.cpu_s, s.maxrss_mb, std::move(s.out)};
 }
 
 // ---- The generated data ---------------------------------------------------------------------
@@ -497,11 +445,6 @@ template <typename Field> double median_difference(const Step& a, const Step& b,
     d.push_back(a.runs[i].*f - b.runs[i].*f);
   }
   return quantile(d);
-}
-
-std::string load_average() {
-  std::string text = read_file("/proc/loadavg");
-  return text.substr(0, text.find(' ', text.find(' ', text.find(' ') + 1) + 1));
 }
 
 std::string with_commas(long n) {

@@ -42,6 +42,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench/support/bench_support.hpp"
+
 extern char** environ;
 
 namespace {
@@ -64,21 +66,16 @@ fs::path g_memory; // a cache folder on tmpfs (/dev/shm), always removed
   std::exit(1);
 }
 
-void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) {
-    fail("cannot write " + path.string());
-  }
-}
+namespace bench = promptops::bench;
+using bench::load_average;
+using bench::read_file;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text; // not istreambuf_iterator: GCC 12 -O3 warns of a null dereference
-  text << in.rdbuf();
-  return text.str();
+void write_file(const fs::path& path, const std::string& text) {
+  try {
+    bench::write_file(path, text);
+  } catch (const bench::BenchError& e) {
+    fail(e.what());
+  }
 }
 
 double seconds_of(const timeval& t) {
@@ -114,65 +111,26 @@ struct Run {
   std::string out;
 };
 
-// Runs `args` in `cwd` with `env`, stdout and stderr into files of `scratch`.
+// Runs `args` in `cwd` with `env`, stdout and stderr into files of `scratch`; fails unless it
+// exits with 0.
 Run run_promptops(const std::vector<std::string>& args, const fs::path& cwd,
                   const std::vector<std::string>& env, const fs::path& scratch) {
-  std::vector<std::string> storage = args;
-  std::vector<char*> argv;
-  for (auto& a : storage) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
-  std::vector<std::string> env_storage = env;
-  std::vector<char*> envp;
-  for (auto& e : env_storage) {
-    envp.push_back(e.data());
-  }
-  envp.push_back(nullptr);
-
-  const fs::path out_path = scratch / "stdout.txt";
-  const fs::path err_path = scratch / "stderr.txt";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  // The fake provider's sockets (httplib does not set CLOEXEC) stay out of the child.
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-
-  Run run;
   const double cpu_before = fake_cpu_seconds();
-  const auto start = Clock::now();
-  pid_t pid = 0;
-  const int spawned =
-      posix_spawn(&pid, storage[0].c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) {
-    fail("cannot run " + storage[0] + ": " + std::strerror(spawned));
+  bench::Spawned s;
+  try {
+    s = bench::spawn_and_wait(args, cwd, env, scratch);
+  } catch (const bench::BenchError& e) {
+    fail(e.what());
   }
-  int status = 0;
-  rusage usage{};
-  if (wait4(pid, &status, 0, &usage) != pid) {
-    fail(std::string("wait4: ") + std::strerror(errno));
-  }
-  run.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  Run run;
   run.fake_cpu_s = fake_cpu_seconds() - cpu_before;
-  run.maxrss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0; // KiB on Linux
-  run.promptops_cpu_s = seconds_of(usage.ru_utime) + seconds_of(usage.ru_stime);
-  run.out = read_file(out_path);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string line;
-    for (const auto& a : storage) {
-      line += a + " ";
-    }
-    fail(line +
-         (WIFEXITED(status) ? "exited with code " + std::to_string(WEXITSTATUS(status))
-                            : "was killed by signal " + std::to_string(WTERMSIG(status))) +
-         "\nstdout:\n" + run.out + "\nstderr:\n" + read_file(err_path));
+  if (std::string why; !bench::exited_with(s, 0, args, why)) {
+    fail(why);
   }
+  run.wall_s = s.wall_s;
+  run.maxrss_mb = s.maxrss_mb;
+  run.promptops_cpu_s = s.cpu_s;
+  run.out = std::move(s.out);
   return run;
 }
 
@@ -308,11 +266,6 @@ void generate(const fs::path& registry, const std::string& base_url, const Optio
         std::to_string(i) + R"(\"]}"}, "expected": {"category": "billing"}})" + "\n";
   }
   write_file(registry / "golden/evals.jsonl", evals);
-}
-
-std::string load_average() {
-  std::string text = read_file("/proc/loadavg");
-  return text.substr(0, text.find(' ', text.find(' ', text.find(' ') + 1) + 1));
 }
 
 } // namespace
