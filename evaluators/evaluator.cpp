@@ -12,6 +12,9 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 namespace promptops::evaluators {
@@ -60,6 +63,23 @@ RE2::Options regex_options() {
 
 std::string regex_problem(const std::string& pattern, const RE2& re) {
   return "invalid regex " + quote(pattern) + ": " + text::printable(re.error());
+}
+
+// `pattern` compiled once for every case that uses it (compiling took 7% of a 10,000-case run
+// with one regex evaluator). RE2 matches from any thread; the cache is shared under a lock and
+// emptied when it holds many patterns (cases' own patterns may all differ).
+std::shared_ptr<const RE2> compiled_regex(const std::string& pattern) {
+  static std::mutex lock;
+  static std::unordered_map<std::string, std::shared_ptr<const RE2>> cache;
+  const std::lock_guard<std::mutex> guard(lock);
+  auto it = cache.find(pattern);
+  if (it == cache.end()) {
+    if (cache.size() >= 1024) {
+      cache.clear();
+    }
+    it = cache.emplace(pattern, std::make_shared<const RE2>(pattern, regex_options())).first;
+  }
+  return it->second;
 }
 
 // The checks evaluate() and check_spec() share; returns the type. Throws InputError at
@@ -396,7 +416,8 @@ Evaluation contains_some(const Context& ctx) {
 
 Evaluation regex(const Context& ctx) {
   const auto& pattern = ctx.spec.at("pattern").get_ref<const std::string&>();
-  const RE2 re(pattern, regex_options());
+  const std::shared_ptr<const RE2> compiled = compiled_regex(pattern);
+  const RE2& re = *compiled;
   if (!re.ok()) {
     throw InputError(regex_problem(pattern, re));
   }
@@ -675,9 +696,8 @@ void check_spec(const nlohmann::json& spec, const std::string& where) {
   const std::string type = check_common(spec, where);
   if (type == "regex") {
     const auto& pattern = spec.at("pattern").get_ref<const std::string&>();
-    const RE2 re(pattern, regex_options());
-    if (!re.ok()) {
-      throw InputError(where, {}, regex_problem(pattern, re));
+    if (const auto re = compiled_regex(pattern); !re->ok()) {
+      throw InputError(where, {}, regex_problem(pattern, *re));
     }
   }
 }
