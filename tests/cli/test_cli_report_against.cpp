@@ -150,7 +150,8 @@ TEST_CASE("cli report --against, B against A: regressed ids, drift and a new mod
     CHECK_THAT(f.dir.read("reg/b.md"),
                Catch::Contains("| s | p | 12 | 10 | 2 | 0 | 83.3% | ❌ 2 regressed (max 0) |\n"));
     CHECK_THAT(r.out, Catch::Contains("regressed: s on p: c10, c11\n"));
-    CHECK_THAT(r.out, Catch::Contains("s: 2 cases regressed against run " + a + " (pass before, "
+    CHECK_THAT(r.out, Catch::Contains("s: 2 cases regressed against run " + a +
+                                      " (pass before, "
                                       "not now: c10, c11); the gate allows 0"));
     CHECK_THAT(r.out, Catch::Contains("drift: s on p: 12 of 12 outputs now wrap JSON in ```json "
                                       "fences (baseline 0 of 12)"));
