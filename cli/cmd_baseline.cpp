@@ -18,15 +18,6 @@ void print_recorded(const std::vector<golden::RecordedBaseline>& written, const 
   print_note("commit golden/baselines/ so that every run compares with it");
 }
 
-std::filesystem::path run_folder(const registry::Registry& registry, const std::string& run_id) {
-  const std::filesystem::path dir = registry.root() / ".promptops" / "runs" / run_id;
-  if (run_id.empty() || run_id.find('/') != std::string::npos ||
-      !std::filesystem::exists(dir / "run.json")) {
-    throw InputError("no run \"" + run_id + "\" in " + registry.display(".promptops/runs"));
-  }
-  return dir;
-}
-
 } // namespace
 
 Action add_baseline(CLI::App& app) {
@@ -66,17 +57,7 @@ Action add_baseline(CLI::App& app) {
   return [options] {
     const auto registry = registry::Registry::open(".");
     if (options->action == "accept") {
-      std::filesystem::path dir;
-      if (options->from.empty()) {
-        const auto latest = golden::latest_run(registry);
-        if (!latest) {
-          throw InputError("no run to accept in " + registry.display(".promptops/runs") +
-                           ": run promptops test first");
-        }
-        dir = *latest;
-      } else {
-        dir = run_folder(registry, options->from);
-      }
+      const std::filesystem::path dir = golden::run_folder(registry, options->from, " to accept");
       print_recorded(golden::record_baselines(registry, dir, options->suites),
                      "accepted run " + dir.filename().string() + " as");
       return 0;
@@ -86,9 +67,9 @@ Action add_baseline(CLI::App& app) {
         throw UsageError("--from records a run as it is: --provider, --concurrency and "
                          "--no-cache are for a new run");
       }
-      print_recorded(
-          golden::record_baselines(registry, run_folder(registry, options->from), options->suites),
-          "recorded");
+      print_recorded(golden::record_baselines(registry, golden::run_folder(registry, options->from),
+                                              options->suites),
+                     "recorded");
       return 0;
     }
     golden::TestOptions test;

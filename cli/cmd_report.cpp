@@ -38,22 +38,7 @@ double seconds_between(const std::string& from, const std::string& to) {
 // The stored run `id` (an id under .promptops/runs; "" : the newest), read. Exit 2 when there
 // is no such run, or it did not finish (no summary.json).
 report::RunRecord stored_run(const registry::Registry& registry, const std::string& id) {
-  std::filesystem::path dir;
-  if (id.empty()) {
-    const auto latest = golden::latest_run(registry);
-    if (!latest) {
-      throw InputError("no run in " + registry.display(".promptops/runs") +
-                       ": run promptops test first");
-    }
-    dir = *latest;
-  } else {
-    dir = registry.root() / ".promptops" / "runs" / id;
-    if (id.find('/') != std::string::npos || id == "." || id == ".." ||
-        !std::filesystem::exists(dir)) {
-      throw InputError("no run \"" + id + "\" in " + registry.display(".promptops/runs"));
-    }
-  }
-  return report::load_run(dir);
+  return report::load_run(golden::run_folder(registry, id));
 }
 
 } // namespace

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <signal.h>
 
 namespace promptops::cli {
@@ -73,9 +74,13 @@ void write_reports(const registry::Registry& registry, const report::RunRecord& 
   if (baseline == nullptr) {
     for (const auto& suite : run.summary.value("suites", nlohmann::ordered_json::array())) {
       const std::string name = util::string_field(suite, "name");
+      std::set<std::string> providers; // a suite may run several prompts on one provider
       for (const auto& c : suite.value("candidates", nlohmann::ordered_json::array())) {
         const std::string provider = util::string_field(c, "provider");
-        if (auto b = golden::load_baseline(registry, name, provider)) {
+        if (!providers.insert(provider).second) {
+          continue;
+        }
+        if (auto b = golden::load_baseline(registry, name, provider, /*read_fingerprints=*/false)) {
           for (auto& [id, bc] : b->cases) {
             from_files.outputs[{name, provider, id}] = std::move(bc.output);
           }

@@ -40,7 +40,7 @@ std::string baseline_path(const std::string& suite, const std::string& provider)
 }
 
 std::optional<Baseline> load_baseline(const registry::Registry& registry, const std::string& suite,
-                                      const std::string& provider) {
+                                      const std::string& provider, bool read_fingerprints) {
   Baseline b;
   b.path = baseline_path(suite, provider);
   b.shown = registry.display(b.path);
@@ -48,7 +48,10 @@ std::optional<Baseline> load_baseline(const registry::Registry& registry, const 
   if (!text) {
     return std::nullopt;
   }
-  for (util::JsonLine& line : util::parse_json_object_lines(*text)) {
+  std::vector<util::JsonLine> lines = read_fingerprints
+                                          ? util::parse_json_object_lines(*text)
+                                          : util::parse_json_object_lines(*text, {"fingerprint"});
+  for (util::JsonLine& line : lines) {
     const nlohmann::ordered_json j = line.parsed
                                          ? std::move(line.value)
                                          : nlohmann::ordered_json::parse(line.text, nullptr, false);
@@ -213,6 +216,23 @@ std::optional<std::filesystem::path> latest_run(const registry::Registry& regist
     }
   }
   return newest;
+}
+
+std::filesystem::path run_folder(const registry::Registry& registry, const std::string& id,
+                                 const std::string& purpose) {
+  const std::string runs = registry.display(".promptops/runs");
+  if (id.empty()) {
+    if (auto latest = latest_run(registry)) {
+      return *latest;
+    }
+    throw InputError("no run" + purpose + " in " + runs + ": run promptops test first");
+  }
+  const std::filesystem::path dir = registry.root() / ".promptops" / "runs" / id;
+  if (id.find('/') != std::string::npos || id == "." || id == ".." ||
+      !std::filesystem::exists(dir / "run.json")) {
+    throw InputError("no run \"" + id + "\" in " + runs);
+  }
+  return dir;
 }
 
 } // namespace promptops::golden

@@ -36,9 +36,10 @@ struct Baseline {
 
 // The baseline of `suite` on `provider`, or std::nullopt when it has none. Lines naming
 // another provider are skipped. Throws InputError naming the file and line of a bad line
-// (not a JSON object, no string "id", no string "output", an id twice).
+// (not a JSON object, no string "id", no string "output", an id twice). Without
+// `read_fingerprints` (the reports, which only show outputs) stored fingerprints are skipped.
 std::optional<Baseline> load_baseline(const registry::Registry& registry, const std::string& suite,
-                                      const std::string& provider);
+                                      const std::string& provider, bool read_fingerprints = true);
 
 // What record_baselines wrote.
 struct RecordedBaseline {
@@ -61,5 +62,12 @@ std::vector<RecordedBaseline> record_baselines(const registry::Registry& registr
 // The newest run folder under .promptops/runs (by the time its run.json was written), or
 // std::nullopt when there is none.
 std::optional<std::filesystem::path> latest_run(const registry::Registry& registry);
+
+// The folder of run `id` under .promptops/runs, or the newest run's when `id` is "". Throws
+// InputError: "no run<purpose> in .promptops/runs: run promptops test first" when there is no
+// run at all (`purpose`: " to accept", or ""), and "no run "ID" in .promptops/runs" when `id` is
+// not the plain name of a run there.
+std::filesystem::path run_folder(const registry::Registry& registry, const std::string& id,
+                                 const std::string& purpose = "");
 
 } // namespace promptops::golden

@@ -215,4 +215,41 @@ std::vector<std::string> gate_reasons(const SuiteGate& gate) {
   return reasons;
 }
 
+ordered_json gate_json(const SuiteGate& gate, ordered_json& all_reasons) {
+  ordered_json reasons = ordered_json::array();
+  for (std::string& reason : gate_reasons(gate)) {
+    all_reasons.push_back(reason);
+    reasons.push_back(std::move(reason));
+  }
+  ordered_json j;
+  j["passed"] = reasons.empty();
+  j["min_pass_rate"] = gate.min_pass_rate;
+  j["max_regressions"] =
+      gate.max_regressions ? ordered_json(*gate.max_regressions) : ordered_json(nullptr);
+  j["fail_on_drift"] = gate.fail_on_drift;
+  j["reasons"] = std::move(reasons);
+  return j;
+}
+
+void RunComparisons::add(const std::string& suite, const std::string& provider,
+                         const BaselineComparison& comparison, bool complete,
+                         ordered_json& baselines, SuiteGate& gate) {
+  baselines.push_back(comparison.to_json(provider, complete));
+  for (const auto& id : comparison.regressed()) {
+    gate.regressed.push_back(id);
+    regressions.push_back(id);
+  }
+  for (const auto& id : comparison.fixed()) {
+    fixed.push_back(id);
+  }
+  comparison.provider_changes(suite, provider, provider_changes);
+  BaselineComparison::Drift found = comparison.drift(suite, provider);
+  for (const DriftFinding& finding : found.findings) {
+    gate.drift_messages.push_back(finding.message);
+  }
+  for (auto& entry : found.entries) {
+    drift.push_back(std::move(entry));
+  }
+}
+
 } // namespace promptops::golden

@@ -89,4 +89,25 @@ struct SuiteGate {
 // count as failures). Empty: the gate passes.
 std::vector<std::string> gate_reasons(const SuiteGate& gate);
 
+// summary.json's suites[].gate, {"passed", "min_pass_rate", "max_regressions",
+// "fail_on_drift", "reasons"}, decided by gate_reasons; the reasons are also appended to
+// `all_reasons` (the run's gate).
+nlohmann::ordered_json gate_json(const SuiteGate& gate, nlohmann::ordered_json& all_reasons);
+
+// summary.json's comparison fields over a run's suites: `promptops test` against the
+// baselines and `promptops report --against` against another run make them alike.
+struct RunComparisons {
+  nlohmann::ordered_json regressions = nlohmann::ordered_json::array();
+  nlohmann::ordered_json fixed = nlohmann::ordered_json::array();
+  nlohmann::ordered_json provider_changes = nlohmann::ordered_json::array();
+  nlohmann::ordered_json drift = nlohmann::ordered_json::array();
+
+  // Adds `comparison`, of `suite` on `provider`: its entry to the suite's `baselines`, its
+  // regressed cases and drift findings to the suite's `gate`, and to the run's lists above.
+  // `complete`: as in BaselineComparison::to_json.
+  void add(const std::string& suite, const std::string& provider,
+           const BaselineComparison& comparison, bool complete, nlohmann::ordered_json& baselines,
+           SuiteGate& gate);
+};
+
 } // namespace promptops::golden

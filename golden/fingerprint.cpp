@@ -1,13 +1,13 @@
 #include "golden/fingerprint.hpp"
 
 #include "evaluators/text.hpp"
+#include "util/simdjson_parse.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <set>
-#include <simdjson.h>
 #include <variant>
 #include <vector>
 
@@ -187,21 +187,13 @@ std::optional<JsonValue> parse_json(std::string_view s) {
   if (text::nests_deeper(s, text::k_max_json_depth)) {
     return std::nullopt;
   }
-  // One parser and one padded buffer per thread, reused: most outputs are parsed without an
-  // allocation.
-  thread_local simdjson::dom::parser parser;
-  thread_local std::string padded;
-  if (padded.size() < s.size() + simdjson::SIMDJSON_PADDING) {
-    padded.resize(s.size() + simdjson::SIMDJSON_PADDING);
-  }
-  std::copy(s.begin(), s.end(), padded.begin());
+  // The element lives until this thread's next parse: fingerprint() walks it before then.
   simdjson::dom::element element;
-  const simdjson::error_code error =
-      parser.parse(padded.data(), s.size(), /*realloc_if_needed=*/false).get(element);
+  const simdjson::error_code error = util::parse_reused(s, element);
   if (!error) {
     return JsonValue(element);
   }
-  if (error != simdjson::NUMBER_ERROR && error != simdjson::NUMBER_OUT_OF_RANGE) {
+  if (!util::for_nlohmann(error)) {
     return std::nullopt;
   }
   try {

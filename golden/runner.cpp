@@ -1166,15 +1166,10 @@ private:
     bool gate_passed = true;
     ordered_json reasons = ordered_json::array();
     ordered_json suites = ordered_json::array();
-    ordered_json regressions = ordered_json::array();
-    ordered_json fixed = ordered_json::array();
-    ordered_json provider_changes = ordered_json::array();
-    ordered_json drift = ordered_json::array();
+    RunComparisons compared;
     const registry::Config& config = m_registry.config();
     for (const auto& ps : m_suites) {
       const Totals& t = m_per_suite[ps.suite.name];
-      const double min_rate =
-          ps.suite.gate.min_pass_rate.value_or(config.gate.min_pass_rate.value_or(1.0));
       ordered_json sj;
       sj["name"] = ps.suite.name;
       sj["file"] = ps.suite.display_path;
@@ -1190,69 +1185,34 @@ private:
       sj["candidates"] = std::move(cands);
       sj["totals"] = totals_json(t);
       sj["pass_rate"] = rate(t);
+      SuiteGate suite_gate;
+      suite_gate.suite = ps.suite.name;
+      suite_gate.cases = t.cases;
+      suite_gate.pass = t.pass;
+      suite_gate.error = t.error;
+      suite_gate.min_pass_rate =
+          ps.suite.gate.min_pass_rate.value_or(config.gate.min_pass_rate.value_or(1.0));
+      suite_gate.max_regressions = ps.suite.gate.max_regressions ? ps.suite.gate.max_regressions
+                                                                 : config.gate.max_regressions;
+      suite_gate.fail_on_drift =
+          (ps.suite.gate.fail_on_drift ? ps.suite.gate.fail_on_drift : config.gate.fail_on_drift)
+              .value_or(false);
       ordered_json baselines = ordered_json::array();
-      std::vector<std::string> suite_regressed;
-      std::vector<std::string> suite_drift;
       std::set<std::string> providers_seen;
       for (const auto& cand : ps.candidates) {
         const std::string& provider = cand.provider->settings.name;
         if (!providers_seen.insert(provider).second) {
           continue;
         }
-        auto found = m_comparisons.find(ps.suite.name + '\x1f' + provider);
-        if (found == m_comparisons.end()) {
-          continue;
-        }
-        const BaselineComparison& c = found->second;
-        baselines.push_back(
-            c.to_json(provider, m_selection.filters.empty() && !outcome.interrupted));
-        suite_regressed.insert(suite_regressed.end(), c.regressed().begin(), c.regressed().end());
-        for (const auto& id : c.regressed()) {
-          regressions.push_back(id);
-        }
-        for (const auto& id : c.fixed()) {
-          fixed.push_back(id);
-        }
-        c.provider_changes(ps.suite.name, provider, provider_changes);
-        BaselineComparison::Drift found_drift = c.drift(ps.suite.name, provider);
-        for (const DriftFinding& finding : found_drift.findings) {
-          suite_drift.push_back(finding.message);
-        }
-        for (auto& d : found_drift.entries) {
-          drift.push_back(std::move(d));
+        if (auto found = m_comparisons.find(ps.suite.name + '\x1f' + provider);
+            found != m_comparisons.end()) {
+          compared.add(ps.suite.name, provider, found->second,
+                       m_selection.filters.empty() && !outcome.interrupted, baselines, suite_gate);
         }
       }
       sj["baselines"] = std::move(baselines);
-      const std::optional<long long> max_regressions = ps.suite.gate.max_regressions
-                                                           ? ps.suite.gate.max_regressions
-                                                           : config.gate.max_regressions;
-      const bool fail_on_drift =
-          (ps.suite.gate.fail_on_drift ? ps.suite.gate.fail_on_drift : config.gate.fail_on_drift)
-              .value_or(false);
-      SuiteGate suite_gate{ps.suite.name,
-                           t.cases,
-                           t.pass,
-                           t.error,
-                           min_rate,
-                           max_regressions,
-                           fail_on_drift,
-                           std::move(suite_regressed),
-                           std::move(suite_drift)};
-      ordered_json suite_reasons = ordered_json::array();
-      for (std::string& reason : gate_reasons(suite_gate)) {
-        suite_reasons.push_back(reason);
-        reasons.push_back(std::move(reason));
-      }
-      const bool passed = suite_reasons.empty();
-      ordered_json gate;
-      gate["passed"] = passed;
-      gate["min_pass_rate"] = min_rate;
-      gate["max_regressions"] =
-          max_regressions ? ordered_json(*max_regressions) : ordered_json(nullptr);
-      gate["fail_on_drift"] = fail_on_drift;
-      gate["reasons"] = std::move(suite_reasons);
-      sj["gate"] = std::move(gate);
-      gate_passed = gate_passed && passed;
+      sj["gate"] = gate_json(suite_gate, reasons);
+      gate_passed = gate_passed && sj["gate"]["passed"].get<bool>();
       suites.push_back(std::move(sj));
     }
 
@@ -1261,10 +1221,10 @@ private:
     s["suites"] = std::move(suites);
     s["totals"] = totals_json(m_all);
     s["pass_rate"] = rate(m_all);
-    s["regressions"] = std::move(regressions);
-    s["fixed"] = std::move(fixed);
-    s["drift"] = std::move(drift);
-    s["provider_changes"] = std::move(provider_changes);
+    s["regressions"] = std::move(compared.regressions);
+    s["fixed"] = std::move(compared.fixed);
+    s["drift"] = std::move(compared.drift);
+    s["provider_changes"] = std::move(compared.provider_changes);
     ordered_json gate;
     gate["passed"] = gate_passed && !outcome.interrupted;
     if (outcome.interrupted) {

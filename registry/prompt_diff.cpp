@@ -32,60 +32,6 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
-struct Op {
-  char op;
-  const std::string* line;
-};
-
-// The edit script of `a` into `b`, with each run of changes written as its removals, then its
-// additions, the way diff and git show them (dtl may interleave them).
-std::vector<Op> edit_script(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  std::vector<Op> ops;
-  if (a.empty() || b.empty()) {
-    for (const auto& line : a) {
-      ops.push_back({'-', &line});
-    }
-    for (const auto& line : b) {
-      ops.push_back({'+', &line});
-    }
-    return ops;
-  }
-  dtl::Diff<std::string, std::vector<std::string>> diff(a, b);
-  diff.compose();
-  std::size_t i = 0;
-  std::size_t j = 0;
-  std::vector<Op> removed;
-  std::vector<Op> added;
-  auto flush = [&] {
-    ops.insert(ops.end(), removed.begin(), removed.end());
-    ops.insert(ops.end(), added.begin(), added.end());
-    removed.clear();
-    added.clear();
-  };
-  // Only the kinds of the edit script are used; the lines are taken from `a` and `b` by
-  // position, which keeps the pointers valid and checks that the script walks both texts.
-  for (const auto& [elem, info] : diff.getSes().getSequence()) {
-    if (info.type == dtl::SES_COMMON && i < a.size() && j < b.size()) {
-      flush();
-      ops.push_back({' ', &a[i++]});
-      ++j;
-    } else if (info.type == dtl::SES_DELETE && i < a.size()) {
-      removed.push_back({'-', &a[i++]});
-    } else if (info.type == dtl::SES_ADD && j < b.size()) {
-      added.push_back({'+', &b[j++]});
-    }
-  }
-  // Should dtl ever stop short, the rest is still shown as changed rather than lost.
-  for (; i < a.size(); ++i) {
-    removed.push_back({'-', &a[i]});
-  }
-  for (; j < b.size(); ++j) {
-    added.push_back({'+', &b[j]});
-  }
-  flush();
-  return ops;
-}
-
 std::string range(std::size_t start, std::size_t count) {
   return count == 1 ? std::to_string(start) : std::to_string(start) + "," + std::to_string(count);
 }
@@ -405,6 +351,55 @@ std::string TextDiff::unified() const {
     }
   }
   return out;
+}
+
+// dtl may interleave removals and additions: they are written out per run of changes.
+std::vector<LineEdit> edit_script(const std::vector<std::string>& a,
+                                  const std::vector<std::string>& b) {
+  std::vector<LineEdit> ops;
+  if (a.empty() || b.empty()) {
+    for (const auto& line : a) {
+      ops.push_back({'-', &line});
+    }
+    for (const auto& line : b) {
+      ops.push_back({'+', &line});
+    }
+    return ops;
+  }
+  dtl::Diff<std::string, std::vector<std::string>> diff(a, b);
+  diff.compose();
+  std::size_t i = 0;
+  std::size_t j = 0;
+  std::vector<LineEdit> removed;
+  std::vector<LineEdit> added;
+  auto flush = [&] {
+    ops.insert(ops.end(), removed.begin(), removed.end());
+    ops.insert(ops.end(), added.begin(), added.end());
+    removed.clear();
+    added.clear();
+  };
+  // Only the kinds of the edit script are used; the lines are taken from `a` and `b` by
+  // position, which keeps the pointers valid and checks that the script walks both texts.
+  for (const auto& [elem, info] : diff.getSes().getSequence()) {
+    if (info.type == dtl::SES_COMMON && i < a.size() && j < b.size()) {
+      flush();
+      ops.push_back({' ', &a[i++]});
+      ++j;
+    } else if (info.type == dtl::SES_DELETE && i < a.size()) {
+      removed.push_back({'-', &a[i++]});
+    } else if (info.type == dtl::SES_ADD && j < b.size()) {
+      added.push_back({'+', &b[j++]});
+    }
+  }
+  // Should dtl ever stop short, the rest is still shown as changed rather than lost.
+  for (; i < a.size(); ++i) {
+    removed.push_back({'-', &a[i]});
+  }
+  for (; j < b.size(); ++j) {
+    added.push_back({'+', &b[j]});
+  }
+  flush();
+  return ops;
 }
 
 std::vector<Hunk> diff_lines(const std::string& before, const std::string& after,

@@ -111,6 +111,18 @@ struct TextDiff {
   std::string unified() const;
 };
 
+// One line of an edit script: ' ' kept, '-' removed, '+' added; `line` points into the lines
+// the script was made from.
+struct LineEdit {
+  char op;
+  const std::string* line;
+};
+
+// The edit script of lines `a` into lines `b` (dtl), each run of changes written as its
+// removals, then its additions, the way diff and git show them.
+std::vector<LineEdit> edit_script(const std::vector<std::string>& a,
+                                  const std::vector<std::string>& b);
+
 // The unified diff of `before` and `after` (any bytes; lines end at '\n') with `context`
 // lines of context around each change; hunks closer than 2 * `context` lines merge. Empty
 // when the texts are equal.

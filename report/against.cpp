@@ -24,16 +24,6 @@ std::string pair_key(const std::string& suite, const std::string& provider) {
   return key;
 }
 
-bool flag(const ordered_json& object, const char* key) {
-  const auto it = object.is_object() ? object.find(key) : object.end();
-  return it != object.end() && it->is_boolean() && it->get<bool>();
-}
-
-std::size_t count(const ordered_json& object, const char* key) {
-  const auto it = object.is_object() ? object.find(key) : object.end();
-  return it != object.end() && it->is_number_unsigned() ? it->get<std::size_t>() : 0;
-}
-
 // RUN holds every case of its suites: not made with --filter, --provider or --shard, and not
 // interrupted. Only then do OTHER's cases it lacks count as removed.
 bool whole(const RunRecord& run) {
@@ -45,7 +35,7 @@ bool whole(const RunRecord& run) {
       shards != run.run.end() && shards->is_number_integer() && shards->get<long long>() > 1) {
     return false;
   }
-  return !flag(run.summary, "interrupted");
+  return !true_field(run.summary, "interrupted");
 }
 
 // OTHER's refs by suite, provider, prompt and version, from its summary's candidates.
@@ -150,10 +140,9 @@ golden::Baseline baseline_of(const RunRecord& other, const ResultGroup& group,
   return b;
 }
 
-// The suite's gate decided again with its recorded settings and the new comparison.
-ordered_json suite_gate(const ordered_json& suite, std::vector<std::string> regressed,
-                        std::vector<std::string> drift_messages, const std::string& reference,
-                        ordered_json& reasons) {
+// The suite's gate as RUN recorded it (its totals and settings), before the comparison adds
+// its regressions and drift.
+golden::SuiteGate recorded_gate(const ordered_json& suite, const std::string& reference) {
   const auto old = suite.find("gate");
   const ordered_json recorded =
       old != suite.end() && old->is_object() ? *old : ordered_json::object();
@@ -162,9 +151,9 @@ ordered_json suite_gate(const ordered_json& suite, std::vector<std::string> regr
       totals != suite.end() && totals->is_object() ? *totals : ordered_json::object();
   golden::SuiteGate gate;
   gate.suite = util::string_field(suite, "name");
-  gate.cases = count(t, "cases");
-  gate.pass = count(t, "pass");
-  gate.error = count(t, "error");
+  gate.cases = count_field(t, "cases");
+  gate.pass = count_field(t, "pass");
+  gate.error = count_field(t, "error");
   if (const auto min = recorded.find("min_pass_rate"); min != recorded.end() && min->is_number()) {
     gate.min_pass_rate = min->get<double>();
   }
@@ -172,29 +161,15 @@ ordered_json suite_gate(const ordered_json& suite, std::vector<std::string> regr
       max != recorded.end() && max->is_number_integer()) {
     gate.max_regressions = max->get<long long>();
   }
-  gate.fail_on_drift = flag(recorded, "fail_on_drift");
-  gate.regressed = std::move(regressed);
-  gate.drift_messages = std::move(drift_messages);
+  gate.fail_on_drift = true_field(recorded, "fail_on_drift");
   gate.reference = reference;
-  ordered_json suite_reasons = ordered_json::array();
-  for (std::string& reason : golden::gate_reasons(gate)) {
-    reasons.push_back(reason);
-    suite_reasons.push_back(std::move(reason));
-  }
-  ordered_json j;
-  j["passed"] = suite_reasons.empty();
-  j["min_pass_rate"] = gate.min_pass_rate;
-  j["max_regressions"] =
-      gate.max_regressions ? ordered_json(*gate.max_regressions) : ordered_json(nullptr);
-  j["fail_on_drift"] = gate.fail_on_drift;
-  j["reasons"] = std::move(suite_reasons);
-  return j;
+  return gate;
 }
 
 } // namespace
 
 AgainstRun compare_runs(RunRecord run, const RunRecord& other) {
-  if (flag(other.summary, "interrupted")) {
+  if (true_field(other.summary, "interrupted")) {
     throw InputError(std::string("run ") + other.run_id +
                      " was interrupted: the cases it lacks would look removed; complete it " +
                      "with promptops test --resume " + other.run_id + " first");
@@ -234,55 +209,32 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other) {
 
   // The summary's comparison fields and gates, as `promptops test` makes them.
   const bool complete = whole(run);
-  const bool interrupted = flag(summary, "interrupted");
+  const bool interrupted = true_field(summary, "interrupted");
   bool gate_passed = true;
   ordered_json reasons = ordered_json::array();
-  ordered_json regressions = ordered_json::array();
-  ordered_json fixed = ordered_json::array();
-  ordered_json provider_changes = ordered_json::array();
-  ordered_json drift = ordered_json::array();
+  golden::RunComparisons compared;
   if (const auto suites = summary.find("suites"); suites != summary.end() && suites->is_array()) {
     for (auto& suite : *suites) {
       if (!suite.is_object()) {
         continue;
       }
       const std::string name = util::string_field(suite, "name");
+      golden::SuiteGate gate = recorded_gate(suite, "run " + other.run_id);
       ordered_json entries = ordered_json::array();
-      std::vector<std::string> suite_regressed;
-      std::vector<std::string> suite_drift;
       std::set<std::string> providers_seen;
       for (const auto& c : array_field(suite, "candidates")) {
         const std::string provider = util::string_field(c, "provider");
         if (!providers_seen.insert(provider).second) {
           continue;
         }
-        const auto found = comparisons.find(pair_key(name, provider));
-        if (found == comparisons.end()) {
-          continue;
-        }
-        const golden::BaselineComparison& comparison = found->second;
-        entries.push_back(comparison.to_json(provider, complete));
-        for (const auto& id : comparison.regressed()) {
-          suite_regressed.push_back(id);
-          regressions.push_back(id);
-        }
-        for (const auto& id : comparison.fixed()) {
-          fixed.push_back(id);
-        }
-        comparison.provider_changes(name, provider, provider_changes);
-        golden::BaselineComparison::Drift found_drift = comparison.drift(name, provider);
-        for (const auto& finding : found_drift.findings) {
-          suite_drift.push_back(finding.message);
-        }
-        for (auto& d : found_drift.entries) {
-          drift.push_back(std::move(d));
+        if (const auto found = comparisons.find(pair_key(name, provider));
+            found != comparisons.end()) {
+          compared.add(name, provider, found->second, complete, entries, gate);
         }
       }
       suite["baselines"] = std::move(entries);
-      ordered_json gate = suite_gate(suite, std::move(suite_regressed), std::move(suite_drift),
-                                     "run " + other.run_id, reasons);
-      gate_passed = gate_passed && gate["passed"].get<bool>();
-      suite["gate"] = std::move(gate);
+      suite["gate"] = golden::gate_json(gate, reasons);
+      gate_passed = gate_passed && suite["gate"]["passed"].get<bool>();
     }
   }
   if (interrupted) {
@@ -300,10 +252,10 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other) {
     }
     reasons.push_back(std::move(said));
   }
-  summary["regressions"] = std::move(regressions);
-  summary["fixed"] = std::move(fixed);
-  summary["drift"] = std::move(drift);
-  summary["provider_changes"] = std::move(provider_changes);
+  summary["regressions"] = std::move(compared.regressions);
+  summary["fixed"] = std::move(compared.fixed);
+  summary["drift"] = std::move(compared.drift);
+  summary["provider_changes"] = std::move(compared.provider_changes);
   ordered_json gate;
   gate["passed"] = gate_passed && !interrupted;
   gate["reasons"] = std::move(reasons);
@@ -332,12 +284,12 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other) {
 
 int verdict_exit_code(const nlohmann::ordered_json& summary) {
   const auto totals = summary.is_object() ? summary.find("totals") : summary.end();
-  const bool errors = totals != summary.end() && count(*totals, "error") > 0;
-  if (errors || flag(summary, "interrupted")) {
+  const bool errors = totals != summary.end() && count_field(*totals, "error") > 0;
+  if (errors || true_field(summary, "interrupted")) {
     return 3;
   }
   const auto gate = summary.is_object() ? summary.find("gate") : summary.end();
-  return gate != summary.end() && flag(*gate, "passed") ? 0 : 1;
+  return gate != summary.end() && true_field(*gate, "passed") ? 0 : 1;
 }
 
 } // namespace promptops::report

@@ -1,10 +1,9 @@
 #include "report/html.hpp"
 
+#include "registry/prompt_diff.hpp"
 #include "report/junit.hpp"
 #include "util/hash.hpp"
 #include "util/json_fields.hpp"
-
-#include <dtl/dtl.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -190,16 +189,6 @@ const ordered_json& field(const ordered_json& object, const char* key) {
   return it == object.end() ? null_value : *it;
 }
 
-bool true_field(const ordered_json& object, const char* key) {
-  const ordered_json& value = field(object, key);
-  return value.is_boolean() && value.get<bool>();
-}
-
-std::size_t count_field(const ordered_json& object, const char* key) {
-  const ordered_json& value = field(object, key);
-  return value.is_number_unsigned() ? value.get<std::size_t>() : 0;
-}
-
 // A count as text: a number as it is, an array by its size, "-" otherwise.
 std::string count_text(const ordered_json& object, const char* key) {
   const ordered_json& value = field(object, key);
@@ -268,64 +257,6 @@ std::vector<std::string> split_lines(const std::string& text) {
   }
 }
 
-struct DiffLine {
-  char op; // ' ', '-', '+'
-  const std::string* text;
-};
-
-// The edit script of `a` into `b` (dtl), each run of changes as its removals, then its
-// additions, the way diff shows them.
-std::vector<DiffLine> edit_script(const std::vector<std::string>& a,
-                                  const std::vector<std::string>& b) {
-  std::vector<DiffLine> ops;
-  std::vector<DiffLine> removed;
-  std::vector<DiffLine> added;
-  const auto flush = [&] {
-    ops.insert(ops.end(), removed.begin(), removed.end());
-    ops.insert(ops.end(), added.begin(), added.end());
-    removed.clear();
-    added.clear();
-  };
-  std::size_t i = 0;
-  std::size_t j = 0;
-  if (a.empty() || b.empty()) {
-    for (; i < a.size(); ++i) {
-      ops.push_back({'-', &a[i]});
-    }
-    for (; j < b.size(); ++j) {
-      ops.push_back({'+', &b[j]});
-    }
-    return ops;
-  }
-  dtl::Diff<std::string, std::vector<std::string>> diff(a, b);
-  diff.compose();
-  // Lines are taken from `a` and `b` by position; dtl gives only the kinds.
-  for (const auto& [elem, info] : diff.getSes().getSequence()) {
-    if (info.type == dtl::SES_COMMON && i < a.size() && j < b.size()) {
-      flush();
-      ops.push_back({' ', &a[i++]});
-      ++j;
-    } else if (info.type == dtl::SES_DELETE && i < a.size()) {
-      removed.push_back({'-', &a[i++]});
-    } else if (info.type == dtl::SES_ADD && j < b.size()) {
-      added.push_back({'+', &b[j++]});
-    }
-  }
-  for (; i < a.size(); ++i) {
-    removed.push_back({'-', &a[i]});
-  }
-  for (; j < b.size(); ++j) {
-    added.push_back({'+', &b[j]});
-  }
-  flush();
-  return ops;
-}
-
-// The baseline's output against the run's as a folded unified line diff: changed lines with
-// a few lines of context, longer unchanged stretches collapsed, at most k_max_diff_shown bytes.
-// The lines the texts begin and end with in common are matched first; dtl gets at most
-// k_max_diff_lines of what is left on each side, which bounds its time (it grows with lines
-// times differences) whatever the outputs.
 // What the run is compared with: "run <id>" for `promptops report --against`, else the
 // baseline.
 std::string reference_of(const ordered_json& summary) {
@@ -333,6 +264,9 @@ std::string reference_of(const ordered_json& summary) {
   return against.empty() ? std::string("the baseline") : "run " + against;
 }
 
+// The lines the texts begin and end with in common are matched first; dtl gets at most
+// k_max_diff_lines of what is left on each side, which bounds its time (it grows with lines
+// times differences) whatever the outputs.
 std::string diff_html(std::string_view before_raw, std::string_view after_raw,
                       const std::string& reference) {
   const bool text_cut = before_raw.size() > k_max_diff_input || after_raw.size() > k_max_diff_input;
@@ -356,11 +290,11 @@ std::string diff_html(std::string_view before_raw, std::string_view after_raw,
   bool middle_cut = false;
   const std::vector<std::string> middle_a = middle(a, middle_cut);
   const std::vector<std::string> middle_b = middle(b, middle_cut);
-  std::vector<DiffLine> ops;
+  std::vector<registry::LineEdit> ops;
   for (std::size_t i = 0; i < prefix; ++i) {
     ops.push_back({' ', &a[i]});
   }
-  for (const DiffLine& op : edit_script(middle_a, middle_b)) {
+  for (const registry::LineEdit& op : registry::edit_script(middle_a, middle_b)) {
     ops.push_back(op);
   }
   if (!middle_cut) {
@@ -411,11 +345,11 @@ std::string diff_html(std::string_view before_raw, std::string_view after_raw,
       out += "<i>[... diff cut; the outputs are in results.jsonl and the baseline]</i>";
       break;
     }
-    const DiffLine& op = ops[k];
+    const registry::LineEdit& op = ops[k];
     const char* tag = op.op == '-' ? "del" : op.op == '+' ? "ins" : "span";
     std::string line(1, op.op);
     line += ' ';
-    line += truncate_utf8(*op.text, k_max_diff_line, " [... line cut]");
+    line += truncate_utf8(*op.line, k_max_diff_line, " [... line cut]");
     const std::string shown_line = std::string("<") + tag + ">" + esc(line) + "</" + tag + ">";
     bytes += shown_line.size();
     out += shown_line;

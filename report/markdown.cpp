@@ -64,11 +64,6 @@ std::string rate_text(const ordered_json& value) {
   return value.is_number() ? percent(value.get<double>()) : std::string("-");
 }
 
-std::size_t count(const ordered_json& object, const char* key) {
-  const auto it = object.is_object() ? object.find(key) : object.end();
-  return it != object.end() && it->is_number_unsigned() ? it->get<std::size_t>() : 0;
-}
-
 std::string count_text(const ordered_json& object, const char* key) {
   const auto it = object.is_object() ? object.find(key) : object.end();
   return it != object.end() && it->is_number() ? it->dump() : std::string("-");
@@ -95,10 +90,10 @@ std::string ids_cell(const ordered_json& ids) {
 std::string totals_line(const ordered_json& summary) {
   const ordered_json& totals =
       summary.contains("totals") ? summary["totals"] : ordered_json::object();
-  std::string out = std::to_string(count(totals, "cases")) +
-                    " cases: " + std::to_string(count(totals, "pass")) + " pass, " +
-                    std::to_string(count(totals, "fail")) + " fail, " +
-                    std::to_string(count(totals, "error")) + " error";
+  std::string out = std::to_string(count_field(totals, "cases")) +
+                    " cases: " + std::to_string(count_field(totals, "pass")) + " pass, " +
+                    std::to_string(count_field(totals, "fail")) + " fail, " +
+                    std::to_string(count_field(totals, "error")) + " error";
   if (const auto rate = summary.find("pass_rate"); rate != summary.end() && rate->is_number()) {
     out += " (" + percent(rate->get<double>()) + " pass)";
   }
@@ -121,7 +116,7 @@ std::string usage_line(const ordered_json& summary) {
                     count_text(summary, "cached") + " from the cache)");
   }
   if (const auto judge = summary.find("judge");
-      judge != summary.end() && judge->is_object() && count(*judge, "calls") > 0) {
+      judge != summary.end() && judge->is_object() && count_field(*judge, "calls") > 0) {
     std::string text = "judge calls: " + count_text(*judge, "calls");
     if (const auto cost = judge->find("cost"); cost != judge->end() && cost->is_number()) {
       char money[64];
@@ -186,9 +181,10 @@ std::string gate_cell(const ordered_json& suite, const ordered_json& summary) {
     return has_min ? std::string("✅ ") + min_text : std::string("✅");
   }
   const ordered_json& totals = suite.contains("totals") ? suite["totals"] : ordered_json::object();
-  const std::size_t cases = count(totals, "cases");
+  const std::size_t cases = count_field(totals, "cases");
   const double rate =
-      cases == 0 ? 1.0 : static_cast<double>(count(totals, "pass")) / static_cast<double>(cases);
+      cases == 0 ? 1.0
+                 : static_cast<double>(count_field(totals, "pass")) / static_cast<double>(cases);
   if (has_min && rate + 1e-12 < min->get<double>()) {
     return std::string("❌ ") + min_text;
   }
@@ -210,7 +206,7 @@ std::string gate_cell(const ordered_json& suite, const ordered_json& summary) {
       }
     }
   }
-  if (const std::size_t errors = count(totals, "error"); errors > 0) {
+  if (const std::size_t errors = count_field(totals, "error"); errors > 0) {
     return std::string("❌ ") + std::to_string(errors) + (errors == 1 ? " error" : " errors");
   }
   return "❌ failed";

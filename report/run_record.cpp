@@ -4,7 +4,6 @@
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
 #include "util/json_lines.hpp"
-#include "util/lines.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -82,18 +81,19 @@ RunRecord load_run(const std::filesystem::path& dir) {
   const std::string& text = *results_text;
   // A run killed mid-write leaves a last line without its newline: that case did not finish.
   const bool cut_short = !text.empty() && text.back() != '\n';
-  std::size_t last_line = 0;
-  util::for_each_line(text,
-                      [&last_line](std::size_t number, std::string_view) { last_line = number; });
   // The fingerprint (a third of a line) is for drift, which the reports do not compute.
   std::vector<util::JsonLine> lines = util::parse_json_object_lines(text, {"fingerprint"});
+  // The line cut short, if any, is the one that reaches the end of the text (its '\r' aside).
+  const auto is_last = [end = text.data() + text.size()](const util::JsonLine& line) {
+    return line.text.data() + line.text.size() + 1 >= end;
+  };
   record.results.reserve(lines.size());
   for (util::JsonLine& line : lines) {
     if (line.parsed) {
       record.results.push_back(std::move(line.value));
       continue;
     }
-    if (cut_short && line.number == last_line) {
+    if (cut_short && is_last(line)) {
       continue;
     }
     const ordered_json j = ordered_json::parse(line.text, nullptr, false);
@@ -287,6 +287,16 @@ const nlohmann::ordered_json& array_field(const nlohmann::ordered_json& object, 
   static const nlohmann::ordered_json empty = nlohmann::ordered_json::array();
   const auto it = object.is_object() ? object.find(key) : object.end();
   return it != object.end() && it->is_array() ? *it : empty;
+}
+
+bool true_field(const nlohmann::ordered_json& object, const char* key) {
+  const auto it = object.is_object() ? object.find(key) : object.end();
+  return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::size_t count_field(const nlohmann::ordered_json& object, const char* key) {
+  const auto it = object.is_object() ? object.find(key) : object.end();
+  return it != object.end() && it->is_number_unsigned() ? it->get<std::size_t>() : 0;
 }
 
 std::string percent(double rate) {

@@ -63,6 +63,10 @@ std::string group_name(const ResultGroup& group);
 // Helpers the report formats share.
 // `object[key]` when it is an array, else an empty array.
 const nlohmann::ordered_json& array_field(const nlohmann::ordered_json& object, const char* key);
+// `object[key]` when it is true, else false.
+bool true_field(const nlohmann::ordered_json& object, const char* key);
+// `object[key]` when it is an unsigned number, else 0.
+std::size_t count_field(const nlohmann::ordered_json& object, const char* key);
 // "97.5%" for 0.975.
 std::string percent(double rate);
 // The providers a summary's suite entry runs on, each once, in order: "openai, anthropic".

@@ -1,9 +1,9 @@
 #include "util/json_lines.hpp"
 
 #include "util/lines.hpp"
+#include "util/simdjson_parse.hpp"
 
 #include <algorithm>
-#include <simdjson.h>
 #include <string>
 #include <thread>
 
@@ -47,20 +47,21 @@ ordered_json to_json(const simdjson::dom::element& e) {
 
 } // namespace
 
-bool parse_json_object_line(std::string_view line, ordered_json& out,
-                            std::initializer_list<std::string_view> skip) {
-  // One parser and one padded buffer per thread, reused across lines.
+simdjson::error_code parse_reused(std::string_view text, simdjson::dom::element& out) {
   thread_local simdjson::dom::parser parser;
   thread_local std::string padded;
-  if (padded.size() < line.size() + simdjson::SIMDJSON_PADDING) {
-    padded.resize(line.size() + simdjson::SIMDJSON_PADDING);
+  if (padded.size() < text.size() + simdjson::SIMDJSON_PADDING) {
+    padded.resize(text.size() + simdjson::SIMDJSON_PADDING);
   }
-  std::copy(line.begin(), line.end(), padded.begin());
+  std::copy(text.begin(), text.end(), padded.begin());
+  return parser.parse(padded.data(), text.size(), /*realloc_if_needed=*/false).get(out);
+}
+
+bool parse_json_object_line(std::string_view line, ordered_json& out,
+                            std::initializer_list<std::string_view> skip) {
   simdjson::dom::element root;
-  const simdjson::error_code error =
-      parser.parse(padded.data(), line.size(), /*realloc_if_needed=*/false).get(root);
-  if (error == simdjson::NUMBER_ERROR) {
-    // A number simdjson cannot hold (an integer over 64 bits) that nlohmann takes as a double.
+  const simdjson::error_code error = parse_reused(line, root);
+  if (for_nlohmann(error)) {
     out = ordered_json::parse(line, nullptr, false);
     return out.is_object();
   }
