@@ -23,7 +23,8 @@ Action add_cache(CLI::App& app) {
     }
     const auto stats = cache.stats();
     print("cache: " + cache.dir().string() + "\nentries: " + std::to_string(stats.entries) +
-          "\nbytes: " + std::to_string(stats.bytes) + "\n");
+          "\nbytes: " + std::to_string(stats.bytes) +
+          "\non disk: " + std::to_string(stats.disk_bytes) + "\n");
     return 0;
   };
 }

@@ -15,6 +15,9 @@ find_package(Threads REQUIRED)
 # simdjson 3.0 (libsimdjson-dev): reads the big JSON of runs and baselines (results.jsonl, 100 MB
 # and more) and the outputs fingerprinted for drift, several times faster than nlohmann/json.
 find_package(simdjson 3.0 REQUIRED)          # target simdjson::simdjson
+# SQLite 3.40 (libsqlite3-dev): the response cache, one database with a commit per batch of
+# replies, where a file per reply cost more kernel time than the rest of a 0 ms run.
+find_package(SQLite3 3.37 REQUIRED)          # target SQLite::SQLite3
 if(PROMPTOPS_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)            # appends its dir to CMAKE_MODULE_PATH: include(Catch)
 endif()

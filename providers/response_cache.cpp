@@ -1,17 +1,14 @@
 #include "providers/response_cache.hpp"
 
 #include "util/error.hpp"
-#include "util/file.hpp"
 
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
-#include <functional>
+#include <mutex>
+#include <random>
+#include <sqlite3.h>
 #include <stdexcept>
-#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -21,19 +18,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The layout's version: a change of entry format gets a new folder, so that an old promptops
-// and a new one sharing a cache never read each other's entries.
-constexpr const char* k_layout = "v1";
-// A temporary file older than this is left over from a killed writer; clear() removes it.
-constexpr auto k_stale_temp_age = std::chrono::hours(1);
-
-bool is_entry_name(const std::string& name) {
-  return name.size() > 5 && name.front() != '.' && name.ends_with(".json");
-}
-
-bool is_temp_name(const std::string& name) {
-  return name.size() > 4 && name.front() == '.' && name.ends_with(".tmp");
-}
+// The layout's version: a change of storage gets a new folder, so that an old promptops and a
+// new one sharing a cache never read each other's entries. v1 was a file per entry.
+constexpr const char* k_layout = "v2";
+constexpr const char* k_old_layout = "v1";
+constexpr const char* k_database = "replies.sqlite3";
+// Another process may hold the write lock for a batch; wait this long for it.
+constexpr int k_busy_timeout_ms = 10000;
+constexpr auto k_busy_timeout = std::chrono::milliseconds(k_busy_timeout_ms);
+using Clock = std::chrono::steady_clock;
 
 void check_key(const std::string& key) {
   const bool hex = key.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -43,49 +36,80 @@ void check_key(const std::string& key) {
   }
 }
 
-// Unique across processes (pid), threads (thread id) and calls (counter), so that concurrent
-// writers of one key never share a temporary file.
-std::string temp_name(const std::string& rest) {
-  static std::atomic<std::uint64_t> counter{0};
-  return "." + rest + "." + std::to_string(::getpid()) + "-" +
-         std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())) + "-" +
-         std::to_string(counter.fetch_add(1, std::memory_order_relaxed)) + ".tmp";
+std::uintmax_t file_size_or_zero(const fs::path& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  return ec ? 0 : size;
 }
 
-std::optional<std::string> read_all(int fd) {
-  std::string out;
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
-    out.reserve(static_cast<std::size_t>(st.st_size));
-  }
-  char buffer[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return std::nullopt;
+// Entries of the v1 layout: <dir>/v1/<2 hex>/<rest>.json.
+std::uintmax_t count_old_entries(const fs::path& folder) {
+  std::uintmax_t n = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() > 5 && name.front() != '.' && name.ends_with(".json")) {
+      ++n;
     }
-    if (n == 0) {
-      return out;
-    }
-    out.append(buffer, static_cast<std::size_t>(n));
   }
+  return n;
 }
 
-// Remove a damaged entry, but only if the file at `path` is still the one that was read: a
-// writer may have renamed a good entry into place since.
-void remove_if_same(const fs::path& path, const struct stat& read) {
-  struct stat now {};
-  if (::stat(path.c_str(), &now) == 0 && now.st_dev == read.st_dev && now.st_ino == read.st_ino) {
-    ::unlink(path.c_str());
+class Statement {
+public:
+  Statement() = default;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() { sqlite3_finalize(m_stmt); }
+  sqlite3_stmt* get() const { return m_stmt; }
+  sqlite3_stmt** out() { return &m_stmt; }
+  void release() { m_stmt = nullptr; } // in a forked child: the parent's, never finalized here
+  void finalize() {
+    sqlite3_finalize(m_stmt);
+    m_stmt = nullptr;
   }
-}
+
+private:
+  sqlite3_stmt* m_stmt = nullptr;
+};
 
 } // namespace
 
-ResponseCache::ResponseCache(std::filesystem::path dir) : m_dir(std::move(dir)) {}
+// The connection and its prepared statements, behind one mutex.
+struct ResponseCache::Store {
+  std::mutex mutex;
+  sqlite3* db = nullptr;
+  pid_t pid = 0;
+  Statement select;
+  Statement upsert;
+  Statement remove;
+
+  ~Store() { close(); }
+
+  void close() {
+    if (db == nullptr) {
+      return;
+    }
+    if (pid != ::getpid()) {
+      // A connection is not to be used, nor closed, across fork: the parent still owns it.
+      select.release();
+      upsert.release();
+      remove.release();
+      db = nullptr;
+      return;
+    }
+    select.finalize();
+    upsert.finalize();
+    remove.finalize();
+    sqlite3_close_v2(db);
+    db = nullptr;
+  }
+};
+
+ResponseCache::ResponseCache(std::filesystem::path dir)
+    : m_dir(std::move(dir)), m_store(std::make_unique<Store>()) {}
+
+ResponseCache::~ResponseCache() = default;
 
 std::filesystem::path ResponseCache::default_dir() {
   // The XDG Base Directory spec says to ignore a relative XDG_CACHE_HOME.
@@ -100,131 +124,298 @@ std::filesystem::path ResponseCache::default_dir() {
   return fs::path("/tmp") / ("promptops-cache-" + std::to_string(::getuid()));
 }
 
+std::filesystem::path ResponseCache::database() const {
+  return m_dir / k_layout / k_database;
+}
+
+namespace {
+
+[[noreturn]] void fail(const fs::path& dir, const std::string& reason) {
+  throw RunError("cannot write to the response cache in \"" + dir.string() + "\": " + reason);
+}
+
+// What went wrong, in the system's words when it was the system (a folder without write
+// permission) and SQLite's otherwise (a full disk, a damaged file).
+std::string reason_of(sqlite3* db, int code) {
+  if (db != nullptr && sqlite3_system_errno(db) != 0 &&
+      ((code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_IOERR)) {
+    return std::strerror(sqlite3_system_errno(db));
+  }
+  return db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+}
+
+bool is_busy(int code) {
+  return (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED;
+}
+
+// 1 to 4 ms, different in each process, so that two waiting on each other do not retry in step.
+void pause_briefly() {
+  thread_local std::minstd_rand random(
+      static_cast<unsigned>(::getpid()) * 2654435761u +
+      static_cast<unsigned>(Clock::now().time_since_epoch().count()));
+  std::this_thread::sleep_for(std::chrono::microseconds(1000 + random() % 3000));
+}
+
+bool is_damaged(int code) {
+  return (code & 0xff) == SQLITE_NOTADB || (code & 0xff) == SQLITE_CORRUPT;
+}
+
+int exec(sqlite3* db, const char* sql) {
+  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+}
+
+// Turns the database to WAL mode unless it is already: the mode is kept in the file, and only
+// the change takes a lock that may be busy.
+int turn_to_wal(sqlite3* db) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr);
+  bool wal = false;
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+      const auto* mode = sqlite3_column_text(stmt, 0);
+      wal = mode != nullptr && std::strcmp(reinterpret_cast<const char*>(mode), "wal") == 0;
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_OK || wal) {
+    return rc;
+  }
+  return exec(db, "PRAGMA journal_mode=WAL");
+}
+
+// Opens the database with its table and statements; returns the SQLite result code.
+int open_store(ResponseCache::Store& store, const fs::path& path) {
+  int rc =
+      sqlite3_open_v2(path.c_str(), &store.db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  store.pid = ::getpid();
+  if (rc != SQLITE_OK) {
+    return rc;
+  }
+  sqlite3_extended_result_codes(store.db, 1);
+  sqlite3_busy_timeout(store.db, k_busy_timeout_ms);
+  // WAL: readers never wait for a writer, and a commit is one append. synchronous=NORMAL: no
+  // fsync per commit; a power cut may lose the last replies (a cache may), never corrupt it.
+  if ((rc = turn_to_wal(store.db)) != SQLITE_OK ||
+      (rc = exec(store.db, "PRAGMA synchronous=NORMAL")) != SQLITE_OK ||
+      (rc = exec(store.db, "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY NOT NULL, "
+                           "entry TEXT NOT NULL, stored INTEGER NOT NULL) WITHOUT ROWID")) !=
+          SQLITE_OK ||
+      (rc = sqlite3_prepare_v2(store.db, "SELECT entry FROM replies WHERE key = ?1", -1,
+                               store.select.out(), nullptr)) != SQLITE_OK ||
+      (rc = sqlite3_prepare_v2(store.db,
+                               "INSERT OR REPLACE INTO replies (key, entry, stored) "
+                               "VALUES (?1, ?2, ?3)",
+                               -1, store.upsert.out(), nullptr)) != SQLITE_OK ||
+      (rc = sqlite3_prepare_v2(
+           store.db,
+           "DELETE FROM replies WHERE key = ?1 AND CAST(entry AS BLOB) = CAST(?2 AS BLOB)", -1,
+           store.remove.out(), nullptr)) != SQLITE_OK) {
+    return rc;
+  }
+  return SQLITE_OK;
+}
+
+void remove_database(const fs::path& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    ::unlink((path.string() + suffix).c_str());
+  }
+}
+
+// Holds the store's connection open. With `create` false, a missing database is no
+// connection (false) rather than a new file, and any failure is false too; with `create` it
+// makes the folder and the file, replaces a file that is not a database, and throws RunError.
+bool connect(ResponseCache::Store& store, const fs::path& dir, const fs::path& path, bool create) {
+  if (store.db != nullptr && store.pid == ::getpid()) {
+    return true;
+  }
+  store.close();
+  if (!create) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      return false;
+    }
+  } else {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    // Another writer may have created it at the same moment; only a folder that is still
+    // missing is a failure.
+    if (ec && !fs::is_directory(path.parent_path())) {
+      fail(dir, ec.message());
+    }
+  }
+  int rc = open_store(store, path);
+  // SQLite does not wait on every lock: two processes making the database at once, one turns
+  // it to WAL while the other reads, and the loser gets SQLITE_BUSY at once. Wait for it here.
+  for (const auto deadline = Clock::now() + k_busy_timeout;
+       is_busy(rc) && Clock::now() < deadline;) {
+    store.close();
+    pause_briefly();
+    rc = open_store(store, path);
+  }
+  if (rc != SQLITE_OK && is_damaged(rc) && create) {
+    // Not a database, or a damaged one: a cache can start again.
+    store.close();
+    remove_database(path);
+    rc = open_store(store, path);
+  }
+  if (rc != SQLITE_OK) {
+    const std::string reason = reason_of(store.db, rc);
+    store.close();
+    if (!create) {
+      return false;
+    }
+    fail(dir, reason);
+  }
+  return true;
+}
+
+// A statement is reset and unbound when the scope ends, whatever happened in it.
+struct Reset {
+  sqlite3_stmt* stmt;
+  ~Reset() {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+  }
+};
+
+} // namespace
+
 std::optional<nlohmann::json> ResponseCache::get(const std::string& key) const {
   check_key(key);
-  const fs::path path = m_dir / k_layout / key.substr(0, 2) / (key.substr(2) + ".json");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    // Missing, or unreadable: either way the caller asks the provider.
-    return std::nullopt;
-  }
-  struct stat st {};
-  const bool have_stat = ::fstat(fd, &st) == 0;
-  std::optional<std::string> text = read_all(fd);
-  ::close(fd);
-  if (!text) {
-    return std::nullopt;
-  }
-  nlohmann::json entry = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (entry.is_discarded()) {
-    if (have_stat) {
-      remove_if_same(path, st);
+  std::string text;
+  {
+    std::lock_guard<std::mutex> lock(m_store->mutex);
+    if (!connect(*m_store, m_dir, database(), false)) {
+      return std::nullopt;
     }
-    return std::nullopt;
+    sqlite3_stmt* stmt = m_store->select.get();
+    const Reset reset{stmt};
+    sqlite3_bind_text(stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+      return std::nullopt; // none, or unreadable: either way the caller asks the provider
+    }
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, 0));
+    text.assign(data != nullptr ? data : "",
+                static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
   }
-  return entry;
+  nlohmann::json entry = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!entry.is_discarded()) {
+    return entry;
+  }
+  // Remove the damaged entry, but only if it is still the one read: a writer may have stored
+  // a good one since.
+  std::lock_guard<std::mutex> lock(m_store->mutex);
+  if (connect(*m_store, m_dir, database(), false)) {
+    sqlite3_stmt* stmt = m_store->remove.get();
+    const Reset reset{stmt};
+    sqlite3_bind_text(stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    sqlite3_step(stmt);
+  }
+  return std::nullopt;
 }
 
 void ResponseCache::put(const std::string& key, const nlohmann::json& entry) const {
-  check_key(key);
-  const fs::path folder = m_dir / k_layout / key.substr(0, 2);
-  const std::string rest = key.substr(2);
-  const fs::path path = folder / (rest + ".json");
-  // A provider's reply may hold invalid UTF-8; replace it rather than fail the run.
-  const std::string content = entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  const auto fail = [&](const std::string& reason) {
-    throw RunError("cannot write to the response cache in \"" + m_dir.string() + "\": " + reason);
-  };
+  put_many({{key, entry}});
+}
 
-  // Open first and create the folders only when missing: a warm cache then costs no stat.
-  fs::path temp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
-    temp = folder / temp_name(rest);
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      break;
+void ResponseCache::put_many(
+    const std::vector<std::pair<std::string, nlohmann::json>>& entries) const {
+  if (entries.empty()) {
+    return;
+  }
+  std::vector<std::string> texts;
+  texts.reserve(entries.size());
+  for (const auto& [key, entry] : entries) {
+    check_key(key);
+    // A provider's reply may hold invalid UTF-8; replace it rather than fail the run.
+    texts.push_back(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  const auto stored = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+
+  std::lock_guard<std::mutex> lock(m_store->mutex);
+  connect(*m_store, m_dir, database(), true);
+  sqlite3* db = m_store->db;
+  std::string reason;
+  const auto write_all = [&] {
+    // IMMEDIATE: take the write lock now, waiting for another process's batch if need be,
+    // rather than fail later when a read lock cannot be upgraded.
+    int rc = exec(db, "BEGIN IMMEDIATE");
+    for (std::size_t i = 0; rc == SQLITE_OK && i < entries.size(); ++i) {
+      sqlite3_stmt* stmt = m_store->upsert.get();
+      const Reset reset{stmt};
+      const std::string& key = entries[i].first;
+      sqlite3_bind_text(stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+      sqlite3_bind_text(stmt, 2, texts[i].data(), static_cast<int>(texts[i].size()), SQLITE_STATIC);
+      sqlite3_bind_int64(stmt, 3, stored);
+      rc = sqlite3_step(stmt);
+      rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
-    const int saved = errno;
-    if (saved == ENOENT) {
-      std::error_code ec;
-      fs::create_directories(folder, ec);
-      // Another writer may have created it at the same moment; only a folder that is still
-      // missing is a failure.
-      if (ec && !fs::is_directory(folder)) {
-        fail(ec.message());
+    if (rc == SQLITE_OK) {
+      rc = exec(db, "COMMIT");
+    }
+    if (rc != SQLITE_OK) {
+      reason = reason_of(db, rc); // before the rollback takes the connection's message
+      if (!sqlite3_get_autocommit(db)) {
+        exec(db, "ROLLBACK");
       }
-    } else if (saved != EEXIST && saved != EINTR) {
-      fail(std::strerror(saved));
     }
+    return rc;
+  };
+  int rc = write_all();
+  for (const auto deadline = Clock::now() + k_busy_timeout;
+       is_busy(rc) && Clock::now() < deadline;) {
+    pause_briefly();
+    rc = write_all();
   }
-  if (fd < 0) {
-    fail("cannot create a temporary file in \"" + folder.string() + "\"");
-  }
-  // No fsync: this is a cache. An entry cut short by a crash fails to parse and reads as a miss.
-  if (!util::write_all(fd, content)) {
-    const int saved = errno;
-    ::close(fd);
-    ::unlink(temp.c_str());
-    fail(std::strerror(saved));
-  }
-  if (::close(fd) != 0) {
-    const int saved = errno;
-    ::unlink(temp.c_str());
-    fail(std::strerror(saved));
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int saved = errno;
-    ::unlink(temp.c_str());
-    fail(std::strerror(saved));
+  if (rc != SQLITE_OK) {
+    fail(m_dir, reason);
   }
 }
 
 ResponseCache::Stats ResponseCache::stats() const {
   Stats stats;
-  std::error_code ec;
-  for (fs::directory_iterator shard(m_dir / k_layout, ec), end; !ec && shard != end;
-       shard.increment(ec)) {
-    std::error_code shard_ec;
-    for (fs::directory_iterator it(shard->path(), shard_ec); !shard_ec && it != end;
-         it.increment(shard_ec)) {
-      if (!is_entry_name(it->path().filename().string())) {
-        continue;
-      }
-      std::error_code size_ec;
-      const auto size = it->file_size(size_ec);
-      if (!size_ec && it->is_regular_file(size_ec)) {
-        ++stats.entries;
-        stats.bytes += size;
-      }
-    }
+  std::lock_guard<std::mutex> lock(m_store->mutex);
+  if (!connect(*m_store, m_dir, database(), false)) {
+    return stats;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(m_store->db,
+                         "SELECT count(*), coalesce(sum(length(CAST(entry AS BLOB))), 0) "
+                         "FROM replies",
+                         -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    stats.entries = static_cast<std::uintmax_t>(sqlite3_column_int64(stmt, 0));
+    stats.bytes = static_cast<std::uintmax_t>(sqlite3_column_int64(stmt, 1));
+  }
+  sqlite3_finalize(stmt);
+  for (const char* suffix : {"", "-wal"}) {
+    stats.disk_bytes += file_size_or_zero(database().string() + suffix);
   }
   return stats;
 }
 
 std::uintmax_t ResponseCache::clear() const {
   std::uintmax_t removed = 0;
-  const auto now = fs::file_time_type::clock::now();
-  std::error_code ec;
-  for (fs::directory_iterator shard(m_dir / k_layout, ec), end; !ec && shard != end;
-       shard.increment(ec)) {
-    std::error_code shard_ec;
-    for (fs::directory_iterator it(shard->path(), shard_ec); !shard_ec && it != end;
-         it.increment(shard_ec)) {
-      const std::string name = it->path().filename().string();
-      if (is_entry_name(name)) {
-        if (::unlink(it->path().c_str()) == 0) {
-          ++removed;
-        }
-      } else if (is_temp_name(name)) {
-        // A recent temporary file belongs to a writer still at work: leave it.
-        std::error_code time_ec;
-        const auto written = it->last_write_time(time_ec);
-        if (!time_ec && now - written > k_stale_temp_age) {
-          ::unlink(it->path().c_str());
-        }
-      }
-    }
+  const fs::path old = m_dir / k_old_layout;
+  if (std::error_code ec; fs::is_directory(old, ec)) {
+    removed += count_old_entries(old);
+    fs::remove_all(old, ec);
+  }
+  std::lock_guard<std::mutex> lock(m_store->mutex);
+  if (!connect(*m_store, m_dir, database(), false)) {
+    return removed;
+  }
+  if (exec(m_store->db, "DELETE FROM replies") == SQLITE_OK) {
+    removed += static_cast<std::uintmax_t>(sqlite3_changes64(m_store->db));
+    // Give the space back: best effort, since another process may be reading.
+    exec(m_store->db, "VACUUM");
+    exec(m_store->db, "PRAGMA wal_checkpoint(TRUNCATE)");
   }
   return removed;
 }

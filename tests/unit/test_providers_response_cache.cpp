@@ -6,9 +6,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <sqlite3.h>
 #include <stdexcept>
 #include <string>
 #include <sys/stat.h>
@@ -58,15 +62,49 @@ bool is_whole(const json& entry, const std::string& key) {
          entry["usage"]["output_tokens"] == 34;
 }
 
-std::size_t count_files(const fs::path& root, const std::string& suffix) {
-  std::size_t n = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file() && it->path().filename().string().ends_with(suffix)) {
-      ++n;
-    }
+// The database as another program sees it, through SQLite itself.
+class Database {
+public:
+  explicit Database(const fs::path& path) {
+    REQUIRE(sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    sqlite3_busy_timeout(m_db, 5000);
   }
-  return n;
+  ~Database() { sqlite3_close(m_db); }
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  // Runs `sql` with ?1 and ?2 bound; returns the first column of the first row, or nullopt.
+  std::optional<std::string> run(const char* sql, const std::string& a, const std::string& b = {}) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(m_db, sql, -1, &stmt, nullptr) == SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, a.data(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
+    if (sqlite3_bind_parameter_count(stmt) > 1) {
+      sqlite3_bind_text(stmt, 2, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+    }
+    std::optional<std::string> out;
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+      const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, 0));
+      out = std::string(data != nullptr ? data : "",
+                        static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
+    } else {
+      CHECK(rc == SQLITE_DONE);
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+private:
+  sqlite3* m_db = nullptr;
+};
+
+std::optional<std::string> stored_text(const fs::path& database, const std::string& key) {
+  return Database(database).run("SELECT entry FROM replies WHERE key = ?1", key);
+}
+
+// Overwrites the entry of `key` with `text`, as a damaged write would leave it.
+void store_text(const fs::path& database, const std::string& key, const std::string& text) {
+  Database(database).run("UPDATE replies SET entry = CAST(?2 AS BLOB) WHERE key = ?1", key, text);
+  REQUIRE(stored_text(database, key) == text);
 }
 
 // Sets or unsets an environment variable for one scope, restoring the old value after.
@@ -96,23 +134,25 @@ private:
 
 } // namespace
 
-TEST_CASE("providers::ResponseCache::put, get returns the entry from <dir>/v1/<2 hex>/<rest>.json",
+TEST_CASE("providers::ResponseCache::put, get returns the entry, kept in <dir>/v2/replies.sqlite3",
           "[providers]") {
   TempDir dir;
   const ResponseCache cache(dir.path() / "cache");
   CHECK(cache.dir() == dir.path() / "cache");
+  CHECK(cache.database() == dir.path() / "cache" / "v2" / "replies.sqlite3");
   const std::string key = "0123456789abcdef";
   const json entry = {{"output", "hi\nthere ✓"}, {"model", "gpt-4o-mini"}, {"cost", 0.25}};
   CHECK_FALSE(cache.get(key).has_value());
   cache.put(key, entry);
-  const auto file = dir.path() / "cache" / "v1" / "01" / "23456789abcdef.json";
-  REQUIRE(fs::is_regular_file(file));
-  CHECK(promptops::util::read_file(file) == entry.dump());
+  REQUIRE(fs::is_regular_file(cache.database()));
+  // Stored compactly, under its key, as another program reading the database sees it.
+  CHECK(stored_text(cache.database(), key) == entry.dump());
   const auto got = cache.get(key);
   REQUIRE(got.has_value());
   CHECK(*got == entry);
-  // No temporary file is left behind.
-  CHECK(count_files(dir.path() / "cache", ".tmp") == 0);
+  // A second cache object (another process, in effect) reads it too.
+  const ResponseCache other(dir.path() / "cache");
+  CHECK(other.get(key) == entry);
 }
 
 TEST_CASE("providers::ResponseCache::put, a second put of a key replaces the entry",
@@ -123,6 +163,28 @@ TEST_CASE("providers::ResponseCache::put, a second put of a key replaces the ent
   cache.put("aaaaaaaa", json{{"output", "second"}});
   CHECK(cache.get("aaaaaaaa") == json{{"output", "second"}});
   CHECK(cache.stats().entries == 1);
+}
+
+TEST_CASE("providers::ResponseCache::put_many, one batch, every entry readable after",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path());
+  std::vector<std::pair<std::string, json>> batch;
+  for (unsigned i = 0; i < 300; ++i) {
+    batch.emplace_back(key_for(i), reply(key_for(i), 3, static_cast<int>(i)));
+  }
+  // The same key twice in one batch: the later one wins.
+  batch.emplace_back(key_for(7), reply(key_for(7), 4, 999));
+  cache.put_many(batch);
+  CHECK(cache.stats().entries == 300);
+  CHECK((*cache.get(key_for(7)))["seq"] == 999);
+  CHECK((*cache.get(key_for(299)))["seq"] == 299);
+  // A bad key anywhere refuses the whole batch before anything is written.
+  batch.emplace_back("NOT-HEX", json::object());
+  batch[0].second["seq"] = -1;
+  CHECK_THROWS_AS(cache.put_many(batch), std::invalid_argument);
+  CHECK((*cache.get(key_for(0)))["seq"] == 0);
+  CHECK_NOTHROW(cache.put_many({}));
 }
 
 TEST_CASE("providers::ResponseCache::put, invalid UTF-8 in an entry is replaced, not fatal",
@@ -139,22 +201,57 @@ TEST_CASE("providers::ResponseCache::get, a damaged entry reads as a miss and is
           "[providers]") {
   TempDir dir;
   const ResponseCache cache(dir.path());
-  const auto file = dir.path() / "v1" / "cc" / "cccccccc.json";
+  cache.put("cccccccccc", json{{"output", "good"}});
+  cache.put("dddddddddd", json{{"output", "kept"}});
+  std::string damage;
   SECTION("empty") {
-    dir.write("v1/cc/cccccccc.json", "");
+    damage = "";
   }
   SECTION("cut short") {
-    dir.write("v1/cc/cccccccc.json", R"({"output": "half)");
+    damage = R"({"output": "half)";
   }
   SECTION("not JSON") {
-    dir.write("v1/cc/cccccccc.json", std::string("\x00\x01garbage", 9));
+    damage = std::string("\x00\x01garbage", 9);
   }
-  REQUIRE(fs::exists(file));
+  store_text(cache.database(), "cccccccccc", damage);
   CHECK_FALSE(cache.get("cccccccccc").has_value());
-  CHECK_FALSE(fs::exists(file));
+  CHECK(cache.stats().entries == 1);
+  CHECK(cache.get("dddddddddd") == json{{"output", "kept"}});
   // The key works again afterwards.
   cache.put("cccccccccc", json{{"output", "x"}});
   CHECK(cache.get("cccccccccc") == json{{"output", "x"}});
+}
+
+TEST_CASE("providers::ResponseCache, a file that is not a database is a miss, then replaced",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path());
+  SECTION("garbage") {
+    dir.write("v2/replies.sqlite3", std::string(5000, 'x'));
+  }
+  SECTION("empty") {
+    dir.write("v2/replies.sqlite3", "");
+  }
+  SECTION("a database cut short") {
+    {
+      const ResponseCache first(dir.path() / "first");
+      for (unsigned i = 0; i < 200; ++i) {
+        first.put(key_for(i), reply(key_for(i), 1, static_cast<int>(i)));
+      }
+    }
+    const std::string whole = promptops::util::read_file(dir.path() / "first/v2/replies.sqlite3");
+    REQUIRE(whole.size() > 8192);
+    dir.write("v2/replies.sqlite3", whole.substr(0, 5000));
+  }
+  // Whatever it holds, no read returns something that was not put.
+  for (unsigned i = 0; i < 200; ++i) {
+    const auto got = cache.get(key_for(i));
+    if (got) {
+      CHECK(is_whole(*got, key_for(i)));
+    }
+  }
+  cache.put("eeeeeeee", json{{"output", "fresh"}});
+  CHECK(cache.get("eeeeeeee") == json{{"output", "fresh"}});
 }
 
 TEST_CASE("providers::ResponseCache::get, a missing folder is a miss", "[providers]") {
@@ -174,13 +271,13 @@ TEST_CASE("providers::ResponseCache, a key that is not a lower-case hex digest i
   CHECK_THROWS_AS(cache.put("0123456/89", json::object()), std::invalid_argument);
 }
 
-TEST_CASE("providers::ResponseCache::stats and clear, count entries and bytes, not temp files",
-          "[providers]") {
+TEST_CASE("providers::ResponseCache::stats and clear, count entries and bytes", "[providers]") {
   TempDir dir;
   SECTION("a missing folder") {
     const ResponseCache cache(dir.path() / "missing");
     CHECK(cache.stats().entries == 0);
     CHECK(cache.stats().bytes == 0);
+    CHECK(cache.stats().disk_bytes == 0);
     CHECK(cache.clear() == 0);
     CHECK_FALSE(fs::exists(dir.path() / "missing"));
   }
@@ -192,20 +289,28 @@ TEST_CASE("providers::ResponseCache::stats and clear, count entries and bytes, n
       cache.put(key_for(i), entry);
       bytes += entry.dump().size();
     }
-    // A writer's temporary file is neither an entry nor removed by clear() while recent.
-    const auto temp = dir.write("v1/ab/.cdef0123.123-456-7.tmp", "{\"partial");
     const auto stats = cache.stats();
     CHECK(stats.entries == 20);
     CHECK(stats.bytes == bytes);
+    CHECK(stats.disk_bytes >= bytes);
     CHECK(cache.clear() == 20);
     CHECK(cache.stats().entries == 0);
     CHECK(cache.stats().bytes == 0);
-    CHECK(fs::exists(temp));
     CHECK_FALSE(cache.get(key_for(3)).has_value());
-    // One left by a killed writer an hour ago is.
-    fs::last_write_time(temp, fs::file_time_type::clock::now() - std::chrono::hours(2));
-    CHECK(cache.clear() == 0);
-    CHECK_FALSE(fs::exists(temp));
+    // The space is given back.
+    CHECK(cache.stats().disk_bytes < stats.disk_bytes);
+    cache.put(key_for(3), reply(key_for(3), 1, 3));
+    CHECK(cache.stats().entries == 1);
+  }
+  SECTION("the file-per-entry folder of earlier builds") {
+    dir.write("v1/ab/cdef0123.json", "{}");
+    dir.write("v1/ab/cdef0124.json", "{}");
+    dir.write("v1/cd/.ef0123.123-456-7.tmp", "{\"partial");
+    const ResponseCache cache(dir.path());
+    cache.put(key_for(1), reply(key_for(1), 1, 1));
+    CHECK(cache.stats().entries == 1);
+    CHECK(cache.clear() == 3);
+    CHECK_FALSE(fs::exists(dir.path() / "v1"));
   }
 }
 
@@ -229,13 +334,13 @@ TEST_CASE("providers::ResponseCache::put, an unwritable folder is a RunError nam
   // Permission bits do not stop root; check a read-only folder only when they apply.
   if (::geteuid() != 0) {
     const auto read_only = dir.path() / "ro";
-    fs::create_directories(read_only / "v1" / "de");
-    fs::permissions(read_only / "v1" / "de", fs::perms::owner_read | fs::perms::owner_exec);
+    fs::create_directories(read_only / "v2");
+    fs::permissions(read_only / "v2", fs::perms::owner_read | fs::perms::owner_exec);
     const ResponseCache ro(read_only);
     CHECK_THROWS_WITH(ro.put("deadbeef", json::object()),
                       "cannot write to the response cache in \"" + read_only.string() +
                           "\": Permission denied");
-    fs::permissions(read_only / "v1" / "de", fs::perms::owner_all);
+    fs::permissions(read_only / "v2", fs::perms::owner_all);
   }
 }
 
@@ -341,7 +446,6 @@ TEST_CASE("providers::ResponseCache, threads putting the same keys while others 
   CHECK(bad_reads == 0);
   CHECK(hits > 0);
   CHECK(cache.stats().entries == k_keys);
-  CHECK(count_files(dir.path(), ".tmp") == 0);
   for (unsigned k = 0; k < k_keys; ++k) {
     const auto got = cache.get(key_for(k));
     REQUIRE(got.has_value());
@@ -366,10 +470,12 @@ TEST_CASE("providers::ResponseCache, two processes putting the same keys", "[pro
           cache.put(key, reply(key, child, i));
           const auto got = cache.get(key);
           if (!got || !is_whole(*got, key)) {
+            std::fprintf(stderr, "child %d, put %d: %s\n", child, i, got ? "not whole" : "a miss");
             status = 1;
           }
         }
-      } catch (...) {
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "child %d: %s\n", child, e.what());
         status = 1;
       }
       ::_exit(status);
@@ -383,10 +489,66 @@ TEST_CASE("providers::ResponseCache, two processes putting the same keys", "[pro
     CHECK(WEXITSTATUS(status) == 0);
   }
   CHECK(cache.stats().entries == k_keys);
-  CHECK(count_files(dir.path(), ".tmp") == 0);
   for (unsigned k = 0; k < k_keys; ++k) {
     const auto got = cache.get(key_for(k));
     REQUIRE(got.has_value());
     CHECK(is_whole(*got, key_for(k)));
+  }
+}
+
+TEST_CASE("providers::ResponseCache, a writer killed in the middle of batches: each batch is "
+          "whole or absent, no entry is half-written",
+          "[providers]") {
+  TempDir dir;
+  constexpr unsigned k_batch = 400;
+  constexpr int k_batches = 40;
+  const auto key_of = [](int batch, unsigned i) {
+    return key_for(static_cast<unsigned>(batch) * k_batch + i);
+  };
+  for (int round = 0; round < 6; ++round) {
+    const ResponseCache cache(dir.path() / ("round" + std::to_string(round)));
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      for (int b = 0; b < k_batches; ++b) {
+        std::vector<std::pair<std::string, json>> batch;
+        for (unsigned i = 0; i < k_batch; ++i) {
+          batch.emplace_back(key_of(b, i), reply(key_of(b, i), b, static_cast<int>(i)));
+        }
+        try {
+          cache.put_many(batch);
+        } catch (...) {
+          ::_exit(1);
+        }
+      }
+      ::_exit(0);
+    }
+    // Kill it at a different moment each round: before, during and after its batches.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + round * 35));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    if (WIFEXITED(status)) {
+      CHECK(WEXITSTATUS(status) == 0);
+    }
+
+    std::uintmax_t present = 0;
+    for (int b = 0; b < k_batches; ++b) {
+      unsigned found = 0;
+      for (unsigned i = 0; i < k_batch; ++i) {
+        const auto got = cache.get(key_of(b, i));
+        if (got) {
+          ++found;
+          CHECK(is_whole(*got, key_of(b, i)));
+        }
+      }
+      INFO("round " << round << ", batch " << b);
+      CHECK((found == 0 || found == k_batch));
+      present += found;
+    }
+    CHECK(cache.stats().entries == present);
+    // And the cache goes on working.
+    cache.put("ffffffff", json{{"output", "after"}});
+    CHECK(cache.get("ffffffff") == json{{"output", "after"}});
   }
 }
