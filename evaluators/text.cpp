@@ -101,8 +101,23 @@ enum class Quotes { keep, escape };
 // byte where it stopped (s.size() when it took everything).
 std::size_t append_printable(std::string& out, std::string_view s, std::size_t begin,
                              std::size_t max_chars, Quotes quotes) {
+  // Printable ASCII is copied a run at a time: most of a reason is, and a code point at a time
+  // was 2% of a run's CPU.
+  const auto plain = [quotes](char c) {
+    return c >= 0x20 && c < 0x7F && (quotes == Quotes::keep || (c != '"' && c != '\\'));
+  };
   std::size_t i = begin;
   for (std::size_t chars = 0; i < s.size() && chars < max_chars; ++chars) {
+    if (plain(s[i])) {
+      std::size_t end = i + 1;
+      while (end < s.size() && chars + (end - i) < max_chars && plain(s[end])) {
+        ++end;
+      }
+      out.append(s.substr(i, end - i));
+      chars += end - i - 1;
+      i = end;
+      continue;
+    }
     const CodePoint c = decode(s, i);
     if (!c.valid) {
       append_hex(out, "\\x%02x", static_cast<unsigned char>(s[i]));

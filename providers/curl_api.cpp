@@ -39,6 +39,7 @@ CurlApi load() {
   get(api.easy_header, "curl_easy_header");
   get(api.easy_strerror, "curl_easy_strerror");
   get(api.easy_cleanup, "curl_easy_cleanup");
+  get(api.easy_reset, "curl_easy_reset");
   get(api.multi_init, "curl_multi_init");
   get(api.multi_setopt, "curl_multi_setopt");
   get(api.multi_add_handle, "curl_multi_add_handle");

@@ -16,6 +16,7 @@ struct CurlApi {
   decltype(&curl_easy_header) easy_header;
   decltype(&curl_easy_strerror) easy_strerror;
   decltype(&curl_easy_cleanup) easy_cleanup;
+  decltype(&curl_easy_reset) easy_reset;
   decltype(&curl_multi_init) multi_init;
   decltype(&curl_multi_setopt) multi_setopt;
   decltype(&curl_multi_add_handle) multi_add_handle;

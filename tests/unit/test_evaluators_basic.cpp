@@ -591,6 +591,12 @@ TEST_CASE("evaluators::text::quote, cuts on a character, not inside one", "[eval
   CHECK(text::printable("\xC0\xAF") == "\\xc0\\xaf");          // overlong
   CHECK(text::printable("\xED\xA0\x80") == "\\xed\\xa0\\x80"); // a surrogate
   CHECK(text::printable("日本語 ✓ 🙂") == "日本語 ✓ 🙂");
+  // Runs of plain ASCII are cut at the same character count as anything else.
+  CHECK(text::quote("abcdefghij", 4) == "\"abcd\xE2\x80\xA6\"");
+  CHECK(text::quote("abcd", 4) == "\"abcd\"");
+  CHECK(text::quote("ab\"cd\"ef", 5) == "\"ab\\\"cd\xE2\x80\xA6\"");
+  CHECK(text::quote("abé\ncdef", 5) == "\"abé\\nc\xE2\x80\xA6\"");
+  CHECK(text::printable("a\x1b[31mred\x7f!") == "a\\x1b[31mred\\x7f!");
 }
 
 TEST_CASE("evaluators::text::parse_output, where the JSON is", "[evaluators]") {
