@@ -1,5 +1,7 @@
 #include "evaluators/text.hpp"
 
+#include "util/json_lines.hpp"
+
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -184,8 +186,8 @@ std::pair<std::size_t, std::size_t> line_and_column(std::string_view s, std::siz
 }
 
 std::optional<json> parse_quietly(std::string_view s) {
-  json value = json::parse(s, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) {
+  json value;
+  if (!util::parse_json(s, value)) {
     return std::nullopt;
   }
   return value;
@@ -412,7 +414,11 @@ ParsedOutput parse_output(std::string_view output, Extract extract) {
   }
   std::string not_json;
   try {
-    result.value = json::parse(output);
+    if (json value; util::parse_json(output, value)) {
+      result.value = std::move(value);
+      return result;
+    }
+    result.value = json::parse(output); // throws, saying where
     return result;
   } catch (const json::parse_error& e) {
     if (trim(output).empty()) {

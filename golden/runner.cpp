@@ -18,6 +18,7 @@
 #include "util/free_at_exit.hpp"
 #include "util/json_fields.hpp"
 #include "util/json_pointer.hpp"
+#include "util/json_write.hpp"
 #include "util/lines.hpp"
 #include "util/suggest.hpp"
 
@@ -912,7 +913,7 @@ private:
     }
     ordered_json line = result_line(pc, flight.reply, flight.evaluations,
                                     pc.judges.empty() ? nullptr : &flight.judge, print);
-    m_results->append(line.dump(-1, ' ', false, json::error_handler_t::replace));
+    m_results->append(util::dump_json(line));
     tally(line, *m_outcome, std::move(print));
     ++m_ended;
     if (m_options.on_progress) {

@@ -1,6 +1,7 @@
 #include "golden/suite.hpp"
 
 #include "registry/document_check.hpp"
+#include "util/json_lines.hpp"
 #include "util/json_pointer.hpp"
 #include "util/lines.hpp"
 #include "util/suggest.hpp"
@@ -111,7 +112,9 @@ CaseFile parse_cases(std::string_view text, const std::string& display_path) {
     }
     nlohmann::json value;
     try {
-      value = nlohmann::json::parse(line);
+      if (!util::parse_json(line, value)) {
+        value = nlohmann::json::parse(line); // throws, saying where
+      }
     } catch (const nlohmann::json::parse_error& e) {
       std::string what = e.what();
       auto cut = what.find("syntax error while parsing");

@@ -4,6 +4,7 @@
 #include "util/hash.hpp"
 #include "util/json_fields.hpp"
 #include "util/json_pointer.hpp"
+#include "util/json_write.hpp"
 
 #include <cstdlib>
 
@@ -141,23 +142,47 @@ ProviderSettings settings_from_config(const registry::ProviderConfig& config,
 }
 
 std::string cache_key(const ProviderSettings& provider, const Request& request) {
-  json messages = json::array();
-  for (const auto& m : request.messages) {
-    messages.push_back({m.role, m.content});
+  // The canonical JSON of {"command", "endpoint", "messages": [[role, content]...], "model",
+  // "output_schema", "params", "sample" (after the first), "type", "v": 1}, keys sorted as
+  // nlohmann sorts them, hashed. Written out here rather than built as a json object: that
+  // copied the output schema for every request. The bytes are the same (a test checks).
+  std::string text = "{\"command\":";
+  util::append_json(text, json(provider.command));
+  text += ",\"endpoint\":";
+  util::append_json_string(text, provider.base_url);
+  text += ",\"messages\":[";
+  for (std::size_t i = 0; i < request.messages.size(); ++i) {
+    text += i == 0 ? "[" : ",[";
+    util::append_json_string(text, request.messages[i].role);
+    text += ',';
+    util::append_json_string(text, request.messages[i].content);
+    text += ']';
   }
-  // nlohmann::json keeps object keys sorted, so the dump is canonical.
-  json key = {{"v", 1},
-              {"type", provider.type},
-              {"endpoint", provider.base_url},
-              {"command", provider.command},
-              {"model", request.model},
-              {"params", request.params},
-              {"messages", std::move(messages)},
-              {"output_schema", request.output_schema ? *request.output_schema : json(nullptr)}};
+  text += "],\"model\":";
+  util::append_json_string(text, request.model);
+  text += ",\"output_schema\":";
+  if (request.output_schema) {
+    // One schema is shared by every request of a prompt: write it once per thread.
+    thread_local std::shared_ptr<const json> last_schema;
+    thread_local std::string last_text;
+    if (last_schema != request.output_schema) {
+      last_schema = request.output_schema;
+      last_text = util::dump_json(*last_schema);
+    }
+    text += last_text;
+  } else {
+    text += "null";
+  }
+  text += ",\"params\":";
+  util::append_json(text, request.params);
   if (request.sample > 0) {
-    key["sample"] = request.sample; // absent for the first, so older entries still match
+    text += ",\"sample\":" + std::to_string(request.sample); // absent for the first, so
+                                                             // older entries still match
   }
-  return util::sha256_hex(key.dump(-1, ' ', false, json::error_handler_t::replace));
+  text += ",\"type\":";
+  util::append_json_string(text, provider.type);
+  text += ",\"v\":1}";
+  return util::sha256_hex(text);
 }
 
 std::int64_t estimate_tokens(const Request& request) {

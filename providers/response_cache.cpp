@@ -1,6 +1,7 @@
 #include "providers/response_cache.hpp"
 
 #include "util/error.hpp"
+#include "util/json_write.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -332,7 +333,7 @@ void ResponseCache::put_many(
   for (const auto& [key, entry] : entries) {
     check_key(key);
     // A provider's reply may hold invalid UTF-8; replace it rather than fail the run.
-    texts.push_back(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    texts.push_back(util::dump_json(entry));
   }
   const auto stored = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())

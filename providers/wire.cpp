@@ -1,6 +1,8 @@
 #include "providers/wire.hpp"
 
 #include "util/json_fields.hpp"
+#include "util/json_lines.hpp"
+#include "util/json_write.hpp"
 
 #include <algorithm>
 
@@ -182,13 +184,13 @@ HttpCall build_call(const ProviderSettings& provider, const Request& request) {
     if (!key.empty()) {
       call.headers.emplace_back("x-api-key: " + key);
     }
-    call.body = anthropic_body(request).dump(-1, ' ', false, json::error_handler_t::replace);
+    call.body = util::dump_json(anthropic_body(request));
   } else {
     call.url = join_url(provider.base_url, "/chat/completions");
     if (!key.empty()) {
       call.headers.emplace_back("Authorization: Bearer " + key);
     }
-    call.body = openai_body(request).dump(-1, ' ', false, json::error_handler_t::replace);
+    call.body = util::dump_json(openai_body(request));
   }
   return call;
 }
@@ -209,7 +211,8 @@ WireOutcome read_response(const ProviderSettings& provider, long status, const s
                        key);
     return out;
   }
-  const json j = json::parse(body, nullptr, false);
+  json j;
+  util::parse_json(body, j);
   if (!j.is_object()) {
     out.retryable = true;
     out.error = "HTTP " + std::to_string(status) + " with a body that is not JSON (" +

@@ -13,20 +13,20 @@ namespace {
 
 using nlohmann::ordered_json;
 
-ordered_json to_json(const simdjson::dom::element& e) {
+template <class Json = ordered_json> Json to_json(const simdjson::dom::element& e) {
   switch (e.type()) {
   case simdjson::dom::element_type::OBJECT: {
-    ordered_json out = ordered_json::object();
+    Json out = Json::object();
     for (const simdjson::dom::key_value_pair member : simdjson::dom::object(e)) {
       // A repeated key keeps its last value, as nlohmann's parser does.
-      out[std::string(member.key)] = to_json(member.value);
+      out[std::string(member.key)] = to_json<Json>(member.value);
     }
     return out;
   }
   case simdjson::dom::element_type::ARRAY: {
-    ordered_json out = ordered_json::array();
+    Json out = Json::array();
     for (const simdjson::dom::element item : simdjson::dom::array(e)) {
-      out.push_back(to_json(item));
+      out.push_back(to_json<Json>(item));
     }
     return out;
   }
@@ -55,6 +55,18 @@ simdjson::error_code parse_reused(std::string_view text, simdjson::dom::element&
   }
   std::copy(text.begin(), text.end(), padded.begin());
   return parser.parse(padded.data(), text.size(), /*realloc_if_needed=*/false).get(out);
+}
+
+bool parse_json(std::string_view text, nlohmann::json& out) {
+  simdjson::dom::element root;
+  if (parse_reused(text, root) == simdjson::SUCCESS) {
+    out = to_json<nlohmann::json>(root);
+    return true;
+  }
+  // Whatever simdjson refuses (a big integer, nesting past its depth limit, bad JSON), nlohmann
+  // decides: the texts accepted and the values are nlohmann's.
+  out = nlohmann::json::parse(text, nullptr, false);
+  return !out.is_discarded();
 }
 
 bool parse_json_object_line(std::string_view line, ordered_json& out,

@@ -1,5 +1,7 @@
 #include "tests/fake_provider/fake_provider.hpp"
 
+#include "util/json_write.hpp"
+
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -552,48 +554,6 @@ ChatRequest read_chat_request(Wire wire, const std::string& body) {
   return chat;
 }
 
-// Append `text` as a JSON string, escaped exactly as nlohmann::json's dump() does. Every string
-// given here is valid UTF-8: it comes out of a parsed JSON body or rules file, or from the
-// options that start() checked.
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\b':
-      out += "\\b";
-      break;
-    case '\f':
-      out += "\\f";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (static_cast<unsigned char>(c) < 0x20) {
-        out += "\\u00";
-        out += k_hex[static_cast<unsigned char>(c) >> 4];
-        out += k_hex[static_cast<unsigned char>(c) & 0xf];
-      } else {
-        out += c;
-      }
-    }
-  }
-  out += '"';
-}
-
 // The answer body, written out directly: building it as a json object and dumping it took a
 // third of the fake's instructions per request. The keys are in nlohmann::json's (sorted)
 // order, so the bytes are those json{...}.dump() gave.
@@ -605,15 +565,15 @@ std::string answer_body(Wire wire, const ChatRequest& chat, const std::string& r
   out.reserve(320 + reply.size() + model.size() + fingerprint.size());
   if (wire == Wire::openai) {
     out += R"({"choices":[{"finish_reason":"stop","index":0,"message":{"content":)";
-    append_json_string(out, reply);
+    util::append_json_string(out, reply);
     out += R"(,"role":"assistant"}}],"created":)";
     out += std::to_string(k_created);
     out += R"(,"id":)";
-    append_json_string(out, "chatcmpl-fake" + body_hash);
+    util::append_json_string(out, "chatcmpl-fake" + body_hash);
     out += R"(,"model":)";
-    append_json_string(out, model);
+    util::append_json_string(out, model);
     out += R"(,"object":"chat.completion","system_fingerprint":)";
-    append_json_string(out, fingerprint);
+    util::append_json_string(out, fingerprint);
     out += R"(,"usage":{"completion_tokens":)";
     out += std::to_string(output_words);
     out += R"(,"prompt_tokens":)";
@@ -624,11 +584,11 @@ std::string answer_body(Wire wire, const ChatRequest& chat, const std::string& r
     return out;
   }
   out += R"({"content":[{"text":)";
-  append_json_string(out, reply);
+  util::append_json_string(out, reply);
   out += R"(,"type":"text"}],"id":)";
-  append_json_string(out, "msg_fake" + body_hash);
+  util::append_json_string(out, "msg_fake" + body_hash);
   out += R"(,"model":)";
-  append_json_string(out, model);
+  util::append_json_string(out, model);
   out += R"(,"role":"assistant","stop_reason":"end_turn","stop_sequence":null,)";
   out += R"("type":"message","usage":{"input_tokens":)";
   out += std::to_string(chat.input_words);
@@ -975,7 +935,7 @@ bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib:
     reply = *directives.reply;
   } else if (chat.wants_json) {
     reply = R"({"echo":)";
-    append_json_string(reply, chat.last_user);
+    util::append_json_string(reply, chat.last_user);
     reply += '}';
   } else {
     reply = "echo: " + chat.last_user;

@@ -2,6 +2,7 @@
 #include "providers/provider.hpp"
 #include "providers/wire.hpp"
 #include "util/error.hpp"
+#include "util/hash.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -177,6 +178,49 @@ TEST_CASE("cache_key: the same request whatever the params' order, any change a 
   const std::string with_key = cache_key(p, a);
   ::setenv("PROMPTOPS_TEST_WIRE_KEY", "sk-two", 1);
   CHECK(cache_key(p, a) == with_key);
+}
+
+TEST_CASE("cache_key: the SHA-256 of the request's canonical JSON, as nlohmann writes it",
+          "[providers]") {
+  // The key is written out by hand for speed; it must stay the hash of this document, or
+  // every cached reply would be missed after an upgrade.
+  const auto reference = [](const ProviderSettings& p, const Request& r) {
+    json messages = json::array();
+    for (const auto& m : r.messages) {
+      messages.push_back({m.role, m.content});
+    }
+    json key = {{"v", 1},
+                {"type", p.type},
+                {"endpoint", p.base_url},
+                {"command", p.command},
+                {"model", r.model},
+                {"params", r.params},
+                {"messages", std::move(messages)},
+                {"output_schema", r.output_schema ? *r.output_schema : json(nullptr)}};
+    if (r.sample > 0) {
+      key["sample"] = r.sample;
+    }
+    return promptops::util::sha256_hex(key.dump(-1, ' ', false, json::error_handler_t::replace));
+  };
+  ProviderSettings p = openai();
+  Request r = request();
+  CHECK(cache_key(p, r) == reference(p, r));
+  r.output_schema = std::make_shared<const json>(json::parse(
+      R"({"type": "object", "required": ["a"], "properties": {"a": {"enum": ["é", 1.5]}}})"));
+  CHECK(cache_key(p, r) == reference(p, r));
+  // Another schema object with other contents: not mistaken for the last one written.
+  Request other = r;
+  other.output_schema = std::make_shared<const json>(json::parse(R"({"type": "string"})"));
+  CHECK(cache_key(p, other) == reference(p, other));
+  CHECK(cache_key(p, other) != cache_key(p, r));
+  r.sample = 2;
+  r.messages[0].content =
+      "quote \" backslash \\ newline \n tab \t nul " + std::string(1, '\0') + " bad \xff utf-8 ✓";
+  r.params = json::parse(R"({"temperature": 0.7, "stop": ["\n"], "max_tokens": 100})");
+  CHECK(cache_key(p, r) == reference(p, r));
+  p.type = "exec";
+  p.command = {"/bin/sh", "-c", "echo hi"};
+  CHECK(cache_key(p, r) == reference(p, r));
 }
 
 TEST_CASE("expand_environment: ${VAR}, ${VAR:-default}, and an unset variable", "[providers]") {

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 using nlohmann::ordered_json;
 using promptops::util::parse_json_object_line;
@@ -72,5 +73,41 @@ TEST_CASE("util::parse_json_object_lines keeps order and line numbers, on two th
       CHECK_FALSE(line.value.contains("fingerprint"));
     }
     CHECK(bad == 1);
+  }
+}
+
+TEST_CASE("util::parse_json accepts what nlohmann accepts, with the same values and types",
+          "[util][json_lines]") {
+  std::vector<std::string> texts = {
+      R"({"id": "c1", "output": "Sure! \"quoted\" \u00e9\ud83d\ude00 tab\t", "score": 0.25})",
+      R"([1, -2, 3.5, "x", null, true, {"b": 1, "a": 2}])",
+      R"("just a string")",
+      "42",
+      "-0",
+      "-0.0",
+      "1e-400",
+      R"({"u": 18446744073709551615, "big": 123456789012345678901234567890})",
+      R"({"a": 1, "a": "last"})",
+      " \n {} \t",
+      // Refused by both.
+      "",
+      "{\"a\": 1",
+      "[1, 2] x",
+      "{\"a\": \"\xff\"}",
+      "{\"a\": 1e999}",
+      "{'a': 1}",
+      "NaN",
+  };
+  // Deeper than simdjson's limit (1,024): nlohmann still reads it.
+  texts.push_back(std::string(1500, '[') + std::string(1500, ']'));
+  for (const std::string& text : texts) {
+    CAPTURE(text.substr(0, 80));
+    nlohmann::json fast;
+    const nlohmann::json slow = nlohmann::json::parse(text, nullptr, false);
+    CHECK(promptops::util::parse_json(text, fast) == !slow.is_discarded());
+    if (!slow.is_discarded()) {
+      CHECK(fast == slow);
+      CHECK(fast.dump() == slow.dump()); // the same types: 42 an integer, 1e-400 a double
+    }
   }
 }
