@@ -16,6 +16,7 @@ namespace promptops::golden {
 namespace {
 
 using json = nlohmann::json;
+using ordered_json = nlohmann::ordered_json;
 namespace text = evaluators::text;
 
 constexpr std::size_t k_npos = std::string_view::npos;
@@ -1008,30 +1009,58 @@ Fingerprint fingerprint(std::string_view output) {
   return fp;
 }
 
-json to_json(const Fingerprint& fp) {
-  json out = json::object();
-  out["v"] = k_fingerprint_version;
+json to_json(const Fingerprint& fp) { return json(to_ordered_json(fp)); }
+
+namespace {
+
+using Members = std::vector<std::pair<std::string, ordered_json>>;
+
+// An object of `members` in nlohmann::json's order: keys sorted, the last of a repeated key
+// kept (as assigning it again does in a json object).
+ordered_json sorted_object(Members members) {
+  std::stable_sort(members.begin(), members.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  ordered_json out = ordered_json::object();
+  auto& object = out.get_ref<ordered_json::object_t&>();
+  object.reserve(members.size());
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i + 1 < members.size() && members[i + 1].first == members[i].first) {
+      continue;
+    }
+    // The keys are unique now: append without ordered_map's search for an existing one.
+    object.std::vector<ordered_json::object_t::value_type>::emplace_back(
+        std::move(members[i].first), std::move(members[i].second));
+  }
+  return out;
+}
+
+} // namespace
+
+ordered_json to_ordered_json(const Fingerprint& fp) {
+  Members members;
+  members.reserve(fp.categorical.size() + fp.numeric.size() + 2);
+  members.emplace_back("v", k_fingerprint_version);
   for (const auto& [name, value] : fp.categorical) {
-    out[text::printable(name)] = text::printable(value);
+    members.emplace_back(text::printable(name), text::printable(value));
   }
   for (const auto& [name, value] : fp.numeric) {
     if (!std::isfinite(value)) {
       continue;
     }
     if (value == std::floor(value) && std::abs(value) < 9.0e15) {
-      out[text::printable(name)] = static_cast<std::int64_t>(value);
+      members.emplace_back(text::printable(name), static_cast<std::int64_t>(value));
     } else {
-      out[text::printable(name)] = value;
+      members.emplace_back(text::printable(name), value);
     }
   }
   if (!fp.excerpts.empty()) {
-    json excerpts = json::object();
+    Members excerpts;
     for (const auto& [name, value] : fp.excerpts) {
-      excerpts[text::printable(name)] = text::printable(value);
+      excerpts.emplace_back(text::printable(name), text::printable(value));
     }
-    out["excerpts"] = std::move(excerpts);
+    members.emplace_back("excerpts", sorted_object(std::move(excerpts)));
   }
-  return out;
+  return sorted_object(std::move(members));
 }
 
 namespace {

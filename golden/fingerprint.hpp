@@ -101,6 +101,9 @@ Fingerprint fingerprint(std::string_view output);
 // {"v":1,"code_fence":"none",...,"length":42,"lines":1,"excerpts":{...}}. Every string in it is
 // valid UTF-8.
 nlohmann::json to_json(const Fingerprint& fp);
+// The same object, members in the same (sorted) order, as an ordered_json: a result line holds
+// it without converting one type into the other.
+nlohmann::ordered_json to_ordered_json(const Fingerprint& fp);
 
 // A fingerprint read back from to_json()'s form, or std::nullopt when `value` is not one of the
 // current version (the caller then recomputes it from the output). Strings are made printable

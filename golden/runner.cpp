@@ -953,7 +953,10 @@ private:
                            const std::optional<Fingerprint>& print) const {
     const PlannedSuite& ps = m_suites[pc.suite];
     const PlannedCandidate& cand = ps.candidates[pc.candidate];
-    ordered_json o; // SPEC's order, for people reading the file
+    ordered_json o = ordered_json::object(); // SPEC's order, for people reading the file
+    // Room for every member at once: growing the member vector copies each (const) key, which
+    // was most of the cost of building a line.
+    o.get_ref<ordered_json::object_t&>().reserve(24);
     o["id"] = pc.test_case->id;
     o["suite"] = ps.suite.name;
     o["prompt"] = cand.prompt->prompt.name;
@@ -971,7 +974,8 @@ private:
       bool pass = true;
       bool undecided = false;
       for (const evaluators::Evaluation& e : scored) {
-        ordered_json ej;
+        ordered_json ej = ordered_json::object();
+        ej.get_ref<ordered_json::object_t&>().reserve(6);
         ej["type"] = e.type;
         ej["pass"] = e.pass;
         ej["score"] = e.score;
@@ -1008,7 +1012,7 @@ private:
                                                        : ordered_json(nullptr);
     o["usage"] = std::move(usage);
     o["cost"] = reply.cost ? ordered_json(*reply.cost) : ordered_json(nullptr);
-    o["fingerprint"] = print ? ordered_json(to_json(*print)) : ordered_json(nullptr);
+    o["fingerprint"] = print ? to_ordered_json(*print) : ordered_json(nullptr);
     o["system_fingerprint"] = reply.system_fingerprint.empty()
                                   ? ordered_json(nullptr)
                                   : ordered_json(reply.system_fingerprint);

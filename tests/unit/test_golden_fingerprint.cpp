@@ -395,6 +395,32 @@ TEST_CASE("golden::fingerprint, huge and malformed outputs", "[golden][fingerpri
   }
 }
 
+TEST_CASE("golden::to_ordered_json, the same members in the same order as to_json",
+          "[golden][fingerprint]") {
+  const std::string outputs[] = {
+      "Sure:\n```json\n{\"a\": 1}\n```",
+      "plain text",
+      "",
+      "# Title\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+      "I'm sorry, I can't help with that.",
+      "{\"id\": 1, \"name\": \"x\", \"tags\": [\"a\"], \"nested\": {\"deep\": [1, 2.5]}}",
+      std::string("\xff\xfe\x1b[31mSure\x1b[0m\x80\n{\"a\": [\"\xc3\x28\"]}\n\xed\xa0\x80"),
+      "<answer>42</answer> \\boxed{7} **bold** trailing   ",
+  };
+  for (const std::string& output : outputs) {
+    CAPTURE(output);
+    const Fingerprint fp = fingerprint(output);
+    CHECK(to_ordered_json(fp).dump() == to_json(fp).dump());
+  }
+  // A feature named like another, or like "v", keeps the last value, as a json object does.
+  Fingerprint odd = fingerprint("x");
+  odd.categorical["v"] = "categorical";
+  odd.numeric["v"] = 7;
+  odd.excerpts["b"] = "second";
+  odd.excerpts["a"] = "first";
+  CHECK(to_ordered_json(odd).dump() == to_json(odd).dump());
+}
+
 TEST_CASE("golden::to_json, compact with sorted keys, and read back", "[golden][fingerprint]") {
   const Fingerprint fp = fingerprint("Sure:\n```json\n{\"a\": 1}\n```");
   CHECK(
