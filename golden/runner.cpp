@@ -23,16 +23,22 @@
 #include "util/suggest.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
+#include <deque>
+#include <exception>
 #include <fcntl.h>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -47,6 +53,9 @@ namespace judge = evaluators::judge;
 // Cases given to the engine and not yet written, at least: far above a provider's usual
 // concurrency (it grows to four times the largest), far below a large suite.
 constexpr std::size_t k_cases_in_flight = 1024;
+// Ended cases waiting for the scoring thread; the engine's thread waits when it is this far
+// ahead.
+constexpr std::size_t k_cases_to_score = 1024;
 
 // One suite with everything a run needs, checked before any request is sent.
 struct PlannedCandidate {
@@ -352,6 +361,9 @@ public:
     {
       providers::CallEngine engine(engine_options);
       m_engine = &engine;
+      // Declared after the engine, so ended first: every case queued is written before the
+      // engine and the results file go.
+      const ScoringThread scoring(*this);
       // Cases enter the engine a window at a time, the next as one is written: a fast
       // candidate (echo, the cache) would otherwise run far ahead of slow judges and hold
       // every case's output and judge requests in memory at once.
@@ -366,6 +378,9 @@ public:
       }
       engine.run();
       m_engine = nullptr;
+    }
+    if (m_score_error) {
+      std::rethrow_exception(m_score_error);
     }
     const std::size_t ended = m_ended;
     const std::size_t total = m_total;
@@ -755,6 +770,9 @@ private:
   // A call ended: a candidate's (score it, and ask its judges) or a judge's (when it was the
   // case's last, score the judges and write the case).
   void job_done(std::size_t job, const providers::Reply& reply) {
+    if (m_score_failed.load()) {
+      std::rethrow_exception(m_score_error); // the results could not be written: stop the run
+    }
     const JobTag tag = m_tags[job];
     const PlannedCase& pc = m_cases[tag.planned];
     if (tag.slot < 0) {
@@ -765,14 +783,13 @@ private:
       }
       CaseInFlight flight;
       flight.reply = reply;
-      if (reply.ok) {
-        flight.evaluations = evaluate_case(pc, reply);
-        if (!pc.judges.empty()) {
-          ask_judges(tag.planned, flight);
-        }
+      if (reply.ok && !pc.judges.empty()) {
+        // The judges' slots; the other evaluators score on the scoring thread.
+        flight.evaluations.resize(pc.evaluators.size());
+        ask_judges(tag.planned, flight);
       }
       if (flight.pending == 0) {
-        finish_case(pc, flight);
+        finish_case(tag.planned, std::move(flight));
       } else {
         m_in_flight.emplace(tag.planned, std::move(flight));
       }
@@ -787,7 +804,7 @@ private:
     flight.answers[static_cast<std::size_t>(tag.slot)][tag.answer] =
         judge::Answer{reply.ok, reply.output, reply.error};
     if (--flight.pending == 0) {
-      finish_case(pc, flight);
+      finish_case(tag.planned, std::move(flight));
       m_in_flight.erase(it);
     }
   }
@@ -889,8 +906,10 @@ private:
     }
   }
 
-  // The judges' answers read, then the case's line written and counted.
-  void finish_case(const PlannedCase& pc, CaseInFlight& flight) {
+  // The judges' answers read, then the case handed to the scoring thread; the engine's thread
+  // goes on with the next case.
+  void finish_case(std::size_t planned, CaseInFlight flight) {
+    const PlannedCase& pc = m_cases[planned];
     for (auto& [slot, answers] : flight.answers) {
       const judge::Options& o = pc.judges[slot]->options;
       evaluators::Evaluation e;
@@ -906,6 +925,89 @@ private:
       evaluators::label(pc.evaluators[slot], e);
       flight.evaluations[slot] = std::move(e);
     }
+    {
+      std::unique_lock<std::mutex> lock(m_score_mutex);
+      m_score_room.wait(lock, [this] {
+        return m_score_queue.size() < k_cases_to_score || m_score_failed.load();
+      });
+      m_score_queue.emplace_back(planned, std::move(flight));
+      if (m_score_queue.size() == 1) {
+        m_score_wake.notify_one(); // it may be waiting for work; otherwise it is busy
+      }
+    }
+    ++m_ended;
+    if (m_options.on_progress) {
+      m_options.on_progress(m_ended, m_total);
+    }
+    if (m_next_todo < m_todo.size()) {
+      add_next_case();
+    }
+  }
+
+  // Scoring, the case's line and the totals run on a thread of their own while the engine's
+  // thread calls providers: they were more than half of a 0 ms run's work on one core. Every
+  // evaluator (but the judges, scored above), the fingerprinter, the results file and the
+  // totals are used from this thread only while the engine runs.
+  class ScoringThread {
+  public:
+    explicit ScoringThread(Runner& runner) : m_runner(runner) {
+      m_runner.m_score_closing = false;
+      m_thread = std::thread([this] { m_runner.score_cases(); });
+    }
+    ~ScoringThread() {
+      {
+        std::lock_guard<std::mutex> lock(m_runner.m_score_mutex);
+        m_runner.m_score_closing = true;
+      }
+      m_runner.m_score_wake.notify_one();
+      m_thread.join();
+    }
+    ScoringThread(const ScoringThread&) = delete;
+    ScoringThread& operator=(const ScoringThread&) = delete;
+
+  private:
+    Runner& m_runner;
+    std::thread m_thread;
+  };
+
+  void score_cases() {
+    std::unique_lock<std::mutex> lock(m_score_mutex);
+    for (;;) {
+      m_score_wake.wait(lock, [this] { return m_score_closing || !m_score_queue.empty(); });
+      if (m_score_queue.empty()) {
+        return; // closing, and every case written
+      }
+      auto [planned, flight] = std::move(m_score_queue.front());
+      m_score_queue.pop_front();
+      const bool was_full = m_score_queue.size() + 1 == k_cases_to_score;
+      lock.unlock();
+      if (was_full) {
+        m_score_room.notify_one();
+      }
+      if (!m_score_failed.load()) {
+        try {
+          write_case(m_cases[planned], flight);
+        } catch (...) {
+          m_score_error = std::current_exception();
+          m_score_failed.store(true);
+          m_score_room.notify_one();
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  // The case scored, its line written and counted.
+  void write_case(const PlannedCase& pc, CaseInFlight& flight) {
+    if (flight.reply.ok) {
+      std::vector<evaluators::Evaluation> scored = evaluate_case(pc, flight.reply);
+      for (std::size_t i = 0; i < pc.judges.size() && i < scored.size(); ++i) {
+        if (pc.judges[i] != nullptr) {
+          scored[i] = std::move(flight.evaluations[i]);
+        }
+      }
+      flight.evaluations = std::move(scored);
+    }
     // The fingerprint is computed once: written into the line and kept for drift.
     std::optional<Fingerprint> print;
     if (flight.reply.ok) {
@@ -915,13 +1017,6 @@ private:
                                     pc.judges.empty() ? nullptr : &flight.judge, print);
     m_results->append(util::dump_json(line));
     tally(line, *m_outcome, std::move(print));
-    ++m_ended;
-    if (m_options.on_progress) {
-      m_options.on_progress(m_ended, m_total);
-    }
-    if (m_next_todo < m_todo.size()) {
-      add_next_case();
-    }
   }
 
   std::shared_ptr<const jsonschema::Validator>
@@ -1278,7 +1373,15 @@ private:
   RunOutcome* m_outcome = nullptr;
   std::size_t m_ended = 0;
   std::size_t m_total = 0;
-  JudgeStats m_judge; // over the run
+  // The scoring thread's queue (see ScoringThread).
+  std::mutex m_score_mutex;
+  std::condition_variable m_score_wake; // a case queued, or closing
+  std::condition_variable m_score_room; // the queue has room again, or scoring failed
+  std::deque<std::pair<std::size_t, CaseInFlight>> m_score_queue; // planned case, its call
+  bool m_score_closing = false;
+  std::atomic<bool> m_score_failed{false};
+  std::exception_ptr m_score_error; // set by the scoring thread before m_score_failed
+  JudgeStats m_judge;               // over the run
   std::map<std::string, Totals> m_per_suite;
   std::map<std::string, BaselineComparison> m_comparisons; // suite \x1f provider
   Totals m_all;
