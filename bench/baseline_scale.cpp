@@ -93,27 +93,17 @@ struct Options {
 };
 
 // One finished run of promptops.
-struct Run {
-  double wall_s = 0;
-  double cpu_s = 0; // the child's user + system time
-  double maxrss_mb = 0;
-  std::string out;
-};
+using Run = bench::Spawned;
 
 // Runs `args` in `cwd` with `env`, stdout and stderr into files of `scratch`; fails unless it
 // exits with `expected_exit`.
 Run run_promptops(const std::vector<std::string>& args, const fs::path& cwd,
                   const std::vector<std::string>& env, const fs::path& scratch, int expected_exit) {
-  bench::Spawned s;
   try {
-    s = bench::spawn_and_wait(args, cwd, env, scratch);
+    return bench::spawn_expecting(args, cwd, env, scratch, expected_exit);
   } catch (const bench::BenchError& e) {
     fail(e.what());
   }
-  if (std::string why; !bench::exited_with(s, expected_exit, args, why)) {
-    fail(why);
-  }
-  return Run{s.wall_s, s.cpu_s, s.maxrss_mb, std::move(s.out)};
 }
 
 // ---- The generated data ---------------------------------------------------------------------
@@ -487,18 +477,14 @@ int main(int argc, char** argv) {
   }
 
   fs::path dir;
-  if (o.keep.empty()) {
-    char pattern[] = "/tmp/promptops-baseline-scale-XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) {
-      fail("mkdtemp failed");
-    }
-    dir = pattern;
-  } else {
-    dir = fs::absolute(o.keep);
-    fs::remove_all(dir / "registry");
-    fs::remove_all(dir / "aside");
-    fs::remove_all(dir / "reports");
+  try {
+    dir = bench::work_folder(o.keep, "baseline-scale");
+  } catch (const bench::BenchError& e) {
+    fail(e.what());
   }
+  fs::remove_all(dir / "registry");
+  fs::remove_all(dir / "aside");
+  fs::remove_all(dir / "reports");
   g_dir = dir;
   const fs::path registry = dir / "registry";
   const fs::path aside = dir / "aside";

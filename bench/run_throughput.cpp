@@ -300,17 +300,13 @@ int main(int argc, char** argv) {
   }
 
   fs::path dir;
-  if (o.keep.empty()) {
-    char pattern[] = "/tmp/promptops-throughput-XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) {
-      fail("mkdtemp failed");
-    }
-    dir = pattern;
-  } else {
-    dir = fs::absolute(o.keep);
-    fs::remove_all(dir / "registry");
-    fs::remove_all(dir / "cache");
+  try {
+    dir = bench::work_folder(o.keep, "throughput");
+  } catch (const bench::BenchError& e) {
+    fail(e.what());
   }
+  fs::remove_all(dir / "registry");
+  fs::remove_all(dir / "cache");
   g_dir = dir;
   const fs::path registry = dir / "registry";
   const fs::path cache = dir / "cache";
