@@ -1,5 +1,5 @@
 # cmake -DCLANG_FORMAT=... -DMODE=fix|check -P cmake/RunClangFormat.cmake
-file(GLOB_RECURSE _files cli/*.[ch]pp util/*.[ch]pp jsonschema/*.[ch]pp mustache/*.[ch]pp registry/*.[ch]pp golden/*.[ch]pp serve/*.[ch]pp tests/*.[ch]pp bench/*.[ch]pp)
+file(GLOB_RECURSE _files cli/*.[ch]pp util/*.[ch]pp jsonschema/*.[ch]pp mustache/*.[ch]pp registry/*.[ch]pp golden/*.[ch]pp providers/*.[ch]pp evaluators/*.[ch]pp report/*.[ch]pp schemas/*.[ch]pp serve/*.[ch]pp tests/*.[ch]pp bench/*.[ch]pp fuzz/*.[ch]pp)
 if(MODE STREQUAL "fix")
   execute_process(COMMAND ${CLANG_FORMAT} -i ${_files} RESULT_VARIABLE rc)
 else()

@@ -429,6 +429,8 @@ ParsedOutput parse_output(std::string_view output, Extract extract) {
       not_json = "the output is not JSON (line " + std::to_string(line) + ", column " +
                  std::to_string(column) + ": " + quote_around(output, pos, 1, 40) + ")";
     }
+  } catch (const json::out_of_range&) { // a number beyond a double: 1e400
+    not_json = "the output is not JSON (a number too large)";
   }
 
   std::optional<Found> found = find_fenced(output);

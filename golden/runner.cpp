@@ -247,12 +247,21 @@ std::vector<ordered_json> read_finished_results(const std::filesystem::path& pat
 }
 
 std::string first_failed_reason(const ordered_json& result) {
+  // `report` reads stored lines a person may have edited: members of another type are ignored.
   if (util::string_field(result, "status") == "error") {
-    return result.value("error", std::string("the provider failed"));
+    const auto error = result.find("error");
+    return error != result.end() && error->is_string() ? error->get<std::string>()
+                                                       : std::string("the provider failed");
   }
-  if (result.contains("evaluations")) {
-    for (const auto& e : result["evaluations"]) {
-      if (!e.value("pass", true) && e.value("required", true)) {
+  const auto evaluations = result.find("evaluations");
+  if (evaluations != result.end() && evaluations->is_array()) {
+    for (const auto& e : *evaluations) {
+      // true when missing or not a boolean, as value(key, true) read it for well-formed lines
+      const auto flag = [&e](const char* key) {
+        const auto it = e.find(key);
+        return it == e.end() || !it->is_boolean() || it->get<bool>();
+      };
+      if (e.is_object() && !flag("pass") && flag("required")) {
         return util::string_field(e, "type") + ": " + util::string_field(e, "reason");
       }
     }

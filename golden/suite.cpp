@@ -1,5 +1,6 @@
 #include "golden/suite.hpp"
 
+#include "evaluators/text.hpp"
 #include "registry/document_check.hpp"
 #include "util/json_lines.hpp"
 #include "util/json_pointer.hpp"
@@ -110,6 +111,16 @@ CaseFile parse_cases(std::string_view text, const std::string& display_path) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) {
       return;
     }
+    // nlohmann copies and destroys values recursively: a line nested 100,000 deep would
+    // overflow the stack. Nesting that deep needs more than 2 bytes a level.
+    namespace text = evaluators::text;
+    if (line.size() > 2 * text::k_max_json_depth &&
+        text::nests_deeper(line, text::k_max_json_depth)) {
+      out.errors.emplace_back(display_path, SourcePosition{line_number, 1},
+                              "the case nests brackets more than " +
+                                  std::to_string(text::k_max_json_depth) + " levels deep");
+      return;
+    }
     nlohmann::json value;
     try {
       if (!util::parse_json(line, value)) {
@@ -123,6 +134,10 @@ CaseFile parse_cases(std::string_view text, const std::string& display_path) {
                               "invalid JSON: " + (cut != std::string::npos
                                                       ? what.substr(cut)
                                                       : std::string("parse error")));
+      return;
+    } catch (const nlohmann::json::out_of_range&) { // a number beyond a double: 1e400
+      out.errors.emplace_back(display_path, SourcePosition{line_number, 1},
+                              "invalid JSON: a number too large");
       return;
     }
     util::SourceMap map; // every problem of a JSON line is reported at the line
@@ -139,6 +154,16 @@ CaseFile parse_cases(std::string_view text, const std::string& display_path) {
     c.tags = value.value("tags", nlohmann::json::array());
     c.evaluators = value.value("evaluators", nlohmann::json::array());
     c.line = line_number;
+    // Case data often comes from others (a shared dataset): it must not run commands.
+    for (const auto& e : c.evaluators) {
+      if (e.value("type", "") == "exec") {
+        out.errors.emplace_back(display_path, SourcePosition{line_number, 1},
+                                "case \"" + c.id +
+                                    "\": a case may not run a command (an exec evaluator); "
+                                    "put it in the suite's evaluators");
+        return;
+      }
+    }
     if (!ids.insert(c.id).second) {
       out.errors.emplace_back(display_path, SourcePosition{line_number, 1},
                               "duplicate case id \"" + c.id + "\"");

@@ -206,9 +206,9 @@ WireOutcome read_response(const ProviderSettings& provider, long status, const s
     } else if (x_should_retry == "false") {
       out.retryable = false;
     }
-    out.error = redact("HTTP " + std::to_string(status) + ": " +
-                           truncate(error_message(body), k_max_error_chars),
-                       key);
+    // Redact before truncating: a key cut in two at the limit would leak its first part.
+    out.error = "HTTP " + std::to_string(status) + ": " +
+                truncate(redact(error_message(body), key), k_max_error_chars);
     return out;
   }
   json j;

@@ -82,7 +82,8 @@ Config parse_config(std::string_view text, const std::string& display_path) {
       p.settings = entry;
       p.position = doc.source_map.key_position(pointer);
       // Checks that need more than one key, so the schema does not say them well.
-      auto need = [&](const char* key, const char* why) {
+      // Named captures: clang 14 (the fuzz build) cannot capture structured bindings.
+      auto need = [&, &name = name, &entry = entry](const char* key, const char* why) {
         if (!entry.contains(key)) {
           errors.emplace_back(display_path, p.position,
                               "provider \"" + name + "\" of type \"" + p.type + "\" needs \"" +

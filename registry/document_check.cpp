@@ -189,7 +189,9 @@ std::vector<InputError> check_document(const nlohmann::json& value,
           names.push_back(v.get<std::string>());
         }
       }
-      const std::string shown = actual ? actual->dump() : "value";
+      // Replace, not throw: a YAML string may hold bytes that are not UTF-8.
+      const std::string shown =
+          actual ? actual->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : "value";
       std::string suggestion = actual && actual->is_string()
                                    ? util::did_you_mean(actual->get<std::string>(), names)
                                    : "";

@@ -5,11 +5,14 @@
 #include "util/suggest.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <set>
+#include <thread>
 
 namespace promptops::registry {
 
@@ -467,6 +470,21 @@ MoveResult write_move(const Registry& registry, const Registry::Git& g, const st
   const int rc = git_reference_create_matching(&raw_ref, repo, environment_branch(env).c_str(),
                                                &new_id, 1, &old_id, log.c_str());
   git::Reference ref(raw_ref);
+  // A racing writer holds the ref's lock for a moment; one still there a second later was left
+  // by a process killed while it moved the branch, and git never removes it: no rerun wins.
+  const std::string lock =
+      std::string(git_repository_commondir(repo)) + environment_branch(env) + ".lock";
+  bool stale_lock = rc == GIT_ELOCKED;
+  for (int i = 0; stale_lock && i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stale_lock = std::filesystem::exists(lock);
+  }
+  if (stale_lock) {
+    throw RunError("registry conflict: " + branch_short(env) + " is locked by " + lock +
+                   ". Nothing was written. Another promotion or rollback may be running; if "
+                   "none is, one was killed while it moved the branch: remove that file and run "
+                   "the promotion again");
+  }
   if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS) {
     std::string now_at = "another process holds its lock";
     if (auto current = environment_tip(repo, env)) {

@@ -13,8 +13,31 @@ WorkTreeSource::WorkTreeSource(std::filesystem::path root, std::string display_p
 std::optional<std::string> WorkTreeSource::read(std::string_view path) const {
   const auto full = m_root / std::filesystem::path(std::string(path));
   std::error_code ec;
-  if (std::filesystem::is_directory(full, ec)) {
+  const auto status = std::filesystem::status(full, ec); // follows symlinks
+  if (std::filesystem::is_directory(status)) {
     throw InputError(display(path), {}, "is a folder, not a file");
+  }
+  if (std::filesystem::exists(status)) {
+    // A symlink may point anywhere, and a device or pipe never ends: a registry (perhaps
+    // someone else's) must not make promptops read outside itself or forever.
+    if (!std::filesystem::is_regular_file(status)) {
+      throw InputError(display(path), {}, "is not a regular file (a device, pipe or socket)");
+    }
+    const auto target = std::filesystem::canonical(full, ec);
+    // The root's own path, resolved once per thread (a registry may have thousands of files).
+    thread_local std::filesystem::path last_root;
+    thread_local std::filesystem::path root;
+    if (last_root != m_root) {
+      root = std::filesystem::canonical(m_root, ec);
+      last_root = ec ? std::filesystem::path() : m_root;
+    }
+    const auto inside = target.lexically_relative(root);
+    if (ec || inside.empty() || *inside.begin() == "..") {
+      throw InputError(display(path), {},
+                       "leads to \"" + target.string() +
+                           "\" through a symbolic link, outside the registry: promptops reads "
+                           "only files inside it");
+    }
   }
   return util::read_file_if_exists(full, display(path));
 }

@@ -31,6 +31,8 @@ ordered_json parse_object(const std::string& text, const std::string& shown) {
     // e.byte is 1-based and points just past the offending character.
     const std::size_t at = e.byte == 0 ? 0 : e.byte - 1;
     throw InputError(shown, {line_of(text, at), 0}, "not valid JSON");
+  } catch (const nlohmann::json::out_of_range&) { // a number beyond a double: 1e400
+    throw InputError(shown, {}, "not valid JSON: a number too large");
   }
   if (!j.is_object()) {
     throw InputError(shown, {}, "not a JSON object");

@@ -12,6 +12,14 @@
 
 namespace promptops::util {
 
+namespace {
+// Registry YAML files are small; yaml-cpp holds a file's tree at many times its size.
+constexpr std::size_t k_max_yaml_bytes = 16u << 20;
+// Text (strings, keys, JSON Pointers) a document may expand to through aliases: a count of
+// values alone does not bound memory when each alias names a long string.
+constexpr std::size_t k_max_expanded_bytes = 64u << 20;
+} // namespace
+
 void SourceMap::set_value(const std::string& pointer, SourcePosition position) {
   m_values[pointer] = position;
 }
@@ -134,8 +142,9 @@ nlohmann::json resolve_plain_scalar(const std::string& s) {
 
 class Converter {
 public:
-  Converter(const std::string& display_path, const YamlLimits& limits, SourceMap& map)
-      : m_path(display_path), m_limits(limits), m_map(map) {}
+  Converter(const std::string& display_path, const YamlLimits& limits, SourceMap& map,
+            std::size_t max_bytes)
+      : m_path(display_path), m_limits(limits), m_map(map), m_max_bytes(max_bytes) {}
 
   nlohmann::json convert(const YAML::Node& node, const std::string& pointer, std::size_t depth) {
     if (++m_nodes > m_limits.max_nodes) {
@@ -147,6 +156,12 @@ public:
       throw InputError(m_path, to_position(node.Mark()),
                        "document nested deeper than " + std::to_string(m_limits.max_depth) +
                            " levels");
+    }
+    m_bytes += pointer.size() + (node.IsScalar() ? node.Scalar().size() : 0);
+    if (m_bytes > m_max_bytes) {
+      throw InputError(m_path, to_position(node.Mark()),
+                       "document too large: more than " + std::to_string(m_max_bytes >> 20) +
+                           " MiB of text (aliases expanding?)");
     }
     m_map.set_value(pointer, to_position(node.Mark()));
     switch (node.Type()) {
@@ -206,7 +221,9 @@ private:
   const std::string& m_path;
   const YamlLimits& m_limits;
   SourceMap& m_map;
+  std::size_t m_max_bytes;
   std::size_t m_nodes = 0;
+  std::size_t m_bytes = 0;
 };
 
 std::string lowercase_first(std::string s) {
@@ -221,6 +238,11 @@ std::string lowercase_first(std::string s) {
 ParsedDocument parse_yaml(std::string_view text, const std::string& display_path,
                           const YamlLimits& limits) {
   ParsedDocument doc;
+  if (text.size() > k_max_yaml_bytes) {
+    throw InputError(display_path, {},
+                     "file too large: " + std::to_string(text.size()) + " bytes, more than the " +
+                         std::to_string(k_max_yaml_bytes >> 20) + " MiB a YAML file may hold");
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -228,7 +250,8 @@ ParsedDocument parse_yaml(std::string_view text, const std::string& display_path
     throw InputError(display_path, to_position(e.mark), "invalid YAML: " + lowercase_first(e.msg));
   }
   try {
-    Converter converter(display_path, limits, doc.source_map);
+    Converter converter(display_path, limits, doc.source_map,
+                        k_max_expanded_bytes + 4 * text.size());
     doc.value = converter.convert(root, "", 0);
   } catch (const YAML::Exception& e) {
     throw InputError(display_path, to_position(e.mark), "invalid YAML: " + lowercase_first(e.msg));
@@ -262,6 +285,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& display_path
     auto cut = what.find("syntax error while parsing");
     std::string problem = cut != std::string::npos ? what.substr(cut) : std::string("invalid JSON");
     throw InputError(display_path, position_of_offset(text, offset), "invalid JSON: " + problem);
+  } catch (const nlohmann::json::out_of_range&) { // a number beyond a double: 1e400
+    throw InputError(display_path, {}, "invalid JSON: a number too large");
   }
 }
 
