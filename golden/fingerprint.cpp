@@ -1009,7 +1009,9 @@ Fingerprint fingerprint(std::string_view output) {
   return fp;
 }
 
-json to_json(const Fingerprint& fp) { return json(to_ordered_json(fp)); }
+json to_json(const Fingerprint& fp) {
+  return json(to_ordered_json(fp));
+}
 
 namespace {
 
