@@ -6,6 +6,7 @@
 #include "tests/support/canned_server.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "util/file.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -42,11 +43,9 @@ const std::string k_mark = "SENTINEL-7f3c";
 const std::string k_openai_key = "sk-" + k_mark + "-openai-0123456789abcdef0123456789abcdef";
 const std::string k_anthropic_key = "sk-ant-" + k_mark + "-anthropic-0123456789abcdef01234567";
 
+// A file's bytes, "" when there is none.
 std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return promptops::util::read_file_if_exists(path).value_or("");
 }
 
 // A provider's answer to every request: 401 with an OpenAI-shaped error body quoting the key

@@ -5,6 +5,7 @@
 #include "tests/support/background_process.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "util/file.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -35,11 +36,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A file's bytes, "" when there is none.
 std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return promptops::util::read_file_if_exists(path).value_or("");
 }
 
 // A registry with one prompt ("ask": {{question}} as the user message) and one suite ("s")
