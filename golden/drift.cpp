@@ -1,10 +1,12 @@
 #include "golden/drift.hpp"
 
 #include "evaluators/text.hpp"
+#include "golden/statistics.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <utility>
@@ -18,27 +20,12 @@ namespace text = evaluators::text;
 
 // Findings come in this order: the order of docs/drift.md. Features that a newer promptops
 // may have written follow, sorted by name.
-constexpr std::array<std::string_view, 21> k_order = {"json",
-                                                      "json_shape",
-                                                      "key_case",
-                                                      "code_fence",
-                                                      "whole_fence",
-                                                      "preamble",
-                                                      "trailing_text",
-                                                      "opener",
-                                                      "answer_tag",
-                                                      "answer_tag_style",
-                                                      "boxed",
-                                                      "refusal",
-                                                      "headings",
-                                                      "list_marker",
-                                                      "table",
-                                                      "bold",
-                                                      "quotes",
-                                                      "leading_whitespace",
-                                                      "trailing_whitespace",
-                                                      "length",
-                                                      "lines"};
+constexpr std::array<std::string_view, 22> k_order = {
+    "json",     "json_shape",    "key_case", "code_fence",         "whole_fence",
+    "preamble", "trailing_text", "opener",   "answer_tag",         "answer_tag_style",
+    "boxed",    "refusal",       "hedge",    "headings",           "list_marker",
+    "table",    "bold",          "quotes",   "leading_whitespace", "trailing_whitespace",
+    "length",   "lines"};
 
 // Changes of a numeric feature's median smaller than this are never drift, whatever the ratio.
 double min_difference(std::string_view feature) {
@@ -46,40 +33,6 @@ double min_difference(std::string_view feature) {
     return 10;
   }
   return feature == "lines" ? 2 : 0;
-}
-
-// ln(k!) for k = 0..n, summed once per comparison.
-std::vector<double> log_factorials(std::size_t n) {
-  std::vector<double> table(n + 1, 0.0);
-  for (std::size_t k = 2; k <= n; ++k) {
-    table[k] = table[k - 1] + std::log(static_cast<double>(k));
-  }
-  return table;
-}
-
-double fisher_with(const std::vector<double>& lf, std::size_t a, std::size_t b, std::size_t c,
-                   std::size_t d) {
-  const std::size_t n = a + b + c + d;
-  const std::size_t row1 = a + b;
-  const std::size_t row2 = c + d;
-  const std::size_t col1 = a + c;
-  const double denominator = lf[n] - lf[col1] - lf[n - col1];
-  // The probability of the table whose top-left cell is `x` (hypergeometric).
-  const auto log_p = [&](std::size_t x) {
-    return lf[row1] - lf[x] - lf[row1 - x] + lf[row2] - lf[col1 - x] - lf[row2 - col1 + x] -
-           denominator;
-  };
-  const double observed = log_p(a);
-  const std::size_t low = col1 > row2 ? col1 - row2 : 0;
-  const std::size_t high = std::min(row1, col1);
-  double p = 0;
-  for (std::size_t x = low; x <= high; ++x) {
-    // The relative tolerance of R's fisher.test, so that equal probabilities count as equal.
-    if (const double lp = log_p(x); lp <= observed + 1e-7) {
-      p += std::exp(lp);
-    }
-  }
-  return std::min(1.0, p);
 }
 
 std::string count_of(std::size_t k, std::size_t n) {
@@ -93,12 +46,6 @@ std::string show_number(double x) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.1f", x);
   return buffer;
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 // A value from a fingerprint (maybe from a stored file) made short and printable.
@@ -246,6 +193,7 @@ Wording wording(std::string_view feature) {
       {"answer_tag_style", {"", "answer tags", "outputs with an answer tag", "answer_tag"}},
       {"boxed", {"none", "", "", ""}},
       {"refusal", {"no", "", "", "refusal"}},
+      {"hedge", {"no", "", "", "hedge"}},
       {"headings", {"no", "", "", ""}},
       {"list_marker", {"none", "list markers", "", ""}},
       {"table", {"no", "", "", ""}},
@@ -353,6 +301,9 @@ std::string predicate(std::string_view feature, const std::string& value, const 
   if (feature == "refusal") {
     return value == "yes" ? "now contain a refusal" : "now contain no refusal";
   }
+  if (feature == "hedge") {
+    return value == "yes" ? "now hedge instead of answering" : "now answer without hedging";
+  }
   if (feature == "headings" || feature == "table") {
     const std::string what = feature == "headings" ? "markdown headings" : "markdown tables";
     return value == "yes" ? "now have " + what : "now have no " + what;
@@ -452,17 +403,50 @@ std::string shape_changes(const std::string& from, const std::string& to) {
   return out;
 }
 
+// A value of a feature that rose or fell, and what shows it.
+struct Candidate {
+  std::string value;                // as compared (json_shape: normalized)
+  double change = 0;                // the change in share, rising > 0
+  double p = 1;                     // family-wise
+  std::size_t cases = 0;            // paired: the outputs that moved this way
+  std::vector<std::size_t> indices; // paired: their positions in the run's outputs
+  double moved = 1;                 // paired: the share that moved, net of the other way
+};
+
+// What a feature's test found: the value that rose most and the one that fell most.
+struct Choice {
+  std::optional<Candidate> rise;
+  std::optional<Candidate> fall;
+  bool paired = false;
+};
+
+std::string percent(double share) {
+  return std::to_string(static_cast<long long>(std::llround(share * 100))) + "%";
+}
+
+// A change that reached less than half of the outputs: what a model rolled out to part of
+// the traffic looks like.
+bool partial(const Choice& choice, const Candidate& c) {
+  return choice.paired && c.moved < 0.5;
+}
+
 struct Comparison {
   const std::vector<const Fingerprint*>& baseline;
   const std::vector<const Fingerprint*>& run;
   const Side& baseline_side;
   const Side& run_side;
   const DriftOptions& options;
-  std::size_t features = 1; // the Bonferroni factor
-  std::vector<double> log_factorial;
+  FisherExact fisher;
 
-  std::optional<DriftFinding> categorical(std::string_view feature) const;
-  std::optional<DriftFinding> numeric(std::string_view feature) const;
+  // Two samples: the values whose share moved past the floors, by Fisher's exact test, p-values
+  // multiplied by `factor` (Holm's).
+  Choice choose(std::string_view feature, double factor) const;
+  // The smallest p-value of `feature`'s values that pass the floors (1: none), two samples.
+  double smallest_p(std::string_view feature) const;
+  std::optional<DriftFinding> categorical(std::string_view feature, const Choice& choice) const;
+  // Two samples: the rank test and the median ratio, p-value multiplied by `factor`.
+  std::optional<DriftFinding> numeric(std::string_view feature, double factor) const;
+  double numeric_p(std::string_view feature) const;
 
   // The run's outputs where `feature` applies and its (compared) value is `value` (or is not).
   std::vector<std::size_t> outputs_with(std::string_view feature, const std::string& value,
@@ -478,11 +462,12 @@ struct Comparison {
   }
 };
 
-std::optional<DriftFinding> Comparison::categorical(std::string_view feature) const {
+Choice Comparison::choose(std::string_view feature, double factor) const {
+  Choice choice;
   const auto b_it = baseline_side.categorical.find(feature);
   const auto r_it = run_side.categorical.find(feature);
   if (b_it == baseline_side.categorical.end() || r_it == run_side.categorical.end()) {
-    return std::nullopt;
+    return choice;
   }
   const Tally& b = b_it->second;
   const Tally& r = r_it->second;
@@ -493,14 +478,6 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature) co
   for (const auto& [value, n] : r.counts) {
     values.insert(value);
   }
-
-  struct Candidate {
-    std::string value;
-    double change = 0; // the change in share, rising > 0
-    double p = 1;
-  };
-  std::optional<Candidate> rise;
-  std::optional<Candidate> fall;
   constexpr double k_epsilon = 1e-12;
   for (const std::string& value : values) {
     const std::size_t a = count_in(b, value);
@@ -510,26 +487,47 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature) co
     if (std::abs(change) + k_epsilon < options.min_effect) {
       continue;
     }
-    const double p = std::min(1.0, fisher_with(log_factorial, a, b.defined - a, c, r.defined - c) *
-                                       static_cast<double>(features));
+    const double p = std::min(1.0, fisher(a, b.defined - a, c, r.defined - c) * factor);
     if (p >= options.alpha) {
       continue;
     }
-    const Candidate candidate{value, change, p};
+    Candidate candidate{value, change, p, 0, {}, 1};
     const auto better = [](const std::optional<Candidate>& best, const Candidate& x) {
       return !best || std::abs(x.change) > std::abs(best->change) ||
              (std::abs(x.change) == std::abs(best->change) && x.p < best->p);
     };
-    if (change > 0 && c >= options.min_cases && better(rise, candidate)) {
-      rise = candidate;
-    } else if (change < 0 && r.defined - c >= options.min_cases && better(fall, candidate)) {
-      fall = candidate;
+    if (change > 0 && c >= options.min_cases && better(choice.rise, candidate)) {
+      choice.rise = std::move(candidate);
+    } else if (change < 0 && r.defined - c >= options.min_cases && better(choice.fall, candidate)) {
+      choice.fall = std::move(candidate);
     }
   }
+  return choice;
+}
+
+double Comparison::smallest_p(std::string_view feature) const {
+  DriftOptions loose = options;
+  loose.alpha = 1.0 + 1e-9;
+  const Comparison any{baseline, run, baseline_side, run_side, loose, fisher};
+  const Choice choice = any.choose(feature, 1);
+  double p = 1;
+  for (const auto* c : {&choice.rise, &choice.fall}) {
+    if (*c) {
+      p = std::min(p, (*c)->p);
+    }
+  }
+  return p;
+}
+
+std::optional<DriftFinding> Comparison::categorical(std::string_view feature,
+                                                    const Choice& choice) const {
+  const auto& rise = choice.rise;
+  const auto& fall = choice.fall;
   if (!rise && !fall) {
     return std::nullopt;
   }
-
+  const Tally& b = baseline_side.categorical.find(feature)->second;
+  const Tally& r = run_side.categorical.find(feature)->second;
   const Wording w = wording(feature);
   const bool everyone = b.defined == baseline.size() && r.defined == run.size();
   const std::string population =
@@ -540,6 +538,11 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature) co
   };
   const auto quoted = [&](const Evidence& e) {
     return e.excerpt.empty() ? std::string() : "\"" + show(e.excerpt, 40) + "\"; ";
+  };
+  const auto rollout = [&](const Candidate& c) {
+    return partial(choice, c) ? ": about " + percent(c.moved) + " of " + population +
+                                    " changed, a partial rollout?"
+                              : std::string();
   };
 
   DriftFinding f;
@@ -552,9 +555,9 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature) co
     const Evidence e = evidence(run, feature, raw(r, rise->value), w.excerpt);
     f.baseline = count_of(a, b.defined);
     f.candidate = count_of(c, r.defined) + " (" + display(feature, raw(r, rise->value)) + ")";
-    f.cases = c;
+    f.cases = choice.paired ? rise->cases : c;
     f.p_value = rise->p;
-    f.indices = outputs_with(feature, rise->value, true);
+    f.indices = choice.paired ? rise->indices : outputs_with(feature, rise->value, true);
     const std::string counts = count_of(c, r.defined) + " " + population;
     const std::string since = "baseline " + count_of(a, b.defined) + ")";
     if (feature == "json_shape") {
@@ -570,10 +573,17 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature) co
         changes = "now " + show(raw(r, rise->value), 80);
       }
       f.candidate = count_of(c, r.defined);
-      f.message = "the JSON shape changed in " + counts + " (" + since + ": " + changes;
+      f.message =
+          "the JSON shape changed in " + counts + " (" + since + ": " + changes + rollout(*rise);
     } else if (rise_named && fall_named && !w.label.empty()) {
       f.message = std::string(w.label) + " changed from " + display(feature, raw(b, fall->value)) +
-                  " to " + display(feature, raw(r, rise->value)) + " in " + counts + " (" + since;
+                  " to " + display(feature, raw(r, rise->value)) + " in " + counts + " (" + since +
+                  rollout(*rise);
+    } else if (partial(choice, *rise)) {
+      // "about 24% of outputs now wrap ... (12 of 50; baseline 0 of 50): a partial rollout?"
+      f.message = "about " + percent(rise->moved) + " of " + population + " " +
+                  predicate(feature, raw(r, rise->value), e) + " (" + quoted(e) +
+                  count_of(c, r.defined) + "; " + since + ": a partial rollout?";
     } else {
       f.message =
           counts + " " + predicate(feature, raw(r, rise->value), e) + " (" + quoted(e) + since;
@@ -587,16 +597,16 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature) co
   const bool neutral = fall->value == w.neutral;
   const std::string value = neutral ? std::string("*") : raw(b, fall->value);
   const Evidence e = evidence(baseline, feature, raw(b, fall->value), w.excerpt);
-  f.cases = r.defined - c;
+  f.cases = choice.paired ? fall->cases : r.defined - c;
   f.p_value = fall->p;
-  f.indices = outputs_with(feature, fall->value, false);
+  f.indices = choice.paired ? fall->indices : outputs_with(feature, fall->value, false);
   if (neutral) {
     // "Something" rose, spread over many values: count the outputs without the neutral value.
     f.baseline = count_of(b.defined - a, b.defined);
     f.candidate = count_of(r.defined - c, r.defined);
     f.message = count_of(r.defined - c, r.defined) + " " + population + " " +
                 predicate(feature, value, e) + " (baseline " + count_of(b.defined - a, b.defined) +
-                ")";
+                ")" + rollout(*fall);
     return f;
   }
   f.baseline = count_of(a, b.defined);
@@ -605,15 +615,35 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature) co
       c == 0 ? "no " + population : "only " + count_of(c, r.defined) + " " + population;
   if (feature == "json_shape") {
     f.message = subject + " now have the JSON shape " + show(value, 80) + " (baseline " +
-                count_of(a, b.defined) + ")";
+                count_of(a, b.defined) + ")" + rollout(*fall);
   } else {
     f.message = subject + " " + predicate(feature, value, e) + " (" + quoted(e) + "baseline " +
-                count_of(a, b.defined) + ")";
+                count_of(a, b.defined) + ")" + rollout(*fall);
   }
   return f;
 }
 
-std::optional<DriftFinding> Comparison::numeric(std::string_view feature) const {
+double Comparison::numeric_p(std::string_view feature) const {
+  const auto x_it = baseline_side.numeric.find(feature);
+  const auto y_it = run_side.numeric.find(feature);
+  if (x_it == baseline_side.numeric.end() || y_it == run_side.numeric.end()) {
+    return 1;
+  }
+  return mann_whitney(x_it->second, y_it->second);
+}
+
+// What a numeric feature is called in messages, and its unit for `count`.
+std::pair<std::string, std::string> numeric_words(std::string_view feature, double count) {
+  if (feature == "length") {
+    return {"length", count == 1 ? " character" : " characters"};
+  }
+  if (feature == "lines") {
+    return {"line count", count == 1 ? " line" : " lines"};
+  }
+  return {show(feature, 40), ""};
+}
+
+std::optional<DriftFinding> Comparison::numeric(std::string_view feature, double factor) const {
   const auto x_it = baseline_side.numeric.find(feature);
   const auto y_it = run_side.numeric.find(feature);
   if (x_it == baseline_side.numeric.end() || y_it == run_side.numeric.end()) {
@@ -629,7 +659,7 @@ std::optional<DriftFinding> Comparison::numeric(std::string_view feature) const 
   if ((!rose && !fell) || std::abs(after - before) < min_difference(feature)) {
     return std::nullopt;
   }
-  const double p = std::min(1.0, mann_whitney(x, y) * static_cast<double>(features));
+  const double p = std::min(1.0, mann_whitney(x, y) * factor);
   if (p >= options.alpha) {
     return std::nullopt;
   }
@@ -651,17 +681,7 @@ std::optional<DriftFinding> Comparison::numeric(std::string_view feature) const 
     }
   }
   const double bound = rose ? std::ceil(limit - 1e-9) : std::floor(limit + 1e-9);
-  std::string unit;
-  std::string what;
-  if (feature == "length") {
-    what = "median length";
-    unit = bound == 1 ? " character" : " characters";
-  } else if (feature == "lines") {
-    what = "median line count";
-    unit = bound == 1 ? " line" : " lines";
-  } else {
-    what = "median " + show(feature, 40);
-  }
+  const auto [what, unit] = numeric_words(feature, bound);
   DriftFinding f;
   f.feature = show(feature, 40);
   f.baseline = "median " + show_number(before);
@@ -669,61 +689,458 @@ std::optional<DriftFinding> Comparison::numeric(std::string_view feature) const 
   f.cases = cases;
   f.p_value = p;
   f.indices = std::move(indices);
-  f.message = what + (rose ? " rose" : " fell") + " from " + show_number(before) + " to " +
-              show_number(after) + (feature == "length" ? " characters" : "") + "; " +
+  f.message = "median " + what + (rose ? " rose" : " fell") + " from " + show_number(before) +
+              " to " + show_number(after) + (feature == "length" ? " characters" : "") + "; " +
               count_of(cases, y.size()) + " outputs now have " + (rose ? "at least " : "at most ") +
               show_number(bound) + unit + " (baseline " + count_of(beyond(x), x.size()) + ")";
   return f;
 }
 
+// The features both sides have, in report order; categorical first when a name is both.
+std::vector<std::pair<std::string, bool>> shared_features(const Side& baseline, const Side& run) {
+  std::vector<std::pair<std::string, bool>> features; // name, numeric
+  for (const auto& [name, tally] : run.categorical) {
+    if (baseline.categorical.contains(name)) {
+      features.emplace_back(name, false);
+    }
+  }
+  for (const auto& [name, values] : run.numeric) {
+    if (baseline.numeric.contains(name)) {
+      features.emplace_back(name, true);
+    }
+  }
+  const auto rank = [](const std::string& name) {
+    return static_cast<std::size_t>(std::find(k_order.begin(), k_order.end(), name) -
+                                    k_order.begin());
+  };
+  std::stable_sort(features.begin(), features.end(), [&](const auto& l, const auto& r) {
+    return std::pair(rank(l.first), l.first) < std::pair(rank(r.first), r.first);
+  });
+  return features;
+}
+
+// Two samples of different cases: each feature's smallest p-value, Holm's step-down over the
+// features that vary at all.
+std::vector<DriftFinding> unpaired_drift(const std::vector<const Fingerprint*>& baseline,
+                                         const std::vector<const Fingerprint*>& run,
+                                         const DriftOptions& options) {
+  if (baseline.empty() || run.empty()) {
+    return {};
+  }
+  const Side baseline_side = gather(baseline);
+  const Side run_side = gather(run);
+  const auto features = shared_features(baseline_side, run_side);
+  const Comparison comparison{baseline, run,     baseline_side,
+                              run_side, options, FisherExact(baseline.size() + run.size())};
+  struct Tested {
+    std::size_t feature; // in `features`
+    double p;
+  };
+  std::vector<Tested> tested;
+  std::size_t varying = 0;
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    const auto& [name, numeric] = features[i];
+    if (!numeric) {
+      const Tally& b = baseline_side.categorical.find(name)->second;
+      const Tally& r = run_side.categorical.find(name)->second;
+      std::set<std::string_view> values;
+      for (const auto& [value, n] : b.counts) {
+        values.insert(value);
+      }
+      for (const auto& [value, n] : r.counts) {
+        values.insert(value);
+      }
+      if (values.size() < 2) {
+        continue; // one value on both sides: nothing can have moved
+      }
+    }
+    ++varying;
+    tested.push_back({i, numeric ? comparison.numeric_p(name) : comparison.smallest_p(name)});
+  }
+  std::stable_sort(tested.begin(), tested.end(),
+                   [](const Tested& l, const Tested& r) { return l.p < r.p; });
+  std::vector<std::pair<std::size_t, DriftFinding>> found; // feature, finding
+  for (std::size_t k = 0; k < tested.size(); ++k) {
+    const double factor = static_cast<double>(varying - k);
+    if (tested[k].p * factor >= options.alpha) {
+      break; // Holm: the first that fails stops the rest
+    }
+    const auto& [name, numeric] = features[tested[k].feature];
+    auto finding = numeric ? comparison.numeric(name, factor)
+                           : comparison.categorical(name, comparison.choose(name, factor));
+    if (finding) {
+      found.emplace_back(tested[k].feature, std::move(*finding));
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const auto& l, const auto& r) { return l.first < r.first; });
+  std::vector<DriftFinding> findings;
+  for (auto& [_, f] : found) {
+    findings.push_back(std::move(f));
+  }
+  return findings;
+}
+
+// One test on pairs: a value of a categorical feature that some cases gained and others lost,
+// or a numeric feature that moved by the ratio floor up in some cases and down in others.
+struct Hypothesis {
+  std::string feature;
+  std::string value; // "" for a numeric feature
+  bool numeric = false;
+  std::size_t applicable = 0;      // the pairs where the feature applies on both sides
+  std::vector<std::size_t> gained; // pair positions: the value appeared / the number rose
+  std::vector<std::size_t> lost;   // the value went / the number fell
+  double p = 1;                    // the sign test's, on its own
+  double adjusted = 1;             // family-wise
+  std::size_t discordant() const { return gained.size() + lost.size(); }
+};
+
+// Whether `gained` against `lost` of `applicable` pairs passes the effect floors.
+bool passes_floors(std::size_t gained, std::size_t lost, std::size_t applicable,
+                   const DriftOptions& options) {
+  const std::size_t net = gained > lost ? gained - lost : lost - gained;
+  return static_cast<double>(net) + 1e-9 >= options.min_effect * static_cast<double>(applicable) &&
+         std::max(gained, lost) >= options.min_cases;
+}
+
+// Whether a pair moved by the ratio floor: +1 up, -1 down, 0 not.
+int numeric_move(std::string_view feature, double before, double after,
+                 const DriftOptions& options) {
+  const double diff = min_difference(feature);
+  if ((after + 1) >= (before + 1) * options.min_ratio && after - before >= diff) {
+    return 1;
+  }
+  if ((before + 1) >= (after + 1) * options.min_ratio && before - after >= diff) {
+    return -1;
+  }
+  return 0;
+}
+
+std::vector<Hypothesis> hypotheses(const std::vector<const Fingerprint*>& baseline,
+                                   const std::vector<const Fingerprint*>& run,
+                                   const DriftOptions& options) {
+  // feature -> (applicable pairs, value -> hypothesis)
+  std::map<std::string, std::pair<std::size_t, std::map<std::string, Hypothesis>>, std::less<>>
+      categorical;
+  std::map<std::string, Hypothesis, std::less<>> numeric;
+  for (std::size_t i = 0; i < run.size(); ++i) {
+    const Fingerprint& b = *baseline[i];
+    const Fingerprint& r = *run[i];
+    // Both feature maps are sorted by name: walk them side by side.
+    auto bi = b.categorical.begin();
+    auto slot = categorical.begin();
+    for (const auto& [name, value] : r.categorical) {
+      while (bi != b.categorical.end() && bi->first < name) {
+        ++bi;
+      }
+      if (bi == b.categorical.end() || bi->first != name) {
+        continue;
+      }
+      slot = slot != categorical.end() && slot->first == name ? slot
+                                                              : categorical.try_emplace(name).first;
+      auto& [applicable, values] = slot->second;
+      ++slot;
+      ++applicable;
+      const bool shape = name == "json_shape";
+      if (shape ? normalize_shape(bi->second) == normalize_shape(value) : bi->second == value) {
+        continue;
+      }
+      const std::string after = shape ? normalize_shape(value) : value;
+      const std::string before = shape ? normalize_shape(bi->second) : bi->second;
+      values[after].gained.push_back(i);
+      values[before].lost.push_back(i);
+    }
+    for (const auto& [name, value] : r.numeric) {
+      const auto before = b.number(name);
+      if (!before) {
+        continue;
+      }
+      Hypothesis& h = numeric[name];
+      ++h.applicable;
+      if (const int move = numeric_move(name, *before, value, options); move > 0) {
+        h.gained.push_back(i);
+      } else if (move < 0) {
+        h.lost.push_back(i);
+      }
+    }
+  }
+  std::vector<Hypothesis> out;
+  for (auto& [name, entry] : categorical) {
+    for (auto& [value, h] : entry.second) {
+      h.feature = name;
+      h.value = value;
+      h.applicable = entry.first;
+      out.push_back(std::move(h));
+    }
+  }
+  for (auto& [name, h] : numeric) {
+    h.feature = name;
+    h.numeric = true;
+    out.push_back(std::move(h));
+  }
+  for (Hypothesis& h : out) {
+    h.p = sign_test(std::min(h.gained.size(), h.lost.size()), h.discordant());
+  }
+  return out;
+}
+
+// The sign test's p-value for each k = 0..n/2 of `n` pairs moving the rarer way.
+std::vector<double> sign_test_table(std::size_t n) {
+  std::vector<double> table(n / 2 + 1, 1.0);
+  const double nn = static_cast<double>(n);
+  double log_choose = -nn * std::log(2.0); // ln(C(n, 0) / 2^n)
+  double tail = 0;
+  for (std::size_t k = 0; k <= n / 2; ++k) {
+    if (k > 0) {
+      log_choose += std::log((nn - static_cast<double>(k) + 1) / static_cast<double>(k));
+    }
+    tail += std::exp(log_choose);
+    table[k] = std::min(1.0, 2 * tail);
+  }
+  return table;
+}
+
+// Family-wise p-values of `candidates` among `tested` (all the testable hypotheses) by
+// Westfall and Young's minP: each case's two outputs are swapped at random, which changes
+// nothing when the form held, and the p-value is the share of such swaps whose strongest
+// hypothesis (passing the floors) is as strong. Correlated features (a fence, its language
+// and the length it adds) then count once, and features too rare to matter not at all.
+// Returns false when the swaps would take too long (the caller keeps Bonferroni's).
+bool permutation_adjust(const std::vector<Hypothesis*>& tested,
+                        const std::vector<Hypothesis*>& candidates, std::size_t pairs,
+                        const DriftOptions& options) {
+  std::size_t entries = 0;
+  for (const Hypothesis* h : tested) {
+    entries += h->discordant();
+  }
+  constexpr double k_budget = 4e7; // entries x swaps: about a tenth of a second
+  const std::size_t swaps = std::min<std::size_t>(
+      options.permutations,
+      static_cast<std::size_t>(k_budget / static_cast<double>(std::max<std::size_t>(entries, 1))));
+  if (swaps < 200) {
+    return false;
+  }
+  // Per pair, the hypotheses it moves (+1 gained, -1 lost).
+  std::vector<std::vector<std::pair<std::uint32_t, int>>> moves(pairs);
+  std::vector<std::vector<double>> tables;
+  tables.reserve(tested.size());
+  for (std::uint32_t k = 0; k < tested.size(); ++k) {
+    for (const std::size_t i : tested[k]->gained) {
+      moves[i].emplace_back(k, 1);
+    }
+    for (const std::size_t i : tested[k]->lost) {
+      moves[i].emplace_back(k, -1);
+    }
+    tables.push_back(sign_test_table(tested[k]->discordant()));
+  }
+  std::vector<std::size_t> informative;
+  for (std::size_t i = 0; i < pairs; ++i) {
+    if (!moves[i].empty()) {
+      informative.push_back(i);
+    }
+  }
+  std::vector<std::size_t> as_strong(candidates.size(), 0);
+  std::vector<long long> sums(tested.size());
+  // splitmix64 with a fixed seed: the same outputs give the same p-values.
+  std::uint64_t state = 0x9E3779B97F4A7C15ULL ^ pairs;
+  const auto next = [&state] {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  };
+  for (std::size_t s = 0; s < swaps; ++s) {
+    std::fill(sums.begin(), sums.end(), 0);
+    std::uint64_t bits = 0;
+    for (std::size_t j = 0; j < informative.size(); ++j) {
+      if (j % 64 == 0) {
+        bits = next();
+      }
+      const int sign = (bits >> (j % 64)) & 1U ? -1 : 1;
+      for (const auto& [k, move] : moves[informative[j]]) {
+        sums[k] += sign * move;
+      }
+    }
+    double strongest = 1;
+    for (std::size_t k = 0; k < tested.size(); ++k) {
+      const auto d = static_cast<long long>(tested[k]->discordant());
+      const auto gained = static_cast<std::size_t>((d + sums[k]) / 2);
+      const std::size_t lost = static_cast<std::size_t>(d) - gained;
+      if (passes_floors(gained, lost, tested[k]->applicable, options)) {
+        strongest = std::min(strongest, tables[k][std::min(gained, lost)]);
+      }
+    }
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      as_strong[c] += strongest <= candidates[c]->p * (1 + 1e-9);
+    }
+  }
+  for (std::size_t c = 0; c < candidates.size(); ++c) {
+    candidates[c]->adjusted =
+        std::min(candidates[c]->adjusted,
+                 static_cast<double>(as_strong[c] + 1) / static_cast<double>(swaps + 1));
+  }
+  return true;
+}
+
+// A numeric feature that moved in some pairs, in words: the median of the paired outputs when
+// it moved by the ratio too ("median length fell from 528 to 4 characters; ..."), else the
+// outputs that moved ("about 24% of outputs are now at most half as long ...").
+DriftFinding numeric_finding(const Hypothesis& h, const Comparison& paired,
+                             const std::vector<const Fingerprint*>& baseline,
+                             const std::vector<const Fingerprint*>& run,
+                             const DriftOptions& options) {
+  const bool rose = h.gained.size() > h.lost.size();
+  if (auto whole = paired.numeric(h.feature, 0); whole) {
+    const bool whole_rose = whole->message.find(" rose ") != std::string::npos;
+    if (whole_rose == rose) {
+      whole->p_value = h.adjusted;
+      return *whole;
+    }
+  }
+  const std::vector<std::size_t>& moved = rose ? h.gained : h.lost;
+  std::vector<double> before;
+  std::vector<double> after;
+  for (const std::size_t i : moved) {
+    before.push_back(baseline[i]->number(h.feature).value_or(0));
+    after.push_back(run[i]->number(h.feature).value_or(0));
+  }
+  const double share = static_cast<double>(moved.size() - (rose ? h.lost : h.gained).size()) /
+                       static_cast<double>(std::max<std::size_t>(h.applicable, 1));
+  const double from = median(before);
+  const double to = median(after);
+  const auto [what, unit] = numeric_words(h.feature, to);
+  const std::string factor =
+      options.min_ratio == 2 ? std::string("twice") : show_number(options.min_ratio) + " times";
+  const std::string how =
+      h.feature == "length"
+          ? (rose ? "are now at least " + factor + " as long as before"
+                  : "are now at most " +
+                        (options.min_ratio == 2 ? std::string("half")
+                                                : "1/" + show_number(options.min_ratio)) +
+                        " as long as before")
+          : (rose ? "now have at least " + factor + " as many " +
+                        (h.feature == "lines" ? std::string("lines") : show(h.feature, 40))
+                  : "now have at most " +
+                        (options.min_ratio == 2 ? std::string("half")
+                                                : "1/" + show_number(options.min_ratio)) +
+                        " as many " +
+                        (h.feature == "lines" ? std::string("lines") : show(h.feature, 40)));
+  DriftFinding f;
+  f.feature = show(h.feature, 40);
+  f.baseline = "median " + show_number(from);
+  f.candidate = "median " + show_number(to);
+  f.cases = moved.size();
+  f.indices = moved;
+  f.p_value = h.adjusted;
+  const std::string counts = count_of(moved.size(), h.applicable) + "; their median " + what +
+                             (rose ? " rose" : " fell") + " from " + show_number(from) + " to " +
+                             show_number(to) + unit;
+  f.message = share < 0.5 ? "about " + percent(share) + " of outputs " + how + " (" + counts +
+                                "): a partial rollout?"
+                          : count_of(moved.size(), h.applicable) + " outputs " + how + " (" +
+                                counts.substr(counts.find(';') + 2) + ")";
+  return f;
+}
+
+// Pairs: every case's two outputs side by side, a sign test per feature value on the cases that
+// changed, adjusted for all of them at once (permutation_adjust).
+std::vector<DriftFinding> paired_drift(const std::vector<const Fingerprint*>& baseline,
+                                       const std::vector<const Fingerprint*>& run,
+                                       const DriftOptions& options) {
+  std::vector<Hypothesis> all = hypotheses(baseline, run, options);
+  // Testable: enough cases changed that the floors and alpha can be reached at all.
+  std::vector<Hypothesis*> tested;
+  std::size_t independent = 0; // for Bonferroni: a yes/no feature is one test, not two
+  std::set<std::string_view> binary_counted;
+  for (Hypothesis& h : all) {
+    const std::size_t d = h.discordant();
+    if (d < options.min_cases ||
+        static_cast<double>(d) + 1e-9 < options.min_effect * static_cast<double>(h.applicable) ||
+        sign_test(0, d) >= options.alpha) {
+      continue;
+    }
+    tested.push_back(&h);
+    const bool mirror = std::any_of(all.begin(), all.end(), [&](const Hypothesis& o) {
+      return &o != &h && !o.numeric && o.feature == h.feature && o.gained == h.lost &&
+             o.lost == h.gained;
+    });
+    if (!mirror || binary_counted.insert(h.feature).second) {
+      ++independent;
+    }
+  }
+  std::vector<Hypothesis*> candidates;
+  for (Hypothesis* h : tested) {
+    h->adjusted = std::min(1.0, h->p * static_cast<double>(independent));
+    if (h->p < options.alpha &&
+        passes_floors(h->gained.size(), h->lost.size(), h->applicable, options)) {
+      candidates.push_back(h);
+    }
+  }
+  if (candidates.empty()) {
+    return {};
+  }
+  permutation_adjust(tested, candidates, run.size(), options);
+
+  const Side baseline_side = gather(baseline);
+  const Side run_side = gather(run);
+  const Comparison comparison{baseline, run,     baseline_side,
+                              run_side, options, FisherExact(baseline.size() + run.size())};
+  std::map<std::string, Choice> choices;
+  std::map<std::string, const Hypothesis*> numeric;
+  for (const Hypothesis* h : candidates) {
+    if (h->adjusted >= options.alpha) {
+      continue;
+    }
+    if (h->numeric) {
+      numeric[h->feature] = h;
+      continue;
+    }
+    const bool rose = h->gained.size() > h->lost.size();
+    const double applicable = static_cast<double>(std::max<std::size_t>(h->applicable, 1));
+    const std::size_t net =
+        rose ? h->gained.size() - h->lost.size() : h->lost.size() - h->gained.size();
+    Candidate c{h->value,
+                (rose ? 1.0 : -1.0) * static_cast<double>(net) / applicable,
+                h->adjusted,
+                rose ? h->gained.size() : h->lost.size(),
+                rose ? h->gained : h->lost,
+                static_cast<double>(net) / applicable};
+    Choice& choice = choices[h->feature];
+    choice.paired = true;
+    auto& slot = rose ? choice.rise : choice.fall;
+    if (!slot || std::abs(c.change) > std::abs(slot->change) ||
+        (std::abs(c.change) == std::abs(slot->change) && c.p < slot->p)) {
+      slot = std::move(c);
+    }
+  }
+  std::vector<DriftFinding> findings;
+  for (const auto& [name, is_numeric] : shared_features(baseline_side, run_side)) {
+    if (is_numeric) {
+      if (const auto it = numeric.find(name); it != numeric.end()) {
+        findings.push_back(numeric_finding(*it->second, comparison, baseline, run, options));
+      }
+    } else if (const auto it = choices.find(name); it != choices.end()) {
+      if (auto f = comparison.categorical(name, it->second)) {
+        findings.push_back(std::move(*f));
+      }
+    }
+  }
+  return findings;
+}
+
+// A fenced output is "one fence and nothing else" unless it has text before or after its
+// fence: when either of those drifted, whole_fence says the same again.
+void drop_repeats(std::vector<DriftFinding>& findings) {
+  const auto reported = [&](std::string_view name) {
+    return std::any_of(findings.begin(), findings.end(),
+                       [&](const DriftFinding& f) { return f.feature == name; });
+  };
+  if (reported("preamble") || reported("trailing_text")) {
+    std::erase_if(findings, [](const DriftFinding& f) { return f.feature == "whole_fence"; });
+  }
+}
+
 } // namespace
-
-double fisher_exact(std::size_t a, std::size_t b, std::size_t c, std::size_t d) {
-  return fisher_with(log_factorials(a + b + c + d), a, b, c, d);
-}
-
-double mann_whitney(const std::vector<double>& x, const std::vector<double>& y) {
-  const std::size_t n1 = x.size();
-  const std::size_t n2 = y.size();
-  if (n1 == 0 || n2 == 0) {
-    return 1;
-  }
-  std::vector<std::pair<double, bool>> all; // value, from x
-  all.reserve(n1 + n2);
-  for (const double v : x) {
-    all.emplace_back(v, true);
-  }
-  for (const double v : y) {
-    all.emplace_back(v, false);
-  }
-  std::sort(all.begin(), all.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
-  const double n = static_cast<double>(n1 + n2);
-  double rank_sum = 0; // of x
-  double ties = 0;     // sum of t^3 - t over groups of equal values
-  for (std::size_t i = 0; i < all.size();) {
-    std::size_t j = i;
-    while (j < all.size() && all[j].first == all[i].first) {
-      ++j;
-    }
-    const double t = static_cast<double>(j - i);
-    const double rank = static_cast<double>(i + j + 1) / 2; // 1-based ranks i+1..j, averaged
-    for (std::size_t k = i; k < j; ++k) {
-      rank_sum += all[k].second ? rank : 0;
-    }
-    ties += t * t * t - t;
-    i = j;
-  }
-  const double m1 = static_cast<double>(n1);
-  const double m2 = static_cast<double>(n2);
-  const double u = rank_sum - m1 * (m1 + 1) / 2;
-  const double mean = m1 * m2 / 2;
-  const double variance = m1 * m2 / 12 * ((n + 1) - ties / (n * (n - 1)));
-  if (!(variance > 0)) {
-    return 1;
-  }
-  const double z = std::max(0.0, std::abs(u - mean) - 0.5) / std::sqrt(variance);
-  return std::min(1.0, std::erfc(z / std::sqrt(2.0)));
-}
 
 std::vector<DriftFinding> detect_drift(const std::vector<Fingerprint>& baseline,
                                        const std::vector<Fingerprint>& run,
@@ -742,61 +1159,114 @@ std::vector<DriftFinding> detect_drift(const std::vector<Fingerprint>& baseline,
 std::vector<DriftFinding> detect_drift(const std::vector<const Fingerprint*>& baseline,
                                        const std::vector<const Fingerprint*>& run,
                                        const DriftOptions& options) {
-  if (baseline.empty() || run.empty()) {
-    return {};
-  }
-  const Side baseline_side = gather(baseline);
-  const Side run_side = gather(run);
-  // The features present on both sides, in report order; categorical first when a name is both.
-  std::vector<std::pair<std::string, bool>> features; // name, numeric
-  for (const auto& [name, tally] : run_side.categorical) {
-    if (baseline_side.categorical.contains(name)) {
-      features.emplace_back(name, false);
-    }
-  }
-  for (const auto& [name, values] : run_side.numeric) {
-    if (baseline_side.numeric.contains(name)) {
-      features.emplace_back(name, true);
-    }
-  }
-  const auto rank = [](const std::string& name) {
-    return static_cast<std::size_t>(std::find(k_order.begin(), k_order.end(), name) -
-                                    k_order.begin());
-  };
-  std::stable_sort(features.begin(), features.end(), [&](const auto& l, const auto& r) {
-    return std::pair(rank(l.first), l.first) < std::pair(rank(r.first), r.first);
-  });
-
-  Comparison comparison{baseline,
-                        run,
-                        baseline_side,
-                        run_side,
-                        options,
-                        std::max<std::size_t>(1, features.size()),
-                        log_factorials(baseline.size() + run.size())};
-  std::vector<DriftFinding> findings;
-  for (const auto& [name, numeric] : features) {
-    auto finding = numeric ? comparison.numeric(name) : comparison.categorical(name);
-    if (finding) {
-      findings.push_back(std::move(*finding));
-    }
-  }
-  // A fenced output is "one fence and nothing else" unless it has text before or after its
-  // fence: when either of those drifted, whole_fence says the same again.
-  const auto reported = [&](std::string_view name) {
-    return std::any_of(findings.begin(), findings.end(),
-                       [&](const DriftFinding& f) { return f.feature == name; });
-  };
-  if (reported("preamble") || reported("trailing_text")) {
-    std::erase_if(findings, [](const DriftFinding& f) { return f.feature == "whole_fence"; });
-  }
+  std::vector<DriftFinding> findings = unpaired_drift(baseline, run, options);
+  drop_repeats(findings);
   return findings;
 }
 
+std::vector<DriftFinding> detect_drift(const std::vector<DriftCase>& cases,
+                                       const DriftOptions& options) {
+  std::vector<const Fingerprint*> paired_baseline;
+  std::vector<const Fingerprint*> paired_run;
+  std::vector<std::size_t> paired_at;
+  std::vector<const Fingerprint*> all_baseline;
+  std::vector<const Fingerprint*> run_only;
+  std::vector<std::size_t> run_only_at;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const DriftCase& c = cases[i];
+    if (c.baseline != nullptr) {
+      all_baseline.push_back(c.baseline);
+    }
+    if (c.baseline != nullptr && c.run != nullptr) {
+      paired_baseline.push_back(c.baseline);
+      paired_run.push_back(c.run);
+      paired_at.push_back(i);
+    } else if (c.run != nullptr) {
+      run_only.push_back(c.run);
+      run_only_at.push_back(i);
+    }
+  }
+  // Pairs and the outputs without one are two families: each gets half of alpha when both are
+  // there (Bonferroni), so the chance of any false alarm stays within alpha.
+  DriftOptions split = options;
+  if (!paired_run.empty() && !run_only.empty()) {
+    split.alpha = options.alpha / 2;
+  }
+  std::vector<DriftFinding> findings;
+  if (!paired_run.empty()) {
+    findings = paired_drift(paired_baseline, paired_run, split);
+    for (DriftFinding& f : findings) {
+      for (std::size_t& i : f.indices) {
+        i = paired_at[i];
+      }
+    }
+  }
+  if (!run_only.empty()) {
+    for (DriftFinding& f : unpaired_drift(all_baseline, run_only, split)) {
+      const bool known = std::any_of(findings.begin(), findings.end(),
+                                     [&](const DriftFinding& g) { return g.feature == f.feature; });
+      if (!known) {
+        for (std::size_t& i : f.indices) {
+          i = run_only_at[i];
+        }
+        findings.push_back(std::move(f));
+      }
+    }
+    const auto rank = [](const DriftFinding& f) {
+      return static_cast<std::size_t>(std::find(k_order.begin(), k_order.end(), f.feature) -
+                                      k_order.begin());
+    };
+    std::stable_sort(findings.begin(), findings.end(),
+                     [&](const DriftFinding& l, const DriftFinding& r) {
+                       return std::pair(rank(l), l.feature) < std::pair(rank(r), r.feature);
+                     });
+  }
+  drop_repeats(findings);
+  return findings;
+}
+
+std::optional<DriftSensitivity> parse_drift_sensitivity(std::string_view name) {
+  if (name == "low") {
+    return DriftSensitivity::low;
+  }
+  if (name == "default") {
+    return DriftSensitivity::standard;
+  }
+  if (name == "high") {
+    return DriftSensitivity::high;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(DriftSensitivity sensitivity) {
+  switch (sensitivity) {
+  case DriftSensitivity::low:
+    return "low";
+  case DriftSensitivity::high:
+    return "high";
+  case DriftSensitivity::standard:
+    break;
+  }
+  return "default";
+}
+
+DriftOptions DriftOptions::for_sensitivity(DriftSensitivity sensitivity) {
+  DriftOptions o;
+  if (sensitivity == DriftSensitivity::low) {
+    o.alpha = 0.001;
+    o.min_effect = 0.25;
+  } else if (sensitivity == DriftSensitivity::high) {
+    o.alpha = 0.05;
+    o.min_effect = 0.05;
+  }
+  return o;
+}
+
 json to_json(const DriftFinding& finding) {
-  return json{{"feature", finding.feature},     {"baseline", finding.baseline},
-              {"candidate", finding.candidate}, {"cases", finding.cases},
-              {"message", finding.message},     {"p_value", finding.p_value}};
+  return json{{"feature", finding.feature},   {"kind", finding.kind},
+              {"baseline", finding.baseline}, {"candidate", finding.candidate},
+              {"cases", finding.cases},       {"message", finding.message},
+              {"p_value", finding.p_value}};
 }
 
 } // namespace promptops::golden

@@ -647,7 +647,7 @@ std::optional<Payload> find_payload(std::string_view s, const std::vector<Fence>
   return std::nullopt;
 }
 
-// An answer tag: "(A)", "[Yes]", "A:" or "A)".
+// An answer tag: "(A)", "[Yes]", "A:", "A)" or "A." (an option letter).
 struct Tag {
   std::size_t begin = 0;
   std::size_t length = 0;
@@ -677,9 +677,9 @@ std::optional<Tag> tag_at(std::string_view t, std::size_t begin) {
     }
     return std::nullopt;
   }
-  if (s.size() >= 2 && is_upper(s[0]) && (s[1] == ':' || s[1] == ')') &&
+  if (s.size() >= 2 && is_upper(s[0]) && (s[1] == ':' || s[1] == ')' || s[1] == '.') &&
       (s.size() == 2 || is_space(s[2]))) {
-    return Tag{begin, 2, s[1] == ':' ? "X:" : "X)"};
+    return Tag{begin, 2, s[1] == ':' ? "X:" : s[1] == ')' ? "X)" : "X."};
   }
   return std::nullopt;
 }
@@ -780,6 +780,39 @@ constexpr std::array<std::string_view, 14> k_refusals = {
     "i can't",    "i cannot",    "i can not",    "i'm sorry",     "i am sorry",
     "i'm unable", "i am unable", "i'm not able", "i am not able", "i apologize",
     "i won't",    "i will not",  "as an ai",     "i must decline"};
+
+// Hedging that takes the place of an answer ("That depends on personal views..."), as models
+// tuned to avoid opinions answer multiple-choice questions.
+constexpr std::string_view k_hedges[] = {"it depends",
+                                         "that depends",
+                                         "this depends",
+                                         "depends on your",
+                                         "depends on personal",
+                                         "there is no single",
+                                         "there's no single",
+                                         "there is no one",
+                                         "there's no one",
+                                         "there is no right",
+                                         "there's no right",
+                                         "there is no definitive",
+                                         "there's no definitive",
+                                         "i don't have personal",
+                                         "i do not have personal",
+                                         "i don't have opinions",
+                                         "i do not have opinions",
+                                         "i don't have a personal",
+                                         "i do not have a personal",
+                                         "i don't have preferences",
+                                         "i do not have preferences",
+                                         "is subjective",
+                                         "it's hard to say",
+                                         "it is hard to say",
+                                         "difficult to say",
+                                         "cannot be determined",
+                                         "can't be determined",
+                                         "varies from person to person",
+                                         "personal views",
+                                         "personal opinion"};
 
 constexpr std::array<std::string_view, 11> k_openers = {
     "sure",     "certainly",      "of course",     "absolutely",   "here is",         "here's",
@@ -944,6 +977,9 @@ Fingerprint fingerprint(std::string_view output) {
   const auto refusal = std::find_if(k_refusals.begin(), k_refusals.end(),
                                     [&](std::string_view r) { return opening.find(r) != k_npos; });
   cat["refusal"] = yes_no(refusal != k_refusals.end());
+  const auto hedge = std::find_if(std::begin(k_hedges), std::end(k_hedges),
+                                  [&](std::string_view h) { return opening.find(h) != k_npos; });
+  cat["hedge"] = yes_no(hedge != std::end(k_hedges));
 
   // Markdown and quotes of the prose: lines outside fences and outside the JSON payload. A
   // bare JSON output has none.
@@ -1005,6 +1041,9 @@ Fingerprint fingerprint(std::string_view output) {
   fp.numeric["lines"] = static_cast<double>(lines);
   if (refusal != k_refusals.end()) {
     fp.excerpts["refusal"] = excerpt(t);
+  }
+  if (hedge != std::end(k_hedges)) {
+    fp.excerpts["hedge"] = excerpt(t);
   }
   return fp;
 }

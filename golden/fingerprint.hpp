@@ -17,7 +17,7 @@ namespace promptops::golden {
 
 // Bumped whenever a feature is added, removed or computed differently: a stored fingerprint of
 // another version is not compared but recomputed from its output.
-inline constexpr int k_fingerprint_version = 1;
+inline constexpr int k_fingerprint_version = 2;
 
 // A small map from feature name to value, sorted by name, held in one vector: a run keeps a
 // fingerprint per output (100,000 and more), and node-based maps cost tens of allocations and
@@ -98,7 +98,7 @@ struct Fingerprint {
 Fingerprint fingerprint(std::string_view output);
 
 // `fp` as a compact JSON object with sorted keys, stored in result lines as "fingerprint":
-// {"v":1,"code_fence":"none",...,"length":42,"lines":1,"excerpts":{...}}. Every string in it is
+// {"v":2,"code_fence":"none",...,"length":42,"lines":1,"excerpts":{...}}. Every string in it is
 // valid UTF-8.
 nlohmann::json to_json(const Fingerprint& fp);
 // The same object, members in the same (sorted) order, as an ordered_json: a result line holds

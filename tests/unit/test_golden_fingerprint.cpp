@@ -426,10 +426,10 @@ TEST_CASE("golden::to_json, compact with sorted keys, and read back", "[golden][
   CHECK(
       to_json(fp).dump() ==
       R"({"answer_tag":"none","bold":"no","boxed":"none","code_fence":"fenced:json",)"
-      R"("excerpts":{"preamble":"Sure:"},"headings":"no","json":"object","json_shape":"a:number",)"
+      R"("excerpts":{"preamble":"Sure:"},"headings":"no","hedge":"no","json":"object","json_shape":"a:number",)"
       R"("key_case":"lowercase","leading_whitespace":"none","length":26,"lines":2,)"
       R"("list_marker":"none","preamble":"yes","refusal":"no","table":"no",)"
-      R"("trailing_text":"no","trailing_whitespace":"none","v":1,"whole_fence":"no"})");
+      R"("trailing_text":"no","trailing_whitespace":"none","v":2,"whole_fence":"no"})");
   CHECK(fingerprint_from_json(to_json(fp)) == fp);
 
   SECTION("another version or shape is not read") {
