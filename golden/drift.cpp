@@ -426,8 +426,10 @@ std::string percent(double share) {
 
 // A change that reached less than half of the outputs: what a model rolled out to part of
 // the traffic looks like.
-bool partial(const Choice& choice, const Candidate& c) {
-  return choice.paired && c.moved < 0.5;
+// `run_share`: the share of the run's outputs with the new form (rising) or still with the old
+// one (falling); a run that moved as a whole is no partial rollout, however little it moved.
+bool partial(const Choice& choice, const Candidate& c, double run_share) {
+  return choice.paired && c.moved < 0.5 && run_share > 0.1 && run_share < 0.9;
 }
 
 struct Comparison {
@@ -539,17 +541,25 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature,
   const auto quoted = [&](const Evidence& e) {
     return e.excerpt.empty() ? std::string() : "\"" + show(e.excerpt, 40) + "\"; ";
   };
+  // The share of the run's outputs with `c`'s value.
+  const auto run_share = [&](const Candidate& c) {
+    return static_cast<double>(count_in(r, c.value)) /
+           static_cast<double>(std::max<std::size_t>(r.defined, 1));
+  };
   const auto rollout = [&](const Candidate& c) {
-    return partial(choice, c) ? ": about " + percent(c.moved) + " of " + population +
-                                    " changed, a partial rollout?"
-                              : std::string();
+    return partial(choice, c, run_share(c)) ? ": about " + percent(c.moved) + " of " + population +
+                                                  " changed, a partial rollout?"
+                                            : std::string();
   };
 
   DriftFinding f;
   f.feature = show(feature, 40);
   const bool rise_named = rise && rise->value != w.neutral;
   const bool fall_named = fall && fall->value != w.neutral;
-  if (rise && (rise_named || !fall_named)) {
+  // Absence fell much more than any one value rose (fences in four languages): say that.
+  const bool spread =
+      rise && fall && !fall_named && std::abs(fall->change) > 1.5 * std::abs(rise->change);
+  if (rise && (rise_named || !fall_named) && !spread) {
     const std::size_t a = count_in(b, rise->value);
     const std::size_t c = count_in(r, rise->value);
     const Evidence e = evidence(run, feature, raw(r, rise->value), w.excerpt);
@@ -579,7 +589,7 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature,
       f.message = std::string(w.label) + " changed from " + display(feature, raw(b, fall->value)) +
                   " to " + display(feature, raw(r, rise->value)) + " in " + counts + " (" + since +
                   rollout(*rise);
-    } else if (partial(choice, *rise)) {
+    } else if (partial(choice, *rise, run_share(*rise))) {
       // "about 24% of outputs now wrap ... (12 of 50; baseline 0 of 50): a partial rollout?"
       f.message = "about " + percent(rise->moved) + " of " + population + " " +
                   predicate(feature, raw(r, rise->value), e) + " (" + quoted(e) +

@@ -309,6 +309,10 @@ TEST_CASE("golden::fingerprint, answer tags, boxed answers, refusals, openers",
     CHECK(cat("B)", "answer_tag") == "only");
     CHECK(cat("B)", "answer_tag_style") == "X)");
     CHECK(cat("It is likely (B).", "answer_tag") == "end");
+    CHECK(cat("(B). Somewhat", "answer_tag") == "start"); // OpinionQA's form
+    CHECK(cat("A. Very important", "answer_tag") == "start");
+    CHECK(cat("A. Very important", "answer_tag_style") == "X.");
+    CHECK(cat("C.", "answer_tag") == "only");
   }
   SECTION("not answer tags") {
     CHECK(cat("[Docs](http://x) say so", "answer_tag") == "none");
@@ -318,6 +322,8 @@ TEST_CASE("golden::fingerprint, answer tags, boxed answers, refusals, openers",
     CHECK(cat("[ ] todo", "answer_tag") == "none");
     CHECK(cat("Note: this matters", "answer_tag") == "none");
     CHECK(cat("", "answer_tag") == "none");
+    CHECK(cat("U.S. voters differ", "answer_tag") == "none");
+    CHECK(cat("A.I. is a field", "answer_tag") == "none");
   }
   SECTION("boxed answers") {
     CHECK(cat("\\boxed{17}", "boxed") == "only");
@@ -335,6 +341,17 @@ TEST_CASE("golden::fingerprint, answer tags, boxed answers, refusals, openers",
     CHECK(cat("As an AI language model, I have no opinions.", "refusal") == "yes");
     CHECK(cat("Paris is the capital of France.", "refusal") == "no");
     CHECK(cat(std::string(400, 'x') + " I cannot", "refusal") == "no"); // too late to count
+  }
+  SECTION("hedging in place of an answer") {
+    CHECK(cat("That depends on personal views and circumstances.", "hedge") == "yes");
+    CHECK(excerpt("That depends on personal views and circumstances.", "hedge") ==
+          "That depends on\xE2\x80\xA6");
+    CHECK(cat("There\xE2\x80\x99s no single right answer here.", "hedge") == "yes");
+    CHECK(cat("As an AI, I don't have personal opinions, but many say (B).", "hedge") == "yes");
+    CHECK(cat("It is hard to say; it varies from person to person.", "hedge") == "yes");
+    CHECK(cat("(B). Somewhat", "hedge") == "no");
+    CHECK(cat("The shipment depends on the carrier.", "hedge") == "no");
+    CHECK(cat(std::string(400, 'x') + " it depends", "hedge") == "no"); // too late to count
   }
   SECTION("stock openers, for outputs without JSON or a fence") {
     CHECK(cat("Sure! The capital is Paris.", "opener") == "yes");
@@ -434,14 +451,18 @@ TEST_CASE("golden::to_json, compact with sorted keys, and read back", "[golden][
 
   SECTION("another version or shape is not read") {
     nlohmann::json other = to_json(fp);
-    other["v"] = 2;
+    other["v"] = k_fingerprint_version + 1;
+    CHECK_FALSE(fingerprint_from_json(other));
+    other["v"] = 1; // before hedging and "A." option letters were read
     CHECK_FALSE(fingerprint_from_json(other));
     CHECK_FALSE(fingerprint_from_json(nlohmann::json::array()));
     CHECK_FALSE(fingerprint_from_json(nlohmann::json{{"json", "object"}}));
   }
   SECTION("stored strings are made printable") {
-    const nlohmann::json stored = {
-        {"v", 1}, {"json", "obj\nect\x1b"}, {"length", 12}, {"excerpts", {{"preamble", "a\x1b"}}}};
+    const nlohmann::json stored = {{"v", k_fingerprint_version},
+                                   {"json", "obj\nect\x1b"},
+                                   {"length", 12},
+                                   {"excerpts", {{"preamble", "a\x1b"}}}};
     const auto read = fingerprint_from_json(stored);
     REQUIRE(read);
     CHECK(cat(*read, "json") == "obj\\nect\\x1b");
