@@ -285,6 +285,19 @@ void fuzz_fingerprint(const std::uint8_t* data, std::size_t size) {
     require(finding.cases == finding.indices.size());
     (void)golden::to_json(finding);
   }
+  // The same outputs paired case by case (the run's extra one, if any, without a pair).
+  std::vector<golden::DriftCase> cases;
+  for (std::size_t i = 0; i < run.size(); ++i) {
+    cases.push_back({i < baseline.size() ? &baseline[i] : nullptr, &run[i]});
+  }
+  options.permutations = 50;
+  for (const golden::DriftFinding& finding : golden::detect_drift(cases, options)) {
+    require(finding.cases == finding.indices.size());
+    for (const std::size_t i : finding.indices) {
+      require(i < cases.size() && cases[i].run != nullptr);
+    }
+    (void)golden::to_json(finding);
+  }
 }
 
 const std::vector<Target>& all_targets() {

@@ -927,7 +927,7 @@ bool permutation_adjust(const std::vector<Hypothesis*>& tested,
   const std::size_t swaps = std::min<std::size_t>(
       options.permutations,
       static_cast<std::size_t>(k_budget / static_cast<double>(std::max<std::size_t>(entries, 1))));
-  if (swaps < 200) {
+  if (swaps < std::min<std::size_t>(200, std::max<std::size_t>(options.permutations, 1))) {
     return false;
   }
   // Per pair, the hypotheses it moves (+1 gained, -1 lost).
@@ -1060,22 +1060,24 @@ std::vector<DriftFinding> paired_drift(const std::vector<const Fingerprint*>& ba
   std::vector<Hypothesis> all = hypotheses(baseline, run, options);
   // Testable: enough cases changed that the floors and alpha can be reached at all.
   std::vector<Hypothesis*> tested;
-  std::size_t independent = 0; // for Bonferroni: a yes/no feature is one test, not two
-  std::set<std::string_view> binary_counted;
   for (Hypothesis& h : all) {
     const std::size_t d = h.discordant();
-    if (d < options.min_cases ||
-        static_cast<double>(d) + 1e-9 < options.min_effect * static_cast<double>(h.applicable) ||
-        sign_test(0, d) >= options.alpha) {
-      continue;
+    if (d >= options.min_cases &&
+        static_cast<double>(d) + 1e-9 >= options.min_effect * static_cast<double>(h.applicable) &&
+        sign_test(0, d) < options.alpha) {
+      tested.push_back(&h);
     }
-    tested.push_back(&h);
-    const bool mirror = std::any_of(all.begin(), all.end(), [&](const Hypothesis& o) {
-      return &o != &h && !o.numeric && o.feature == h.feature && o.gained == h.lost &&
-             o.lost == h.gained;
-    });
-    if (!mirror || binary_counted.insert(h.feature).second) {
-      ++independent;
+  }
+  // For Bonferroni: a yes/no feature's two values are one test, not two (hypotheses come
+  // grouped by feature).
+  std::size_t independent = tested.size();
+  for (std::size_t k = 0; k + 1 < tested.size(); ++k) {
+    const Hypothesis& h = *tested[k];
+    const Hypothesis& o = *tested[k + 1];
+    const bool alone = (k == 0 || tested[k - 1]->feature != h.feature) &&
+                       (k + 2 == tested.size() || tested[k + 2]->feature != h.feature);
+    if (alone && !h.numeric && o.feature == h.feature && o.gained == h.lost && o.lost == h.gained) {
+      --independent;
     }
   }
   std::vector<Hypothesis*> candidates;
