@@ -69,8 +69,8 @@ Action add_report(CLI::App& app) {
     report::RunRecord run = stored_run(registry, options->run);
     std::optional<report::BaselineOutputs> other_outputs;
     if (!options->against.empty()) {
-      report::AgainstRun against =
-          report::compare_runs(std::move(run), stored_run(registry, options->against));
+      report::AgainstRun against = report::compare_runs(
+          std::move(run), stored_run(registry, options->against), registry.config());
       run = std::move(against.record);
       other_outputs = std::move(against.baseline);
     }

@@ -39,6 +39,10 @@ std::string baseline_path(const std::string& suite, const std::string& provider)
   return "golden/baselines/" + suite + "/" + provider + ".jsonl";
 }
 
+std::string latency_summary_path(const std::string& suite, const std::string& provider) {
+  return "golden/baselines/" + suite + "/" + provider + ".latency.json";
+}
+
 std::optional<Baseline> load_baseline(const registry::Registry& registry, const std::string& suite,
                                       const std::string& provider, bool read_fingerprints) {
   Baseline b;
@@ -82,11 +86,22 @@ std::optional<Baseline> load_baseline(const registry::Registry& registry, const 
     }
     c.model = util::string_field(j, "model");
     c.system_fingerprint = util::string_field(j, "system_fingerprint");
+    c.usage = token_usage_of(j);
     if (const auto print = j.find("fingerprint"); print != j.end()) {
       c.print = fingerprint_from_json(*print);
     }
     if (!b.cases.emplace(id->get<std::string>(), std::move(c)).second) {
       bad("case \"" + id->get<std::string>() + "\" is in the baseline twice");
+    }
+  }
+  const std::string latency_path = latency_summary_path(suite, provider);
+  const std::string latency_shown = registry.display(latency_path);
+  if (auto latency = util::read_file_if_exists(registry.root() / latency_path, latency_shown)) {
+    b.latency = latency_summary_from_json(json::parse(*latency, nullptr, false));
+    if (!b.latency) {
+      throw InputError(latency_shown, {1, 1},
+                       "not a latency summary {\"calls\", \"p50_ms\", \"p95_ms\", \"run_id\"}: "
+                       "record the baseline again (promptops baseline record)");
     }
   }
   return b;
@@ -149,6 +164,8 @@ std::vector<RecordedBaseline> record_baselines(const registry::Registry& registr
 
   // The lines to write, by file, by case id (sorted: a re-recorded baseline diffs cleanly).
   std::map<std::string, std::map<std::string, std::string>> files;
+  // The uncached calls' latencies of the recorded lines, by latency summary file.
+  std::map<std::string, std::vector<double>> latencies;
   std::size_t errors = 0;
   const std::string results = util::read_file(run_dir / "results.jsonl");
   util::for_each_line(results, [&](std::size_t, std::string_view line) {
@@ -162,6 +179,9 @@ std::vector<RecordedBaseline> record_baselines(const registry::Registry& registr
     if (it == chosen.end() || it->second.prompt != util::string_field(r, "prompt") ||
         it->second.version != util::string_field(r, "prompt_version")) {
       return;
+    }
+    if (const auto ms = uncached_latency_ms(r)) {
+      latencies[latency_summary_path(suite, provider)].push_back(*ms);
     }
     if (util::string_field(r, "status") == "error" || !r.contains("output") ||
         !r["output"].is_string()) {
@@ -197,6 +217,13 @@ std::vector<RecordedBaseline> record_baselines(const registry::Registry& registr
     std::filesystem::create_directories(file.parent_path());
     util::write_file_atomic(file, text);
     written.push_back(std::move(r));
+  }
+  // A run that took every answer from the cache says nothing of latency: the summary of the
+  // run that made the calls stays.
+  for (const auto& [path, values] : latencies) {
+    if (const auto latency = summarize_latency(values, run_id)) {
+      util::write_file_atomic(registry.root() / path, to_json(*latency).dump(2) + "\n");
+    }
   }
   return written;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "golden/fingerprint.hpp"
+#include "golden/usage_drift.hpp"
 #include "registry/registry.hpp"
 
 #include <filesystem>
@@ -16,6 +17,10 @@ namespace promptops::golden {
 // "golden/baselines/<suite>/<provider>.jsonl", relative to the registry root.
 std::string baseline_path(const std::string& suite, const std::string& provider);
 
+// "golden/baselines/<suite>/<provider>.latency.json": the latency of the provider's uncached
+// calls in the run the baseline was recorded from (LatencySummary's JSON).
+std::string latency_summary_path(const std::string& suite, const std::string& provider);
+
 // One line of a baseline. Only `output` is required; the rest is compared where present.
 struct BaselineCase {
   std::string output;
@@ -23,6 +28,7 @@ struct BaselineCase {
   std::optional<double> score;
   std::string model;              // as the provider reported it ("" when not recorded)
   std::string system_fingerprint; // "" when not recorded
+  TokenUsage usage;               // the line's "usage", for tokens and cost drift
   // The line's stored fingerprint when it is of the current version, else std::nullopt (it is
   // then computed from `output`).
   std::optional<Fingerprint> print;
@@ -32,11 +38,15 @@ struct Baseline {
   std::string path;                          // relative to the registry root
   std::string shown;                         // as shown in messages
   std::map<std::string, BaselineCase> cases; // by case id
+  // The latency summary beside it (latency_summary_path), for latency drift; std::nullopt when
+  // there is none.
+  std::optional<LatencySummary> latency;
 };
 
 // The baseline of `suite` on `provider`, or std::nullopt when it has none. Lines naming
 // another provider are skipped. Throws InputError naming the file and line of a bad line
-// (not a JSON object, no string "id", no string "output", an id twice). Without
+// (not a JSON object, no string "id", no string "output", an id twice), and naming the latency
+// summary when it is not one. Without
 // `read_fingerprints` (the reports, which only show outputs) stored fingerprints are skipped.
 std::optional<Baseline> load_baseline(const registry::Registry& registry, const std::string& suite,
                                       const std::string& provider, bool read_fingerprints = true);
@@ -51,7 +61,9 @@ struct RecordedBaseline {
 // Writes the baselines of the run in `run_dir` (a .promptops/runs/<id> folder): one file per
 // suite and provider, lines sorted by case id, each file replaced atomically. `suites` limits
 // it to those suites (empty: every suite of the run). When a suite runs several candidates on
-// one provider, the working tree's prompt is recorded (else the first candidate's). Throws
+// one provider, the working tree's prompt is recorded (else the first candidate's). Beside
+// each file goes the latency summary of the recorded candidate's uncached calls (replaced
+// atomically; kept as it was when the run made no uncached call there). Throws
 // InputError when the run has no result for a suite asked for, and RunError when the run
 // could not complete (a case in error, or interrupted): a baseline with holes would report
 // the missing cases as removed.

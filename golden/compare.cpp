@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <unordered_map>
 
 namespace promptops::golden {
 
@@ -32,6 +33,14 @@ void BaselineComparison::add(const ordered_json& r, std::optional<Fingerprint> p
     m_print_ids.push_back(id);
   }
   const auto it = m_baseline.cases.find(id);
+  if (text != nullptr) {
+    m_print_baselines.push_back(it == m_baseline.cases.end() ? nullptr : &it->second);
+    m_usage.push_back(token_usage_of(r));
+    if (const auto ms = uncached_latency_ms(r)) {
+      m_latencies.push_back(*ms);
+      m_latency_at.push_back(m_prints.size() - 1);
+    }
+  }
   if (it == m_baseline.cases.end()) {
     ++m_new;
     return;
@@ -129,33 +138,56 @@ void BaselineComparison::provider_changes(const std::string& suite, const std::s
 }
 
 BaselineComparison::Drift BaselineComparison::drift(const std::string& suite,
-                                                    const std::string& provider) const {
-  // The baseline's stored fingerprints are used in place; the missing ones are made here.
-  const std::vector<const BaselineCase*>& cases = seen();
-  std::vector<Fingerprint> made; // not moved while pointed to: reserved in full
-  made.reserve(static_cast<std::size_t>(std::count_if(
-      cases.begin(), cases.end(), [](const BaselineCase* bc) { return !bc->print; })));
-  std::vector<const Fingerprint*> before;
-  before.reserve(cases.size());
-  for (const BaselineCase* bc : cases) {
-    if (bc->print) {
-      before.push_back(&*bc->print);
-    } else {
-      made.push_back(fingerprint(bc->output));
-      before.push_back(&made.back());
+                                                    const std::string& provider,
+                                                    const DriftOptions& options,
+                                                    const std::optional<Pricing>& pricing) const {
+  // Each run output paired with its case's baseline fingerprint: the stored one in place, the
+  // missing ones made here, once a case (a case may come once per prompt on one provider).
+  std::unordered_map<const BaselineCase*, const Fingerprint*> base_prints;
+  base_prints.reserve(m_baseline.cases.size());
+  for (const BaselineCase* bc : m_print_baselines) {
+    if (bc != nullptr) {
+      base_prints.emplace(bc, bc->print ? &*bc->print : nullptr);
     }
   }
-  std::vector<const Fingerprint*> run;
-  run.reserve(m_prints.size());
-  for (const Fingerprint& fp : m_prints) {
-    run.push_back(&fp);
+  std::vector<Fingerprint> made; // not moved while pointed to: reserved in full
+  made.reserve(static_cast<std::size_t>(std::count_if(
+      base_prints.begin(), base_prints.end(), [](const auto& e) { return e.second == nullptr; })));
+  for (auto& [bc, fp] : base_prints) {
+    if (fp == nullptr) {
+      made.push_back(fingerprint(bc->output));
+      fp = &made.back();
+    }
+  }
+  std::vector<DriftCase> pairs(m_prints.size());
+  std::vector<UsageCase> usage(m_prints.size());
+  for (std::size_t i = 0; i < m_prints.size(); ++i) {
+    const BaselineCase* bc = m_print_baselines[i];
+    pairs[i].baseline = bc == nullptr ? nullptr : base_prints.at(bc);
+    pairs[i].run = &m_prints[i];
+    usage[i].baseline = bc == nullptr ? nullptr : &bc->usage;
+    usage[i].run = m_usage[i];
   }
   Drift out;
-  out.findings = detect_drift(before, run);
+  out.findings = detect_drift(pairs, options);
+  for (DriftFinding& finding : detect_usage_drift(usage, pricing, options)) {
+    out.findings.push_back(std::move(finding));
+  }
+  if (m_baseline.latency) {
+    if (auto finding = detect_latency_drift(m_latencies, *m_baseline.latency, options)) {
+      // Its indices count the uncached calls: made positions among the run's outputs, as the
+      // other findings' are.
+      for (std::size_t& i : finding->indices) {
+        i = m_latency_at[i];
+      }
+      out.findings.push_back(std::move(*finding));
+    }
+  }
   for (const DriftFinding& finding : out.findings) {
     ordered_json d;
     d["suite"] = suite;
     d["provider"] = provider;
+    d["kind"] = finding.kind;
     d["feature"] = finding.feature;
     d["baseline"] = finding.baseline;
     d["candidate"] = finding.candidate;
@@ -201,10 +233,20 @@ std::vector<std::string> gate_reasons(const SuiteGate& gate) {
                       " cases regressed against " + gate.reference + " (pass before, not now: " +
                       list + "); the gate allows " + std::to_string(*gate.max_regressions));
   }
-  if (gate.fail_on_drift && !gate.drift_messages.empty()) {
-    const std::size_t more = gate.drift_messages.size() - 1;
-    reasons.push_back(gate.suite + ": the outputs' format drifted from " + gate.reference + ": " +
-                      gate.drift_messages.front() +
+  for (const std::string& kind : gate.fail_on_drift) {
+    std::vector<const std::string*> messages;
+    for (const SuiteGate::DriftMessage& d : gate.drift) {
+      if (d.kind == kind) {
+        messages.push_back(&d.message);
+      }
+    }
+    if (messages.empty()) {
+      continue;
+    }
+    const std::size_t more = messages.size() - 1;
+    const std::string what = kind == "format" ? "the outputs' format" : kind;
+    reasons.push_back(gate.suite + ": " + what + " drifted from " + gate.reference + ": " +
+                      *messages.front() +
                       (more > 0 ? " (and " + std::to_string(more) + " more)" : ""));
   }
   if (gate.error > 0) {
@@ -227,13 +269,15 @@ ordered_json gate_json(const SuiteGate& gate, ordered_json& all_reasons) {
   j["max_regressions"] =
       gate.max_regressions ? ordered_json(*gate.max_regressions) : ordered_json(nullptr);
   j["fail_on_drift"] = gate.fail_on_drift;
+  j["drift_sensitivity"] = std::string(to_string(gate.drift_sensitivity));
   j["reasons"] = std::move(reasons);
   return j;
 }
 
 void RunComparisons::add(const std::string& suite, const std::string& provider,
                          const BaselineComparison& comparison, bool complete,
-                         ordered_json& baselines, SuiteGate& gate) {
+                         ordered_json& baselines, SuiteGate& gate,
+                         const std::optional<Pricing>& pricing) {
   baselines.push_back(comparison.to_json(provider, complete));
   for (const auto& id : comparison.regressed()) {
     gate.regressed.push_back(id);
@@ -243,9 +287,10 @@ void RunComparisons::add(const std::string& suite, const std::string& provider,
     fixed.push_back(id);
   }
   comparison.provider_changes(suite, provider, provider_changes);
-  BaselineComparison::Drift found = comparison.drift(suite, provider);
+  BaselineComparison::Drift found = comparison.drift(
+      suite, provider, DriftOptions::for_sensitivity(gate.drift_sensitivity), pricing);
   for (const DriftFinding& finding : found.findings) {
-    gate.drift_messages.push_back(finding.message);
+    gate.drift.push_back({finding.kind, finding.message});
   }
   for (auto& entry : found.entries) {
     drift.push_back(std::move(entry));

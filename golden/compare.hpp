@@ -3,6 +3,7 @@
 #include "golden/baseline.hpp"
 #include "golden/drift.hpp"
 #include "golden/fingerprint.hpp"
+#include "golden/usage_drift.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -38,13 +39,16 @@ public:
   void provider_changes(const std::string& suite, const std::string& provider,
                         nlohmann::ordered_json& out) const;
 
-  // The format drift between the baseline's outputs of the cases the run had and the run's,
-  // as summary.json's drift entries (each naming at most 1,000 of its cases).
+  // The drift of the run against the baseline, as summary.json's drift entries (each naming
+  // at most 1,000 of its cases): the outputs' format, each paired with the baseline's output
+  // of its case; then tokens and cost per case (cost at `pricing`, none without it); then the
+  // latency of the run's uncached calls against the baseline's latency summary.
   struct Drift {
     std::vector<DriftFinding> findings;
     nlohmann::ordered_json entries = nlohmann::ordered_json::array();
   };
-  Drift drift(const std::string& suite, const std::string& provider) const;
+  Drift drift(const std::string& suite, const std::string& provider, const DriftOptions& options,
+              const std::optional<Pricing>& pricing) const;
 
   const std::vector<std::string>& regressed() const { return m_regressed; }
   const std::vector<std::string>& fixed() const { return m_fixed; }
@@ -65,8 +69,12 @@ private:
   mutable std::vector<const BaselineCase*> m_seen;
   std::map<std::string, std::size_t> m_models; // the run's, by how many cases reported each
   std::map<std::string, std::size_t> m_system_fingerprints;
-  std::vector<Fingerprint> m_prints;    // of the run's outputs, for drift
-  std::vector<std::string> m_print_ids; // the case of each
+  std::vector<Fingerprint> m_prints;                  // of the run's outputs, for drift
+  std::vector<std::string> m_print_ids;               // the case of each
+  std::vector<const BaselineCase*> m_print_baselines; // the baseline's line of each (null: new)
+  std::vector<TokenUsage> m_usage;                    // the tokens of each
+  std::vector<double> m_latencies;                    // of the run's uncached calls, of outputs...
+  std::vector<std::size_t> m_latency_at;              // ...at these positions of m_prints
   const std::vector<const BaselineCase*>& seen() const;
 };
 
@@ -78,20 +86,27 @@ struct SuiteGate {
   std::size_t error = 0;
   double min_pass_rate = 1.0;
   std::optional<long long> max_regressions; // none: regressions do not gate
-  bool fail_on_drift = false;
-  std::vector<std::string> regressed;      // case ids, over the suite's providers
-  std::vector<std::string> drift_messages; // the drift findings' messages
-  std::string reference = "the baseline";  // what the run was compared with, for the reasons
+  // The kinds of drift that fail the gate (of registry::k_drift_kinds, in its order); empty:
+  // drift is reported, never gated.
+  std::vector<std::string> fail_on_drift;
+  DriftSensitivity drift_sensitivity = DriftSensitivity::standard;
+  std::vector<std::string> regressed; // case ids, over the suite's providers
+  struct DriftMessage {
+    std::string kind;
+    std::string message;
+  };
+  std::vector<DriftMessage> drift;        // the drift findings, over the suite's providers
+  std::string reference = "the baseline"; // what the run was compared with, for the reasons
 };
 
 // Why the gate fails the suite, in this order: the pass rate below min_pass_rate, more
-// regressions than max_regressions, format drift (with fail_on_drift), cases in error (they
-// count as failures). Empty: the gate passes.
+// regressions than max_regressions, drift of each kind listed in fail_on_drift (one reason a
+// kind, naming it), cases in error (they count as failures). Empty: the gate passes.
 std::vector<std::string> gate_reasons(const SuiteGate& gate);
 
 // summary.json's suites[].gate, {"passed", "min_pass_rate", "max_regressions",
-// "fail_on_drift", "reasons"}, decided by gate_reasons; the reasons are also appended to
-// `all_reasons` (the run's gate).
+// "fail_on_drift" (the list of kinds), "drift_sensitivity", "reasons"}, decided by
+// gate_reasons; the reasons are also appended to `all_reasons` (the run's gate).
 nlohmann::ordered_json gate_json(const SuiteGate& gate, nlohmann::ordered_json& all_reasons);
 
 // summary.json's comparison fields over a run's suites: `promptops test` against the
@@ -103,11 +118,12 @@ struct RunComparisons {
   nlohmann::ordered_json drift = nlohmann::ordered_json::array();
 
   // Adds `comparison`, of `suite` on `provider`: its entry to the suite's `baselines`, its
-  // regressed cases and drift findings to the suite's `gate`, and to the run's lists above.
-  // `complete`: as in BaselineComparison::to_json.
+  // regressed cases and drift findings (at the gate's drift_sensitivity, cost at `pricing`)
+  // to the suite's `gate`, and to the run's lists above. `complete`: as in
+  // BaselineComparison::to_json.
   void add(const std::string& suite, const std::string& provider,
            const BaselineComparison& comparison, bool complete, nlohmann::ordered_json& baselines,
-           SuiteGate& gate);
+           SuiteGate& gate, const std::optional<Pricing>& pricing);
 };
 
 } // namespace promptops::golden

@@ -1052,20 +1052,31 @@ DriftFinding numeric_finding(const Hypothesis& h, const Comparison& paired,
   return f;
 }
 
-// Pairs: every case's two outputs side by side, a sign test per feature value on the cases that
-// changed, adjusted for all of them at once (permutation_adjust).
-std::vector<DriftFinding> paired_drift(const std::vector<const Fingerprint*>& baseline,
-                                       const std::vector<const Fingerprint*>& run,
-                                       const DriftOptions& options) {
-  std::vector<Hypothesis> all = hypotheses(baseline, run, options);
+// The features whose changes are markdown and whitespace: the second tier of paired_drift.
+bool is_minor(std::string_view feature) {
+  return feature == "headings" || feature == "list_marker" || feature == "table" ||
+         feature == "bold" || feature == "quotes" || feature == "leading_whitespace" ||
+         feature == "trailing_whitespace";
+}
+
+// The share of alpha that the first tier (every feature but the minor ones) gets.
+constexpr double k_primary_weight = 0.8;
+
+// The hypotheses of one tier that pass the floors and whose family-wise p-value, over the
+// tier, is below its share `weight` of alpha. Their `adjusted` is divided by `weight`, so that
+// it reads against alpha itself.
+std::vector<Hypothesis*> adjust_tier(const std::vector<Hypothesis*>& tier, double weight,
+                                     std::size_t pairs, const DriftOptions& options) {
+  DriftOptions share = options;
+  share.alpha = options.alpha * weight;
   // Testable: enough cases changed that the floors and alpha can be reached at all.
   std::vector<Hypothesis*> tested;
-  for (Hypothesis& h : all) {
-    const std::size_t d = h.discordant();
+  for (Hypothesis* h : tier) {
+    const std::size_t d = h->discordant();
     if (d >= options.min_cases &&
-        static_cast<double>(d) + 1e-9 >= options.min_effect * static_cast<double>(h.applicable) &&
-        sign_test(0, d) < options.alpha) {
-      tested.push_back(&h);
+        static_cast<double>(d) + 1e-9 >= options.min_effect * static_cast<double>(h->applicable) &&
+        sign_test(0, d) < share.alpha) {
+      tested.push_back(h);
     }
   }
   // For Bonferroni: a yes/no feature's two values are one test, not two (hypotheses come
@@ -1083,15 +1094,41 @@ std::vector<DriftFinding> paired_drift(const std::vector<const Fingerprint*>& ba
   std::vector<Hypothesis*> candidates;
   for (Hypothesis* h : tested) {
     h->adjusted = std::min(1.0, h->p * static_cast<double>(independent));
-    if (h->p < options.alpha &&
+    if (h->p < share.alpha &&
         passes_floors(h->gained.size(), h->lost.size(), h->applicable, options)) {
       candidates.push_back(h);
     }
   }
+  if (!candidates.empty()) {
+    permutation_adjust(tested, candidates, pairs, options);
+  }
+  for (Hypothesis* h : candidates) {
+    h->adjusted = std::min(1.0, h->adjusted / weight);
+  }
+  return candidates;
+}
+
+// Pairs: every case's two outputs side by side, a sign test per feature value on the cases that
+// changed, adjusted for all of them at once (permutation_adjust).
+std::vector<DriftFinding> paired_drift(const std::vector<const Fingerprint*>& baseline,
+                                       const std::vector<const Fingerprint*>& run,
+                                       const DriftOptions& options) {
+  std::vector<Hypothesis> all = hypotheses(baseline, run, options);
+  // Two tiers share alpha (weighted Bonferroni): the features that model updates change, and
+  // markdown and whitespace, which vary between two samples of one model. The noise of the
+  // second then costs the first little of its power.
+  std::vector<Hypothesis*> primary;
+  std::vector<Hypothesis*> minor;
+  for (Hypothesis& h : all) {
+    (is_minor(h.feature) ? minor : primary).push_back(&h);
+  }
+  std::vector<Hypothesis*> candidates = adjust_tier(primary, k_primary_weight, run.size(), options);
+  for (Hypothesis* h : adjust_tier(minor, 1 - k_primary_weight, run.size(), options)) {
+    candidates.push_back(h);
+  }
   if (candidates.empty()) {
     return {};
   }
-  permutation_adjust(tested, candidates, run.size(), options);
 
   const Side baseline_side = gather(baseline);
   const Side run_side = gather(run);

@@ -812,7 +812,10 @@ constexpr std::string_view k_hedges[] = {"it depends",
                                          "can't be determined",
                                          "varies from person to person",
                                          "personal views",
-                                         "personal opinion"};
+                                         "personal opinion",
+                                         "really depends",
+                                         "depends on one's",
+                                         "depends on the individual"};
 
 constexpr std::array<std::string_view, 11> k_openers = {
     "sure",     "certainly",      "of course",     "absolutely",   "here is",         "here's",
@@ -1045,6 +1048,8 @@ Fingerprint fingerprint(std::string_view output) {
   if (hedge != std::end(k_hedges)) {
     fp.excerpts["hedge"] = excerpt(t);
   }
+  cat.shrink_to_fit();
+  fp.excerpts.shrink_to_fit();
   return fp;
 }
 
@@ -1139,6 +1144,8 @@ template <typename Json> std::optional<Fingerprint> read_fingerprint(const Json&
       }
     }
   }
+  fp.categorical.shrink_to_fit();
+  fp.excerpts.shrink_to_fit();
   return fp;
 }
 

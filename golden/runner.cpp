@@ -1314,7 +1314,11 @@ private:
                                                                  : config.gate.max_regressions;
       suite_gate.fail_on_drift =
           (ps.suite.gate.fail_on_drift ? ps.suite.gate.fail_on_drift : config.gate.fail_on_drift)
-              .value_or(false);
+              .value_or(std::vector<std::string>{});
+      suite_gate.drift_sensitivity =
+          parse_drift_sensitivity(ps.suite.gate.drift_sensitivity.value_or(
+                                      config.gate.drift_sensitivity.value_or("default")))
+              .value_or(DriftSensitivity::standard);
       ordered_json baselines = ordered_json::array();
       std::set<std::string> providers_seen;
       for (const auto& cand : ps.candidates) {
@@ -1325,7 +1329,8 @@ private:
         if (auto found = m_comparisons.find(ps.suite.name + '\x1f' + provider);
             found != m_comparisons.end()) {
           compared.add(ps.suite.name, provider, found->second,
-                       m_selection.filters.empty() && !outcome.interrupted, baselines, suite_gate);
+                       m_selection.filters.empty() && !outcome.interrupted, baselines, suite_gate,
+                       pricing_of(config, provider));
         }
       }
       sj["baselines"] = std::move(baselines);

@@ -121,7 +121,9 @@ std::optional<double> cost_at(const Pricing& pricing, const TokenUsage& usage) {
          1e6;
 }
 
-std::string milliseconds(double ms) { return with_commas(ms) + " ms"; }
+std::string milliseconds(double ms) {
+  return with_commas(ms) + " ms";
+}
 
 } // namespace
 
@@ -253,8 +255,8 @@ std::vector<DriftFinding> detect_usage_drift(const std::vector<UsageCase>& cases
     // The unit is the dearer token's price: a case's ratio then moves as its tokens do.
     const double unit =
         std::max(pricing->input_per_mtok.value_or(0), pricing->output_per_mtok.value_or(0)) / 1e6;
-    const UsageFeature cost{"cost", "cost", "cost per case", money, " at current pricing",
-                            unit > 0 ? unit : 1e-9};
+    const UsageFeature cost{
+        "cost", "cost", "cost per case", money, " at current pricing", unit > 0 ? unit : 1e-9};
     compare(cost, [&](const TokenUsage& u) { return cost_at(*pricing, u); });
   }
   return out;
@@ -279,8 +281,11 @@ std::optional<DriftFinding> detect_latency_drift(const std::vector<double>& run_
   // On ms + 1, so that a baseline of 0 ms (a local exec provider) compares.
   const double ratio50 = (p50 + 1) / (baseline.p50_ms + 1);
   const double ratio95 = (p95 + 1) / (baseline.p95_ms + 1);
-  const bool large = rose ? std::max(ratio50, ratio95) >= k_min_latency_ratio
-                          : std::min(ratio50, ratio95) <= 1 / k_min_latency_ratio;
+  const auto moved = [&](double ratio, double from, double to) {
+    return std::abs(to - from) >= k_min_latency_change_ms &&
+           (rose ? ratio >= k_min_latency_ratio : ratio <= 1 / k_min_latency_ratio);
+  };
+  const bool large = moved(ratio50, baseline.p50_ms, p50) || moved(ratio95, baseline.p95_ms, p95);
   if (!large) {
     return std::nullopt;
   }
@@ -308,8 +313,8 @@ std::optional<DriftFinding> detect_latency_drift(const std::vector<double>& run_
                     times(ratio50) + "), p95 " + milliseconds(baseline.p95_ms) + " to " +
                     milliseconds(p95) + " (" + times(ratio95) + "); " +
                     std::to_string(finding.cases) + " of " + std::to_string(n) + " calls " +
-                    (rose ? "above" : "below") + " the baseline's p50 (baseline: " +
-                    std::to_string(baseline.calls) + " calls)";
+                    (rose ? "above" : "below") +
+                    " the baseline's p50 (baseline: " + std::to_string(baseline.calls) + " calls)";
   return finding;
 }
 

@@ -64,8 +64,11 @@ std::optional<LatencySummary> latency_summary_from_json(const nlohmann::json& va
 // units of the dearer token's price) at least this, or at most its inverse.
 inline constexpr double k_min_usage_ratio = 1.5;
 // Latency: the run's p50 or p95 of uncached calls at least this times the baseline's, or at
-// most its inverse.
+// most its inverse...
 inline constexpr double k_min_latency_ratio = 2.0;
+// ...and apart by at least this many milliseconds, so that a local provider's few
+// milliseconds (exec, echo, replay) on a busy machine stay quiet.
+inline constexpr double k_min_latency_change_ms = 50;
 
 // One output of the run, with the usage the baseline recorded for the same case (null: the
 // case is new).
@@ -87,8 +90,8 @@ std::vector<DriftFinding> detect_usage_drift(const std::vector<UsageCase>& cases
 // The run's uncached calls (`run_ms`) against the baseline's summary: "latency" drifts when
 // at least `options.min_cases` calls were made, the exact sign test of the calls above
 // against below the baseline's p50 is below `options.alpha`, and the run's p50 or p95 passes
-// k_min_latency_ratio against the baseline's, the same way. The finding's indices are
-// positions in `run_ms` of the calls on the side it moved to.
+// k_min_latency_ratio and k_min_latency_change_ms against the baseline's, the same way. The
+// finding's indices are positions in `run_ms` of the calls on the side it moved to.
 std::optional<DriftFinding> detect_latency_drift(const std::vector<double>& run_ms,
                                                  const LatencySummary& baseline,
                                                  const DriftOptions& options = {});

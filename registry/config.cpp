@@ -18,9 +18,32 @@ Gate gate_from_json(const nlohmann::json& value) {
     gate.max_regressions = it->get<long long>();
   }
   if (auto it = value.find("fail_on_drift"); it != value.end()) {
-    gate.fail_on_drift = it->get<bool>();
+    gate.fail_on_drift = drift_kinds(*it);
+  }
+  if (auto it = value.find("drift_sensitivity"); it != value.end() && it->is_string()) {
+    gate.drift_sensitivity = it->get<std::string>();
   }
   return gate;
+}
+
+std::vector<std::string> drift_kinds(const nlohmann::json& fail_on_drift) {
+  if (fail_on_drift.is_boolean()) {
+    return fail_on_drift.get<bool>() ? std::vector<std::string>{"format"}
+                                     : std::vector<std::string>{};
+  }
+  std::vector<std::string> kinds;
+  if (!fail_on_drift.is_array()) {
+    return kinds;
+  }
+  for (const char* kind : k_drift_kinds) {
+    for (const auto& listed : fail_on_drift) {
+      if (listed.is_string() && listed.get<std::string>() == kind) {
+        kinds.emplace_back(kind);
+        break;
+      }
+    }
+  }
+  return kinds;
 }
 
 std::vector<std::string> Config::provider_names() const {

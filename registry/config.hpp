@@ -14,12 +14,24 @@
 namespace promptops::registry {
 
 // What a run must achieve to pass; unset fields fall back to the config's gate, then to the
-// defaults (every case passes, no regression, no drift).
+// defaults (every case passes, no regression, drift reported but not gated, sensitivity
+// "default").
 struct Gate {
   std::optional<double> min_pass_rate;
   std::optional<long long> max_regressions;
-  std::optional<bool> fail_on_drift;
+  // The kinds of drift that fail the gate (drift_kinds).
+  std::optional<std::vector<std::string>> fail_on_drift;
+  // low | default | high (golden::parse_drift_sensitivity reads it).
+  std::optional<std::string> drift_sensitivity;
 };
+
+// The kinds of drift, in the order they are reported and gated.
+inline constexpr const char* k_drift_kinds[] = {"format", "tokens", "cost", "latency"};
+
+// fail_on_drift as promptops.yaml, a suite or summary.json's suite gate give it: true is
+// {"format"} (what it meant before the other kinds), a list keeps its kinds in
+// k_drift_kinds's order (unknown ones dropped), false or anything else is {}.
+std::vector<std::string> drift_kinds(const nlohmann::json& fail_on_drift);
 
 // Read a gate object already checked against gate.schema.json.
 Gate gate_from_json(const nlohmann::json& value);

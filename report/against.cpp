@@ -3,6 +3,8 @@
 #include "golden/baseline.hpp"
 #include "golden/compare.hpp"
 #include "golden/fingerprint.hpp"
+#include "golden/usage_drift.hpp"
+#include "registry/config.hpp"
 #include "util/error.hpp"
 #include "util/json_fields.hpp"
 
@@ -112,7 +114,11 @@ golden::Baseline baseline_of(const RunRecord& other, const ResultGroup& group,
   b.path += "/results.jsonl";
   b.shown = "run ";
   b.shown += other.run_id;
+  std::vector<double> latencies; // of OTHER's uncached calls, in error or not
   for (const ordered_json* r : group.results) {
+    if (const auto ms = golden::uncached_latency_ms(*r)) {
+      latencies.push_back(*ms);
+    }
     const auto output = r->find("output");
     const std::string* text = output == r->end() ? nullptr : output->get_ptr<const std::string*>();
     const std::string status = util::string_field(*r, "status");
@@ -129,6 +135,7 @@ golden::Baseline baseline_of(const RunRecord& other, const ResultGroup& group,
     }
     c.model = util::string_field(*r, "model");
     c.system_fingerprint = util::string_field(*r, "system_fingerprint");
+    c.usage = golden::token_usage_of(*r);
     if (const auto print = r->find("fingerprint"); print != r->end()) {
       c.print = golden::fingerprint_from_json(*print);
     }
@@ -137,6 +144,7 @@ golden::Baseline baseline_of(const RunRecord& other, const ResultGroup& group,
       outputs.outputs[{group.suite, group.provider, id}] = *text;
     }
   }
+  b.latency = golden::summarize_latency(latencies, other.run_id);
   return b;
 }
 
@@ -161,14 +169,20 @@ golden::SuiteGate recorded_gate(const ordered_json& suite, const std::string& re
       max != recorded.end() && max->is_number_integer()) {
     gate.max_regressions = max->get<long long>();
   }
-  gate.fail_on_drift = true_field(recorded, "fail_on_drift");
+  // A list of kinds; a summary.json of before the other kinds says true or false.
+  if (const auto kinds = recorded.find("fail_on_drift"); kinds != recorded.end()) {
+    gate.fail_on_drift = registry::drift_kinds(nlohmann::json(*kinds));
+  }
+  gate.drift_sensitivity =
+      golden::parse_drift_sensitivity(util::string_field(recorded, "drift_sensitivity"))
+          .value_or(golden::DriftSensitivity::standard);
   gate.reference = reference;
   return gate;
 }
 
 } // namespace
 
-AgainstRun compare_runs(RunRecord run, const RunRecord& other) {
+AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::Config& config) {
   if (true_field(other.summary, "interrupted")) {
     throw InputError(std::string("run ") + other.run_id +
                      " was interrupted: the cases it lacks would look removed; complete it " +
@@ -229,7 +243,8 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other) {
         }
         if (const auto found = comparisons.find(pair_key(name, provider));
             found != comparisons.end()) {
-          compared.add(name, provider, found->second, complete, entries, gate);
+          compared.add(name, provider, found->second, complete, entries, gate,
+                       golden::pricing_of(config, provider));
         }
       }
       suite["baselines"] = std::move(entries);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "registry/config.hpp"
 #include "report/run_record.hpp"
 
 // `promptops report RUN --against OTHER`: a stored run compared with another stored run, as if
@@ -21,12 +22,15 @@ struct AgainstRun {
 // they are not in the baseline (RUN's line for them counts as new).
 //
 // The summary's suites[].baselines, regressions, fixed, drift and provider_changes are
-// replaced; every suite's gate is decided again from its totals and its recorded settings
-// (min_pass_rate, max_regressions, fail_on_drift; false when not recorded), then the run's
+// replaced (tokens per case against OTHER's, cost at `config`'s current pricing on both sides,
+// RUN's uncached calls' latency against OTHER's); every suite's gate is decided again from its
+// totals and its recorded settings (min_pass_rate, max_regressions, fail_on_drift: a list of
+// kinds or, from older runs, true for format; drift_sensitivity: "default" when not recorded),
+// then the run's
 // gate (failed, with its reason kept, when RUN was interrupted); "against" names OTHER.
 // "removed" is null unless RUN is whole (no --filter, --provider or --shard, not interrupted).
 // Throws InputError when OTHER was interrupted (its missing cases would look removed).
-AgainstRun compare_runs(RunRecord run, const RunRecord& other);
+AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::Config& config);
 
 // A summary's verdict as the exit code of `promptops test`: 3 when a case is in error or the
 // run was interrupted, else 0 when the gate passed, 1 when it failed.

@@ -569,14 +569,14 @@ std::string verdict_section(const RunRecord& run) {
 
 // Drift findings or provider changes: "suite on provider (feature): message".
 // `none` (HTML) is said when the list is empty; "": the section is left out then.
-std::string findings_section(const ordered_json& list, const char* id, const char* heading,
-                             const std::string& none) {
+std::string findings_section(const ordered_json& list, const std::string& id,
+                             const std::string& heading, const std::string& none) {
   if (!list.is_array() || list.empty()) {
     return none.empty() ? std::string()
-                        : std::string("<section id=\"") + id + "\"><h2>" + heading +
-                              "</h2><p class=\"muted\">" + none + "</p></section>\n";
+                        : "<section id=\"" + id + "\"><h2>" + heading + "</h2><p class=\"muted\">" +
+                              none + "</p></section>\n";
   }
-  std::string out = std::string("<section id=\"") + id + "\"><h2>" + heading + " (" +
+  std::string out = "<section id=\"" + id + "\"><h2>" + heading + " (" +
                     std::to_string(list.size()) + ")</h2><ul>";
   std::size_t n = 0;
   for (const auto& f : list) {
@@ -807,10 +807,20 @@ std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
   const bool any_baseline =
       std::any_of(array_field(summary, "suites").begin(), array_field(summary, "suites").end(),
                   [](const ordered_json& s) { return !array_field(s, "baselines").empty(); });
-  head += findings_section(field(summary, "drift"), "drift", "Format drift",
-                           any_baseline ? "The form of the outputs held against " +
-                                              esc(reference_of(summary)) + "."
-                                        : std::string());
+  for (const DriftGroup& group : drift_groups(field(summary, "drift"))) {
+    // Format drift says so when the form held; the other kinds show only when they drifted.
+    const bool format = group.kind == "format";
+    const bool plain = std::all_of(group.kind.begin(), group.kind.end(),
+                                   [](char c) { return c >= 'a' && c <= 'z'; });
+    head += findings_section(group.entries,
+                             format  ? std::string("drift")
+                             : plain ? "drift-" + group.kind
+                                     : std::string("drift-other"),
+                             esc(drift_heading(group.kind)),
+                             format && any_baseline ? "The form of the outputs held against " +
+                                                          esc(reference_of(summary)) + "."
+                                                    : std::string());
+  }
   head += findings_section(field(summary, "provider_changes"), "provider-changes",
                            "Provider changes", "");
   head += baseline_section(summary, rows);

@@ -1,5 +1,6 @@
 #include "report/markdown.hpp"
 
+#include "registry/config.hpp"
 #include "registry/prompt_diff.hpp"
 #include "report/junit.hpp"
 #include "util/json_fields.hpp"
@@ -133,11 +134,11 @@ std::string usage_line(const ordered_json& summary) {
 }
 
 // Drift findings and provider changes: "- **suite on provider** (feature): message".
-void findings(Blocks& blocks, const ordered_json& list, const char* heading) {
+void findings(Blocks& blocks, const ordered_json& list, const std::string& heading) {
   if (!list.is_array() || list.empty()) {
     return;
   }
-  blocks.add(std::string("\n### ") + heading + "\n\n");
+  blocks.add("\n### " + markdown_inline(heading) + "\n\n");
   for (const auto& f : list) {
     std::string item = "- **" + markdown_inline(util::string_field(f, "suite")) + " on " +
                        markdown_inline(util::string_field(f, "provider")) + "**";
@@ -165,7 +166,7 @@ std::string html_line(std::string_view text) {
 
 // The suite table's gate cell: ✅ and the minimum pass rate when the gate passed, else ❌ and
 // why, briefly: the first reason the gate gives (the pass rate below its minimum, more
-// regressions than it allows, format drift with fail_on_drift, cases in error).
+// regressions than it allows, drift of a kind listed in fail_on_drift, cases in error).
 std::string gate_cell(const ordered_json& suite, const ordered_json& summary) {
   const auto g = suite.find("gate");
   if (g == suite.end() || !g->is_object()) {
@@ -197,12 +198,14 @@ std::string gate_cell(const ordered_json& suite, const ordered_json& summary) {
       static_cast<long long>(regressed) > max->get<long long>()) {
     return std::string("❌ ") + std::to_string(regressed) + " regressed (max " + max->dump() + ")";
   }
-  if (const auto drift = g->find("fail_on_drift");
-      drift != g->end() && drift->is_boolean() && drift->get<bool>()) {
+  if (const auto kinds = g->find("fail_on_drift"); kinds != g->end()) {
+    // A list of kinds; a summary.json of before the other kinds says true or false.
     const std::string name = util::string_field(suite, "name");
-    for (const auto& d : array_field(summary, "drift")) {
-      if (util::string_field(d, "suite") == name) {
-        return "❌ format drift";
+    for (const std::string& kind : registry::drift_kinds(nlohmann::json(*kinds))) {
+      for (const auto& d : array_field(summary, "drift")) {
+        if (util::string_field(d, "suite") == name && drift_kind(d) == kind) {
+          return "❌ " + kind + " drift";
+        }
       }
     }
   }
@@ -384,7 +387,10 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
     blocks.add("\nNo baseline to compare with: record one with `promptops baseline record`.\n");
   }
 
-  findings(blocks, summary.contains("drift") ? summary["drift"] : ordered_json(), "Format drift");
+  for (const DriftGroup& group :
+       drift_groups(summary.contains("drift") ? summary["drift"] : ordered_json())) {
+    findings(blocks, group.entries, drift_heading(group.kind));
+  }
   findings(blocks,
            summary.contains("provider_changes") ? summary["provider_changes"] : ordered_json(),
            "Provider changes");

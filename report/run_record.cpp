@@ -1,5 +1,6 @@
 #include "report/run_record.hpp"
 
+#include "registry/config.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
@@ -320,6 +321,48 @@ std::string suite_providers(const nlohmann::ordered_json& suite) {
     list += (list.empty() ? "" : ", ") + p;
   }
   return list;
+}
+
+std::string drift_kind(const nlohmann::ordered_json& entry) {
+  const std::string kind = util::string_field(entry, "kind");
+  return kind.empty() ? "format" : kind;
+}
+
+std::string drift_heading(const std::string& kind) {
+  if (kind == "format") {
+    return "Format drift";
+  }
+  if (kind == "tokens") {
+    return "Token drift";
+  }
+  if (kind == "cost") {
+    return "Cost drift";
+  }
+  if (kind == "latency") {
+    return "Latency drift";
+  }
+  return "Drift (" + kind + ")";
+}
+
+std::vector<DriftGroup> drift_groups(const nlohmann::ordered_json& drift) {
+  std::vector<DriftGroup> groups;
+  for (const char* kind : registry::k_drift_kinds) {
+    groups.push_back({kind});
+  }
+  if (!drift.is_array()) {
+    return groups;
+  }
+  for (const auto& entry : drift) {
+    const std::string kind = drift_kind(entry);
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&](const DriftGroup& g) { return g.kind == kind; });
+    if (group == groups.end()) {
+      groups.push_back({kind});
+      group = groups.end() - 1;
+    }
+    group->entries.push_back(entry);
+  }
+  return groups;
 }
 
 } // namespace promptops::report

@@ -72,6 +72,20 @@ std::string percent(double rate);
 // The providers a summary's suite entry runs on, each once, in order: "openai, anthropic".
 std::string suite_providers(const nlohmann::ordered_json& suite);
 
+// The kind of a summary.json drift entry: its "kind", or "format" for an entry without one
+// (a summary.json of before the other kinds).
+std::string drift_kind(const nlohmann::ordered_json& entry);
+// How a report titles drift of `kind`: "Format drift", "Token drift", "Cost drift", "Latency
+// drift"; another kind as "Drift (kind)".
+std::string drift_heading(const std::string& kind);
+// summary.json's drift entries by kind: every kind of registry::k_drift_kinds (with no entry
+// when none drifted) in its order, then any other kind in order of appearance.
+struct DriftGroup {
+  std::string kind;
+  nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+};
+std::vector<DriftGroup> drift_groups(const nlohmann::ordered_json& drift);
+
 // Baseline outputs by (suite, provider, case id), for diffs against the baseline in the HTML
 // and Markdown reports; empty: no baseline.
 struct BaselineOutputs {

@@ -1,5 +1,7 @@
 #include "report/terminal.hpp"
 
+#include "report/run_record.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -23,12 +25,6 @@ std::string pad(std::string text, std::size_t width) {
     text.append(width - text.size(), ' ');
   }
   return text;
-}
-
-std::string percent(double rate) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", rate * 100);
-  return buf;
 }
 
 } // namespace
@@ -135,7 +131,7 @@ std::string format_outcome(const golden::RunOutcome& outcome, double seconds, bo
     }
   }
   for (const auto& drift : s.value("drift", nlohmann::ordered_json::array())) {
-    out += paint("drift", k_red, color) + ": " +
+    out += paint(terminal_safe(drift_kind(drift), 20) + " drift", k_red, color) + ": " +
            terminal_safe(drift["suite"].get<std::string>(), 60) + " on " +
            terminal_safe(drift["provider"].get<std::string>(), 60) + ": " +
            terminal_safe(drift["message"].get<std::string>(), 300) + "\n";

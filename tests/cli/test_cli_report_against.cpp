@@ -184,11 +184,22 @@ TEST_CASE("cli report --against, B against A: regressed ids, drift and a new mod
     CHECK(s["drift"][0]["cases"].size() == 12);
     const json& gate = s["suites"][0]["gate"];
     CHECK(gate["passed"] == false);
-    CHECK(gate["fail_on_drift"] == true);
+    CHECK(gate["fail_on_drift"] == json::array({"format"}));
+    CHECK(gate["drift_sensitivity"] == "default");
     REQUIRE(gate["reasons"].size() == 1);
     CHECK_THAT(gate["reasons"][0].get<std::string>(),
                Catch::StartsWith("s: the outputs' format drifted from run " + a + ": 12 of 12"));
     CHECK(s["gate"]["reasons"] == gate["reasons"]);
+
+    // A summary.json of before the other kinds recorded true: it still means format drift.
+    json old = f.stored_summary(b);
+    old["suites"][0]["gate"]["fail_on_drift"] = true;
+    old["suites"][0]["gate"].erase("drift_sensitivity");
+    f.dir.write("reg/.promptops/runs/" + b + "/summary.json", old.dump(2));
+    const auto again = f.run({"report", b, "--against", a, "--json", "--markdown", "old.md"});
+    CHECK(again.exit_code == 1);
+    CHECK(json::parse(again.out)["suites"][0]["gate"]["fail_on_drift"] == json::array({"format"}));
+    CHECK_THAT(f.dir.read("reg/old.md"), Catch::Contains("| ❌ format drift |\n"));
   }
   SECTION("no max_regressions: regressions are reported, the gate passes, exit 0") {
     f.suite("s", "{min_pass_rate: 0}");

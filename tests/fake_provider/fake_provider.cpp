@@ -557,10 +557,13 @@ ChatRequest read_chat_request(Wire wire, const std::string& body) {
 // The answer body, written out directly: building it as a json object and dumping it took a
 // third of the fake's instructions per request. The keys are in nlohmann::json's (sorted)
 // order, so the bytes are those json{...}.dump() gave.
+// `hidden_tokens` are billed as output without showing in the text, as a reasoning model's are:
+// OpenAI counts them in completion_tokens and again in completion_tokens_details, Anthropic in
+// output_tokens (its thinking tokens have no field of their own).
 std::string answer_body(Wire wire, const ChatRequest& chat, const std::string& reply,
                         const std::string& model, const std::string& fingerprint,
-                        const std::string& body_hash) {
-  const std::size_t output_words = count_words(reply);
+                        const std::string& body_hash, std::size_t hidden_tokens) {
+  const std::size_t output_words = count_words(reply) + hidden_tokens;
   std::string out;
   out.reserve(320 + reply.size() + model.size() + fingerprint.size());
   if (wire == Wire::openai) {
@@ -576,6 +579,11 @@ std::string answer_body(Wire wire, const ChatRequest& chat, const std::string& r
     util::append_json_string(out, fingerprint);
     out += R"(,"usage":{"completion_tokens":)";
     out += std::to_string(output_words);
+    if (hidden_tokens > 0) {
+      out += R"(,"completion_tokens_details":{"reasoning_tokens":)";
+      out += std::to_string(hidden_tokens);
+      out += "}";
+    }
     out += R"(,"prompt_tokens":)";
     out += std::to_string(chat.input_words);
     out += R"(,"total_tokens":)";
@@ -943,7 +951,8 @@ bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib:
   const std::string model =
       options.reported_model.empty() ? chat.model + "-fake" : options.reported_model;
   std::string body =
-      answer_body(wire, chat, reply, model, options.system_fingerprint, hex_hash(req.body));
+      answer_body(wire, chat, reply, model, options.system_fingerprint, hex_hash(req.body),
+                  static_cast<std::size_t>(std::max(0, options.extra_output_tokens)));
   res.status = 200;
   if (fault && fault->kind == FaultKind::truncated) {
     // Content-Length says the whole body; half of it is sent, then httplib closes the

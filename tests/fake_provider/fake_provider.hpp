@@ -29,6 +29,9 @@ struct FakeProviderOptions {
   std::string host = "127.0.0.1";
   int port = 0;       // 0: a free port
   int latency_ms = 0; // added to every answer
+  // Hidden output tokens added to every answer's usage with the same text, as a reasoning
+  // model bills them (OpenAI: also as completion_tokens_details.reasoning_tokens).
+  int extra_output_tokens = 0;
   // "": answer with the requested model + "-fake".
   std::string reported_model{};
   std::string system_fingerprint = "fp_fake";

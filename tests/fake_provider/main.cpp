@@ -56,6 +56,9 @@ int main(int argc, char* argv[]) {
       ->capture_default_str();
   app.add_option("--latency-ms", options.latency_ms, "Milliseconds added to every answer")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--extra-output-tokens", options.extra_output_tokens,
+                 "Hidden output tokens added to every answer's usage (the text is the same)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--rules", rules_path,
                  R"(JSON file: an array of {"contains": "...", "reply": "..."})")
       ->check(CLI::ExistingFile);

@@ -149,6 +149,25 @@ TEST_CASE("fake::FakeProvider, an Anthropic message in the exact wire shape", "[
   }
 }
 
+TEST_CASE("fake::FakeProvider, extra_output_tokens bills hidden tokens with the same text",
+          "[fake_provider]") {
+  FakeProvider provider({.extra_output_tokens = 4000});
+  const auto openai = post(provider, k_openai, openai_request("hello there"));
+  REQUIRE(openai);
+  CHECK(reply_of(openai, k_openai) == "echo: hello there");
+  // As OpenAI's reasoning models answer: counted in completion_tokens and in its details.
+  CHECK(json::parse(openai->body)["usage"] ==
+        json{{"prompt_tokens", 4},
+             {"completion_tokens", 4003},
+             {"completion_tokens_details", {{"reasoning_tokens", 4000}}},
+             {"total_tokens", 4007}});
+  const auto anthropic = post(provider, k_anthropic, anthropic_request("hello there"));
+  REQUIRE(anthropic);
+  CHECK(reply_of(anthropic, k_anthropic) == "echo: hello there");
+  CHECK(json::parse(anthropic->body)["usage"] ==
+        json{{"input_tokens", 4}, {"output_tokens", 4003}});
+}
+
 TEST_CASE("fake::FakeProvider, reported model and system fingerprint from the options",
           "[fake_provider]") {
   FakeProvider provider(
@@ -663,7 +682,7 @@ TEST_CASE("fake-provider, the executable serves until SIGTERM and exits 0", "[fa
   const auto port_file = dir.path() / "port";
   ProviderProcess process;
   process.start({"--port-file", port_file.string(), "--rules", (dir.path() / "rules.json").string(),
-                 "--reported-model", "fixed"},
+                 "--reported-model", "fixed", "--extra-output-tokens", "50"},
                 (dir.path() / "out").string());
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (!std::filesystem::exists(port_file) && Clock::now() < deadline) {
@@ -682,6 +701,8 @@ TEST_CASE("fake-provider, the executable serves until SIGTERM and exits 0", "[fa
   const json answer = json::parse(result->body);
   CHECK(answer["choices"][0]["message"]["content"] == "pong");
   CHECK(answer["model"] == "fixed");
+  CHECK(answer["usage"]["completion_tokens"] == 51);
+  CHECK(answer["usage"]["completion_tokens_details"]["reasoning_tokens"] == 50);
 
   kill(process.pid, SIGTERM);
   CHECK(process.wait(std::chrono::seconds(5)) == 0);
@@ -693,6 +714,7 @@ TEST_CASE("fake-provider, bad arguments exit 2", "[fake_provider]") {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"--port", "70000"}, std::vector<std::string>{"--bogus"},
         std::vector<std::string>{"--threads", "0"},
+        std::vector<std::string>{"--extra-output-tokens", "-1"},
         std::vector<std::string>{"--rules", (dir.path() / "missing.json").string()},
         std::vector<std::string>{"--rules", (dir.path() / "rules.json").string()}}) {
     INFO(args.front() << " " << (args.size() > 1 ? args[1] : ""));

@@ -19,7 +19,7 @@ TEST_CASE("registry::parse_config, the example configuration", "[registry]") {
   CHECK(c.find_provider("local")->type == "echo");
   CHECK(c.find_provider("nope") == nullptr);
   CHECK(c.gate.min_pass_rate == 0.9);
-  CHECK(c.gate.fail_on_drift == false);
+  CHECK(c.gate.fail_on_drift == std::vector<std::string>{}); // false: no kind
   CHECK_FALSE(c.gate.max_regressions.has_value());
 }
 
@@ -57,4 +57,33 @@ TEST_CASE("registry::parse_config, several problems are all reported", "[registr
     CHECK(e.errors()[0].position().line == 1);
     CHECK(e.errors()[1].position().line == 5);
   }
+}
+
+TEST_CASE("registry::parse_config, gate.fail_on_drift: a boolean or a list of kinds, "
+          "drift_sensitivity",
+          "[registry]") {
+  const auto gate_of = [](const std::string& gate) {
+    return parse_config("version: 1\ngate: " + gate + "\n", "c.yaml").gate;
+  };
+  CHECK(gate_of("{fail_on_drift: true}").fail_on_drift == std::vector<std::string>{"format"});
+  CHECK(gate_of("{fail_on_drift: false}").fail_on_drift == std::vector<std::string>{});
+  CHECK(gate_of("{fail_on_drift: [latency, tokens]}").fail_on_drift ==
+        std::vector<std::string>{"tokens", "latency"});
+  CHECK_FALSE(gate_of("{min_pass_rate: 1}").fail_on_drift.has_value());
+  CHECK(gate_of("{drift_sensitivity: high}").drift_sensitivity == "high");
+  CHECK_FALSE(gate_of("{min_pass_rate: 1}").drift_sensitivity.has_value());
+
+  REQUIRE_THROWS_AS(gate_of("{fail_on_drift: [tokens, speed]}"), promptops::InputError);
+  REQUIRE_THROWS_WITH(gate_of("{fail_on_drift: [tokens, speed]}"), Catch::StartsWith("c.yaml:2:"));
+  REQUIRE_THROWS_WITH(gate_of("{fail_on_drift: yes please}"), Catch::StartsWith("c.yaml:2:"));
+  REQUIRE_THROWS_WITH(gate_of("{drift_sensitivity: max}"), Catch::StartsWith("c.yaml:2:"));
+}
+
+TEST_CASE("registry::drift_kinds, as summary.json records it, old and new", "[registry]") {
+  using nlohmann::json;
+  CHECK(drift_kinds(json(true)) == std::vector<std::string>{"format"});
+  CHECK(drift_kinds(json(false)).empty());
+  CHECK(drift_kinds(json(nullptr)).empty());
+  CHECK(drift_kinds(json::parse(R"(["cost", "format", "unknown"])")) ==
+        std::vector<std::string>{"format", "cost"});
 }
