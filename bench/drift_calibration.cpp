@@ -19,8 +19,9 @@
 // Detection: a suite of one family; the baseline is one sample, the run another in which
 // exactly round(share * n) cases, chosen at random, have the drift kind's new form; from a
 // zero baseline rate, and from a 10% rate (round(0.1 * n) cases have the new form on both
-// sides already; the rollout picks among all cases, or with --rollout-among old among the cases
-// that still have the old form, so that every pick changes). A draw counts as caught when a finding
+// sides already; the rollout picks among the cases that still have the old form, so that every
+// pick changes and a 20% rollout changes 20% of the outputs (docs/drift.md's definition), or
+// with --rollout-among all among all cases). A draw counts as caught when a finding
 // names one of the kind's features. False alarms: suites that mix two families (70% and 30%),
 // compared with (a) the same outputs, (b) the same outputs given to other cases (a random
 // permutation: content moves, form holds), (c) a second sample of every case; any finding is a
@@ -810,9 +811,9 @@ struct Config {
   std::uint64_t seed = 1;
   bool full = false;
   bool examples = false;
-  // From a 10% baseline rate, the rollout picks among all cases (some of which have the new
-  // form already), or among those that still have the old one ("old": every pick changes).
-  bool among_old = false;
+  // From a 10% baseline rate, the rollout picks among the cases that still have the old form
+  // ("old", the default: every pick changes), or among all cases (some have the new form).
+  bool among_old = true;
 };
 
 struct Tally {

@@ -851,12 +851,15 @@ std::vector<Hypothesis> hypotheses(const std::vector<const Fingerprint*>& baseli
       auto& [applicable, values] = slot->second;
       ++slot;
       ++applicable;
-      const bool shape = name == "json_shape";
-      if (shape ? normalize_shape(bi->second) == normalize_shape(value) : bi->second == value) {
-        continue;
+      if (bi->second == value) {
+        continue; // the common case, without normalizing a shape
       }
+      const bool shape = name == "json_shape";
       const std::string after = shape ? normalize_shape(value) : value;
       const std::string before = shape ? normalize_shape(bi->second) : bi->second;
+      if (after == before) {
+        continue;
+      }
       values[after].gained.push_back(i);
       values[before].lost.push_back(i);
     }
@@ -1099,8 +1102,16 @@ std::vector<Hypothesis*> adjust_tier(const std::vector<Hypothesis*>& tier, doubl
       candidates.push_back(h);
     }
   }
-  if (!candidates.empty()) {
-    permutation_adjust(tested, candidates, pairs, options);
+  // The swaps can only lower a p-value that Bonferroni's leaves at or above alpha: a change
+  // plain enough (most, in big suites) needs none.
+  std::vector<Hypothesis*> borderline;
+  for (Hypothesis* h : candidates) {
+    if (h->adjusted >= share.alpha) {
+      borderline.push_back(h);
+    }
+  }
+  if (!borderline.empty()) {
+    permutation_adjust(tested, borderline, pairs, options);
   }
   for (Hypothesis* h : candidates) {
     h->adjusted = std::min(1.0, h->adjusted / weight);

@@ -817,6 +817,31 @@ constexpr std::string_view k_hedges[] = {"it depends",
                                          "depends on one's",
                                          "depends on the individual"};
 
+// Whether a hedge of k_hedges starts a word of `folded` (lower case). One pass that tries only
+// the hedges with the word's first letter: searching for each in turn cost more than the rest
+// of the fingerprint's prose checks together.
+bool hedges(std::string_view folded) {
+  static const auto by_letter = [] {
+    std::array<std::vector<std::string_view>, 26> table;
+    for (const std::string_view h : k_hedges) {
+      table[static_cast<std::size_t>(h.front() - 'a')].push_back(h);
+    }
+    return table;
+  }();
+  for (std::size_t i = 0; i < folded.size(); ++i) {
+    const char c = folded[i];
+    if (c < 'a' || c > 'z' || (i > 0 && is_alpha(folded[i - 1]))) {
+      continue;
+    }
+    for (const std::string_view h : by_letter[static_cast<std::size_t>(c - 'a')]) {
+      if (folded.substr(i).starts_with(h)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 constexpr std::array<std::string_view, 11> k_openers = {
     "sure",     "certainly",      "of course",     "absolutely",   "here is",         "here's",
     "here are", "great question", "happy to help", "i'd be happy", "i would be happy"};
@@ -980,9 +1005,8 @@ Fingerprint fingerprint(std::string_view output) {
   const auto refusal = std::find_if(k_refusals.begin(), k_refusals.end(),
                                     [&](std::string_view r) { return opening.find(r) != k_npos; });
   cat["refusal"] = yes_no(refusal != k_refusals.end());
-  const auto hedge = std::find_if(std::begin(k_hedges), std::end(k_hedges),
-                                  [&](std::string_view h) { return opening.find(h) != k_npos; });
-  cat["hedge"] = yes_no(hedge != std::end(k_hedges));
+  const bool hedge = hedges(opening);
+  cat["hedge"] = yes_no(hedge);
 
   // Markdown and quotes of the prose: lines outside fences and outside the JSON payload. A
   // bare JSON output has none.
@@ -1045,7 +1069,7 @@ Fingerprint fingerprint(std::string_view output) {
   if (refusal != k_refusals.end()) {
     fp.excerpts["refusal"] = excerpt(t);
   }
-  if (hedge != std::end(k_hedges)) {
+  if (hedge) {
     fp.excerpts["hedge"] = excerpt(t);
   }
   cat.shrink_to_fit();
