@@ -1,6 +1,7 @@
 // End-to-end: `promptops baseline record|accept` and every run's comparison with its baseline,
 // against the project's fake provider over real HTTP.
 #include "tests/fake_provider/fake_provider.hpp"
+#include "tests/support/drift_entries.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -254,7 +255,7 @@ TEST_CASE("cli baseline, format drift is found, named and gated, and content cha
     const auto r = f.run({"test"});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
-    CHECK(f.summary()["drift"].empty());
+    CHECK(promptops::test::drift_of_kind(f.summary()).empty());
   }
   SECTION("every answer now in a code fence: drift, in words, and the gate fails") {
     answers("```json\n", "\n```");
@@ -262,8 +263,9 @@ TEST_CASE("cli baseline, format drift is found, named and gated, and content cha
     INFO(r.out << r.err);
     CHECK(r.exit_code == 1);
     const json s = f.summary();
-    REQUIRE_FALSE(s["drift"].empty());
-    const json& d = s["drift"][0];
+    const json format = promptops::test::drift_of_kind(s);
+    REQUIRE_FALSE(format.empty());
+    const json& d = format[0];
     CHECK(d["suite"] == "s");
     CHECK(d["provider"] == "p");
     CHECK(d["feature"] == "code_fence");
@@ -284,7 +286,7 @@ TEST_CASE("cli baseline, format drift is found, named and gated, and content cha
     REQUIRE(f.run({"baseline", "accept"}).exit_code == 0);
     const auto again = f.run({"test"});
     CHECK(again.exit_code == 0);
-    CHECK(f.summary()["drift"].empty());
+    CHECK(promptops::test::drift_of_kind(f.summary()).empty());
   }
 }
 

@@ -111,11 +111,11 @@ const json* finding(const json& summary, const std::string& feature) {
 
 } // namespace
 
-TEST_CASE("cli test, hidden output tokens and a 60x slower answer with the same text: tokens, "
+TEST_CASE("cli test, hidden output tokens and a 160x slower answer with the same text: tokens, "
           "cost and latency drift, gated only when listed",
           "[cli][drift][usage]") {
   FakeProvider normal(FakeProviderOptions{.latency_ms = 5});
-  FakeProvider heavy(FakeProviderOptions{.latency_ms = 300, .extra_output_tokens = 4000});
+  FakeProvider heavy(FakeProviderOptions{.latency_ms = 800, .extra_output_tokens = 4000});
   UsageFixture f;
   f.point_at(normal);
   const auto recorded = f.run({"baseline", "record"});
