@@ -441,8 +441,8 @@ struct Comparison {
   FisherExact fisher;
 
   // Two samples: the values whose share moved past the floors, by Fisher's exact test, p-values
-  // multiplied by `factor` (Holm's).
-  Choice choose(std::string_view feature, double factor) const;
+  // multiplied by `factor` (Holm's) and below `alpha`.
+  Choice choose(std::string_view feature, double factor, double alpha) const;
   // The smallest p-value of `feature`'s values that pass the floors (1: none), two samples.
   double smallest_p(std::string_view feature) const;
   std::optional<DriftFinding> categorical(std::string_view feature, const Choice& choice) const;
@@ -464,7 +464,7 @@ struct Comparison {
   }
 };
 
-Choice Comparison::choose(std::string_view feature, double factor) const {
+Choice Comparison::choose(std::string_view feature, double factor, double alpha) const {
   Choice choice;
   const auto b_it = baseline_side.categorical.find(feature);
   const auto r_it = run_side.categorical.find(feature);
@@ -490,7 +490,7 @@ Choice Comparison::choose(std::string_view feature, double factor) const {
       continue;
     }
     const double p = std::min(1.0, fisher(a, b.defined - a, c, r.defined - c) * factor);
-    if (p >= options.alpha) {
+    if (p >= alpha) {
       continue;
     }
     Candidate candidate{value, change, p, 0, {}, 1};
@@ -508,10 +508,7 @@ Choice Comparison::choose(std::string_view feature, double factor) const {
 }
 
 double Comparison::smallest_p(std::string_view feature) const {
-  DriftOptions loose = options;
-  loose.alpha = 1.0 + 1e-9;
-  const Comparison any{baseline, run, baseline_side, run_side, loose, fisher};
-  const Choice choice = any.choose(feature, 1);
+  const Choice choice = choose(feature, 1, 1.0 + 1e-9);
   double p = 1;
   for (const auto* c : {&choice.rise, &choice.fall}) {
     if (*c) {
@@ -776,8 +773,9 @@ std::vector<DriftFinding> unpaired_drift(const std::vector<const Fingerprint*>& 
       break; // Holm: the first that fails stops the rest
     }
     const auto& [name, numeric] = features[tested[k].feature];
-    auto finding = numeric ? comparison.numeric(name, factor)
-                           : comparison.categorical(name, comparison.choose(name, factor));
+    auto finding =
+        numeric ? comparison.numeric(name, factor)
+                : comparison.categorical(name, comparison.choose(name, factor, options.alpha));
     if (finding) {
       found.emplace_back(tested[k].feature, std::move(*finding));
     }
@@ -1004,7 +1002,8 @@ DriftFinding numeric_finding(const Hypothesis& h, const Comparison& paired,
                              const DriftOptions& options) {
   const bool rose = h.gained.size() > h.lost.size();
   if (auto whole = paired.numeric(h.feature, 0); whole) {
-    const bool whole_rose = whole->message.find(" rose ") != std::string::npos;
+    const bool whole_rose = median(paired.run_side.numeric.find(h.feature)->second) >
+                            median(paired.baseline_side.numeric.find(h.feature)->second);
     if (whole_rose == rose) {
       whole->p_value = h.adjusted;
       return *whole;
@@ -1022,22 +1021,15 @@ DriftFinding numeric_finding(const Hypothesis& h, const Comparison& paired,
   const double from = median(before);
   const double to = median(after);
   const auto [what, unit] = numeric_words(h.feature, to);
-  const std::string factor =
-      options.min_ratio == 2 ? std::string("twice") : show_number(options.min_ratio) + " times";
-  const std::string how =
-      h.feature == "length"
-          ? (rose ? "are now at least " + factor + " as long as before"
-                  : "are now at most " +
-                        (options.min_ratio == 2 ? std::string("half")
-                                                : "1/" + show_number(options.min_ratio)) +
-                        " as long as before")
-          : (rose ? "now have at least " + factor + " as many " +
-                        (h.feature == "lines" ? std::string("lines") : show(h.feature, 40))
-                  : "now have at most " +
-                        (options.min_ratio == 2 ? std::string("half")
-                                                : "1/" + show_number(options.min_ratio)) +
-                        " as many " +
-                        (h.feature == "lines" ? std::string("lines") : show(h.feature, 40)));
+  const std::string bound =
+      rose ? "at least " + (options.min_ratio == 2 ? std::string("twice")
+                                                   : show_number(options.min_ratio) + " times")
+           : "at most " + (options.min_ratio == 2 ? std::string("half")
+                                                  : "1/" + show_number(options.min_ratio));
+  const std::string how = h.feature == "length" ? "are now " + bound + " as long as before"
+                                                : "now have " + bound + " as many " +
+                                                      (h.feature == "lines" ? std::string("lines")
+                                                                            : show(h.feature, 40));
   DriftFinding f;
   f.feature = show(h.feature, 40);
   f.baseline = "median " + show_number(from);
@@ -1045,13 +1037,12 @@ DriftFinding numeric_finding(const Hypothesis& h, const Comparison& paired,
   f.cases = moved.size();
   f.indices = moved;
   f.p_value = h.adjusted;
-  const std::string counts = count_of(moved.size(), h.applicable) + "; their median " + what +
-                             (rose ? " rose" : " fell") + " from " + show_number(from) + " to " +
-                             show_number(to) + unit;
+  const std::string counts = count_of(moved.size(), h.applicable);
+  const std::string medians = "their median " + what + (rose ? " rose" : " fell") + " from " +
+                              show_number(from) + " to " + show_number(to) + unit;
   f.message = share < 0.5 ? "about " + percent(share) + " of outputs " + how + " (" + counts +
-                                "): a partial rollout?"
-                          : count_of(moved.size(), h.applicable) + " outputs " + how + " (" +
-                                counts.substr(counts.find(';') + 2) + ")";
+                                "; " + medians + "): a partial rollout?"
+                          : counts + " outputs " + how + " (" + medians + ")";
   return f;
 }
 

@@ -938,15 +938,14 @@ std::optional<double> Fingerprint::number(std::string_view name) const {
   return it->second;
 }
 
-Fingerprint fingerprint(std::string_view output) {
-  Fingerprint fp;
+namespace {
+
+// The payload's JSON (type, shape, key case), its fence, and the text around it; or, without a
+// payload, whether the output opens with a stock phrase. Quote characters in the JSON's strings
+// go to `quotes`.
+void payload_features(std::string_view output, std::string_view t, const std::vector<Fence>& fences,
+                      const std::optional<Payload>& payload, QuoteCount& quotes, Fingerprint& fp) {
   auto& cat = fp.categorical;
-  const std::string_view t = text::trim(output);
-
-  const std::vector<Fence> fences = find_fences(output);
-  const std::optional<Payload> payload = find_payload(output, fences);
-
-  QuoteCount quotes;
   if (payload && payload->value) {
     JsonWalk walk(quotes);
     walk.walk(*payload->value);
@@ -997,19 +996,31 @@ Fingerprint fingerprint(std::string_view output) {
       fp.excerpts["opener"] = excerpt(t);
     }
   }
+}
 
+// What the answer is: an answer tag, a \boxed{} answer, a refusal, hedging.
+void answer_features(std::string_view t, Fingerprint& fp) {
+  auto& cat = fp.categorical;
   answer_tag(t, fp);
   cat["boxed"] = boxed(t);
-
   const std::string opening = folded_start(t, k_refusal_window);
-  const auto refusal = std::find_if(k_refusals.begin(), k_refusals.end(),
-                                    [&](std::string_view r) { return opening.find(r) != k_npos; });
-  cat["refusal"] = yes_no(refusal != k_refusals.end());
+  const bool refusal = std::any_of(k_refusals.begin(), k_refusals.end(),
+                                   [&](std::string_view r) { return opening.find(r) != k_npos; });
+  cat["refusal"] = yes_no(refusal);
+  if (refusal) {
+    fp.excerpts["refusal"] = excerpt(t);
+  }
   const bool hedge = hedges(opening);
   cat["hedge"] = yes_no(hedge);
+  if (hedge) {
+    fp.excerpts["hedge"] = excerpt(t);
+  }
+}
 
-  // Markdown and quotes of the prose: lines outside fences and outside the JSON payload. A
-  // bare JSON output has none.
+// Markdown and quotes of the prose: lines outside fences and outside the JSON payload (a bare
+// JSON output has none); and the whitespace around the output.
+void prose_features(std::string_view output, const std::vector<Fence>& fences,
+                    const std::optional<Payload>& payload, QuoteCount& quotes, Fingerprint& fp) {
   Markdown markdown;
   if (!payload || !payload->bare) {
     const std::size_t json_begin =
@@ -1046,6 +1057,7 @@ Fingerprint fingerprint(std::string_view output) {
       previous_has_pipe = line.find('|') != k_npos;
     });
   }
+  auto& cat = fp.categorical;
   cat["headings"] = yes_no(markdown.heading);
   cat["list_marker"] = markdown.list_value();
   cat["table"] = yes_no(markdown.table);
@@ -1055,9 +1067,12 @@ Fingerprint fingerprint(std::string_view output) {
   }
   cat["leading_whitespace"] = output.empty() ? "none" : whitespace_kind(output.front());
   cat["trailing_whitespace"] = output.empty() ? "none" : whitespace_kind(output.back());
+}
 
+// Length in code points and non-blank lines, without the fence lines themselves (code_fence
+// tells of those).
+void size_features(std::string_view output, const std::vector<Fence>& fences, Fingerprint& fp) {
   fp.numeric["length"] = static_cast<double>(count_code_points(output));
-  // Non-blank lines, without the fence lines themselves (code_fence tells of those).
   std::size_t lines = 0;
   for_each_line(output, [&](std::size_t begin, std::size_t end, std::size_t) {
     lines += output.substr(begin, end - begin).find_first_not_of(" \t\f\v\r") != k_npos;
@@ -1066,13 +1081,21 @@ Fingerprint fingerprint(std::string_view output) {
     lines -= f.closed ? 2 : 1;
   }
   fp.numeric["lines"] = static_cast<double>(lines);
-  if (refusal != k_refusals.end()) {
-    fp.excerpts["refusal"] = excerpt(t);
-  }
-  if (hedge) {
-    fp.excerpts["hedge"] = excerpt(t);
-  }
-  cat.shrink_to_fit();
+}
+
+} // namespace
+
+Fingerprint fingerprint(std::string_view output) {
+  Fingerprint fp;
+  const std::string_view t = text::trim(output);
+  const std::vector<Fence> fences = find_fences(output);
+  const std::optional<Payload> payload = find_payload(output, fences);
+  QuoteCount quotes; // of the JSON's strings and of the prose
+  payload_features(output, t, fences, payload, quotes, fp);
+  answer_features(t, fp);
+  prose_features(output, fences, payload, quotes, fp);
+  size_features(output, fences, fp);
+  fp.categorical.shrink_to_fit();
   fp.excerpts.shrink_to_fit();
   return fp;
 }
