@@ -1,41 +1,32 @@
 #include "golden/compare.hpp"
 
-#include "util/json_fields.hpp"
-
 #include <algorithm>
 #include <cstdio>
 #include <unordered_map>
 
 namespace promptops::golden {
 
-using nlohmann::json;
-using nlohmann::ordered_json;
-
 BaselineComparison::BaselineComparison(const Baseline& baseline) : m_baseline(baseline) {}
 
-void BaselineComparison::add(const ordered_json& r, std::optional<Fingerprint> print) {
-  const std::string id = util::string_field(r, "id");
-  if (const std::string model = util::string_field(r, "model"); !model.empty()) {
-    ++m_models[model];
+void BaselineComparison::add(const CaseResult& r, std::optional<Fingerprint> print) {
+  if (!r.model.empty()) {
+    ++m_models[r.model];
   }
-  if (const std::string fp = util::string_field(r, "system_fingerprint"); !fp.empty()) {
-    ++m_system_fingerprints[fp];
+  if (!r.system_fingerprint.empty()) {
+    ++m_system_fingerprints[r.system_fingerprint];
   }
-  const auto output = r.find("output");
-  const std::string* text =
-      output != r.end() && output->is_string() ? output->get_ptr<const std::string*>() : nullptr;
+  const std::string* text = r.output ? &*r.output : nullptr;
   if (text != nullptr) {
-    if (!print) { // a line of a stored run: its stored fingerprint, else the output's
-      const auto stored = r.find("fingerprint");
-      print = stored != r.end() ? fingerprint_from_json(*stored) : std::nullopt;
+    if (!print) { // a result of a stored run: its stored fingerprint, else the output's
+      print = r.fingerprint;
     }
     m_prints.push_back(print ? std::move(*print) : fingerprint(*text));
-    m_print_ids.push_back(id);
+    m_print_ids.push_back(r.id);
   }
-  const auto it = m_baseline.cases.find(id);
+  const auto it = m_baseline.cases.find(r.id);
   if (text != nullptr) {
     m_print_baselines.push_back(it == m_baseline.cases.end() ? nullptr : &it->second);
-    m_usage.push_back(token_usage_of(r));
+    m_usage.push_back(r.usage);
     if (const auto ms = uncached_latency_ms(r)) {
       m_latencies.push_back(*ms);
       m_latency_at.push_back(m_prints.size() - 1);
@@ -51,22 +42,20 @@ void BaselineComparison::add(const ordered_json& r, std::optional<Fingerprint> p
   if (text != nullptr && *text != before.output) {
     ++m_changed_outputs;
   }
-  const std::string status = util::string_field(r, "status");
   // A case in error now is inconclusive (the run exits 3), not a regression.
-  if (before.status && status != "error") {
+  if (before.status && r.status != CaseStatus::error) {
     const bool was = *before.status == "pass";
-    const bool is = status == "pass";
+    const bool is = r.status == CaseStatus::pass;
     if (was && !is) {
-      m_regressed.push_back(id);
+      m_regressed.push_back(r.id);
     } else if (!was && is) {
-      m_fixed.push_back(id);
+      m_fixed.push_back(r.id);
     } else if (!was && !is) {
       ++m_still_failing;
     }
   }
-  const auto score = r.find("score");
-  if (before.score && score != r.end() && score->is_number()) {
-    m_score_delta += score->get<double>() - *before.score;
+  if (before.score && r.score) {
+    m_score_delta += *r.score - *before.score;
     ++m_scored;
   }
 }
@@ -77,26 +66,27 @@ const std::vector<const BaselineCase*>& BaselineComparison::seen() const {
   return m_seen;
 }
 
-ordered_json BaselineComparison::to_json(const std::string& provider, bool complete) const {
-  ordered_json j;
-  j["provider"] = provider;
-  j["file"] = m_baseline.shown;
-  j["compared"] = m_compared;
-  j["regressed"] = m_regressed;
-  j["fixed"] = m_fixed;
-  j["still_failing"] = m_still_failing;
-  j["new"] = m_new;
-  j["removed"] =
-      complete ? ordered_json(m_baseline.cases.size() - seen().size()) : ordered_json(nullptr);
-  j["changed_outputs"] = m_changed_outputs;
-  j["mean_score_delta"] = m_scored == 0
-                              ? ordered_json(nullptr)
-                              : ordered_json(m_score_delta / static_cast<double>(m_scored));
-  return j;
+BaselineEntry BaselineComparison::entry(const std::string& provider, bool complete) const {
+  BaselineEntry e;
+  e.provider = provider;
+  e.file = m_baseline.shown;
+  e.compared = m_compared;
+  e.regressed = m_regressed;
+  e.fixed = m_fixed;
+  e.still_failing = m_still_failing;
+  e.new_cases = m_new;
+  if (complete) {
+    e.removed = m_baseline.cases.size() - seen().size();
+  }
+  e.changed_outputs = m_changed_outputs;
+  if (m_scored > 0) {
+    e.mean_score_delta = m_score_delta / static_cast<double>(m_scored);
+  }
+  return e;
 }
 
 void BaselineComparison::provider_changes(const std::string& suite, const std::string& provider,
-                                          ordered_json& out) const {
+                                          std::vector<ProviderChange>& out) const {
   const auto most_common = [](const std::map<std::string, std::size_t>& counts) {
     std::pair<std::string, std::size_t> best;
     for (const auto& [value, n] : counts) {
@@ -122,18 +112,14 @@ void BaselineComparison::provider_changes(const std::string& suite, const std::s
     if (before.first.empty() || now.first.empty() || before.first == now.first) {
       continue;
     }
-    ordered_json j;
-    j["suite"] = suite;
-    j["provider"] = provider;
-    j["feature"] = model ? "model" : "system_fingerprint";
-    j["baseline"] = before.first;
-    j["candidate"] = now.first;
-    j["cases"] = now.second;
-    j["message"] = model ? "the provider now answers as " + now.first +
-                               "; the baseline was recorded from " + before.first
-                         : "the provider's system fingerprint is now " + now.first +
-                               "; the baseline was recorded with " + before.first;
-    out.push_back(std::move(j));
+    ProviderChange change{
+        suite,      provider, model ? "model" : "system_fingerprint", before.first, now.first,
+        now.second, ""};
+    change.message = model ? "the provider now answers as " + now.first +
+                                 "; the baseline was recorded from " + before.first
+                           : "the provider's system fingerprint is now " + now.first +
+                                 "; the baseline was recorded with " + before.first;
+    out.push_back(std::move(change));
   }
 }
 
@@ -184,27 +170,25 @@ BaselineComparison::Drift BaselineComparison::drift(const std::string& suite,
     }
   }
   for (const DriftFinding& finding : out.findings) {
-    ordered_json d;
-    d["suite"] = suite;
-    d["provider"] = provider;
-    d["kind"] = finding.kind;
-    d["feature"] = finding.feature;
-    d["baseline"] = finding.baseline;
-    d["candidate"] = finding.candidate;
-    d["count"] = finding.cases;
-    ordered_json ids = ordered_json::array();
+    DriftEntry d;
+    d.suite = suite;
+    d.provider = provider;
+    d.kind = finding.kind;
+    d.feature = finding.feature;
+    d.baseline = finding.baseline;
+    d.candidate = finding.candidate;
+    d.count = finding.cases;
     // The first 1,000: a finding over 100,000 cases would otherwise list them all.
     for (const std::size_t i : finding.indices) {
-      if (ids.size() == 1000) {
+      if (d.cases.size() == 1000) {
         break;
       }
       if (i < m_print_ids.size()) {
-        ids.push_back(m_print_ids[i]);
+        d.cases.push_back(m_print_ids[i]);
       }
     }
-    d["cases"] = std::move(ids);
-    d["message"] = finding.message;
-    d["p_value"] = finding.p_value;
+    d.message = finding.message;
+    d.p_value = finding.p_value;
     out.entries.push_back(std::move(d));
   }
   return out;
@@ -257,28 +241,22 @@ std::vector<std::string> gate_reasons(const SuiteGate& gate) {
   return reasons;
 }
 
-ordered_json gate_json(const SuiteGate& gate, ordered_json& all_reasons) {
-  ordered_json reasons = ordered_json::array();
-  for (std::string& reason : gate_reasons(gate)) {
-    all_reasons.push_back(reason);
-    reasons.push_back(std::move(reason));
-  }
-  ordered_json j;
-  j["passed"] = reasons.empty();
-  j["min_pass_rate"] = gate.min_pass_rate;
-  j["max_regressions"] =
-      gate.max_regressions ? ordered_json(*gate.max_regressions) : ordered_json(nullptr);
-  j["fail_on_drift"] = gate.fail_on_drift;
-  j["drift_sensitivity"] = std::string(to_string(gate.drift_sensitivity));
-  j["reasons"] = std::move(reasons);
-  return j;
+GateVerdict gate_verdict(const SuiteGate& gate) {
+  GateVerdict v;
+  v.reasons = gate_reasons(gate);
+  v.passed = v.reasons.empty();
+  v.min_pass_rate = gate.min_pass_rate;
+  v.max_regressions = gate.max_regressions;
+  v.fail_on_drift = gate.fail_on_drift;
+  v.drift_sensitivity = std::string(to_string(gate.drift_sensitivity));
+  return v;
 }
 
 void RunComparisons::add(const std::string& suite, const std::string& provider,
                          const BaselineComparison& comparison, bool complete,
-                         ordered_json& baselines, SuiteGate& gate,
+                         std::vector<BaselineEntry>& baselines, SuiteGate& gate,
                          const std::optional<Pricing>& pricing) {
-  baselines.push_back(comparison.to_json(provider, complete));
+  baselines.push_back(comparison.entry(provider, complete));
   for (const auto& id : comparison.regressed()) {
     gate.regressed.push_back(id);
     regressions.push_back(id);

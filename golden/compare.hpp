@@ -3,6 +3,7 @@
 #include "golden/baseline.hpp"
 #include "golden/drift.hpp"
 #include "golden/fingerprint.hpp"
+#include "golden/result.hpp"
 #include "golden/usage_drift.hpp"
 
 #include <nlohmann/json.hpp>
@@ -23,21 +24,20 @@ public:
   // `baseline` must outlive the comparison.
   explicit BaselineComparison(const Baseline& baseline);
 
-  // Counts one result line of the run. `print` is the fingerprint of its output when the
-  // caller has it; else the line's stored one of the current version is read, else it is
+  // Counts one result of the run. `print` is the fingerprint of its output when the caller
+  // has it; else the result's stored one (of the current version) is used, else it is
   // computed from the output.
-  void add(const nlohmann::ordered_json& result, std::optional<Fingerprint> print = std::nullopt);
+  void add(const CaseResult& result, std::optional<Fingerprint> print = std::nullopt);
 
-  // summary.json's suites[].baselines[] entry: {"provider", "file", "compared", "regressed",
-  // "fixed", "still_failing", "new", "removed", "changed_outputs", "mean_score_delta"}.
-  // `complete`: the run holds every case of its selection (not filtered, not interrupted), so
-  // the baseline's cases it lacks count as removed; else "removed" is null.
-  nlohmann::ordered_json to_json(const std::string& provider, bool complete) const;
+  // The suite's comparison on `provider`. `complete`: the run holds every case of its
+  // selection (not filtered, not interrupted), so the baseline's cases it lacks count as
+  // removed; else `removed` is unset.
+  BaselineEntry entry(const std::string& provider, bool complete) const;
 
-  // Appends to `out` summary.json's provider_changes entries: the model id or system fingerprint
-  // the provider reports (the most common on each side) when it differs from the baseline's.
+  // Appends to `out` the model id or system fingerprint the provider reports (the most common
+  // on each side) when it differs from the baseline's.
   void provider_changes(const std::string& suite, const std::string& provider,
-                        nlohmann::ordered_json& out) const;
+                        std::vector<ProviderChange>& out) const;
 
   // The drift of the run against the baseline, as summary.json's drift entries (each naming
   // at most 1,000 of its cases): the outputs' format, each paired with the baseline's output
@@ -45,7 +45,7 @@ public:
   // latency of the run's uncached calls against the baseline's latency summary.
   struct Drift {
     std::vector<DriftFinding> findings;
-    nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+    std::vector<DriftEntry> entries;
   };
   Drift drift(const std::string& suite, const std::string& provider, const DriftOptions& options,
               const std::optional<Pricing>& pricing) const;
@@ -104,26 +104,25 @@ struct SuiteGate {
 // kind, naming it), cases in error (they count as failures). Empty: the gate passes.
 std::vector<std::string> gate_reasons(const SuiteGate& gate);
 
-// summary.json's suites[].gate, {"passed", "min_pass_rate", "max_regressions",
-// "fail_on_drift" (the list of kinds), "drift_sensitivity", "reasons"}, decided by
-// gate_reasons; the reasons are also appended to `all_reasons` (the run's gate).
-nlohmann::ordered_json gate_json(const SuiteGate& gate, nlohmann::ordered_json& all_reasons);
+// The suite's gate verdict with its settings, decided by gate_reasons.
+GateVerdict gate_verdict(const SuiteGate& gate);
 
-// summary.json's comparison fields over a run's suites: `promptops test` against the
+// The summary's comparison fields over a run's suites: `promptops test` against the
 // baselines and `promptops report --against` against another run make them alike.
 struct RunComparisons {
-  nlohmann::ordered_json regressions = nlohmann::ordered_json::array();
-  nlohmann::ordered_json fixed = nlohmann::ordered_json::array();
-  nlohmann::ordered_json provider_changes = nlohmann::ordered_json::array();
-  nlohmann::ordered_json drift = nlohmann::ordered_json::array();
+  std::vector<std::string> regressions;
+  std::vector<std::string> fixed;
+  std::vector<ProviderChange> provider_changes;
+  std::vector<DriftEntry> drift;
 
   // Adds `comparison`, of `suite` on `provider`: its entry to the suite's `baselines`, its
   // regressed cases and drift findings (at the gate's drift_sensitivity, cost at `pricing`)
   // to the suite's `gate`, and to the run's lists above. `complete`: as in
   // BaselineComparison::to_json.
   void add(const std::string& suite, const std::string& provider,
-           const BaselineComparison& comparison, bool complete, nlohmann::ordered_json& baselines,
-           SuiteGate& gate, const std::optional<Pricing>& pricing);
+           const BaselineComparison& comparison, bool complete,
+           std::vector<BaselineEntry>& baselines, SuiteGate& gate,
+           const std::optional<Pricing>& pricing);
 };
 
 } // namespace promptops::golden

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "golden/result.hpp"
 #include "registry/registry.hpp"
 
 #include <nlohmann/json.hpp>
@@ -48,8 +49,10 @@ struct Failure {
   std::string reason;
 };
 
-// The failure a result line records (a case that did not pass), or std::nullopt when it
-// passed.
+// The failure of a case that did not pass (its reason by failure_reason), or std::nullopt
+// when it passed.
+std::optional<Failure> failure_of(const CaseResult& result);
+// The same for a stored result line, read leniently.
 std::optional<Failure> failure_of(const nlohmann::ordered_json& result);
 
 struct RunOutcome {
@@ -60,13 +63,16 @@ struct RunOutcome {
   std::size_t requests_sent = 0; // replies not taken from the cache or a resumed run
   std::size_t cached = 0;
   bool interrupted = false;
-  int exit_code = 0; // 0 gates passed, 1 a gate failed, 3 a case could not run
+  int exit_code = 0; // exit_code(summary): 0 gates passed, 1 a gate failed, 3 a case could not run
 };
 
 // Runs the tests. Throws InputError(s) for bad suites, cases, prompts or providers (before
 // any request is sent), NothingToDoError when no suite or case is selected, RunError when
 // the run folder cannot be written.
 RunOutcome run_tests(const registry::Registry& registry, const TestOptions& options);
+
+// A new run's id: the UTC time and a random suffix, "20261207-180102-3fa2".
+std::string new_run_id();
 
 // `promptops merge`: one run made of `run_ids` (the shards of one selection, e.g. from
 // `--shard i/n` on n CI jobs): their results joined into a new run, summarised and gated as if

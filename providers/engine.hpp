@@ -59,18 +59,32 @@ struct EngineOptions {
   const std::atomic<bool>* stop = nullptr;
 };
 
-// Runs jobs: those added before run() and those added (from on_done) while it runs.
-class CallEngine {
+// What runs jobs: those added before run() and those added (from on_done) while it runs.
+// The runner drives this seam: CallEngine below, or a fake in its tests.
+class Engine {
 public:
-  explicit CallEngine(const EngineOptions& options);
-  ~CallEngine(); // waits for the cache writer: every reply is stored when it returns
-  CallEngine(const CallEngine&) = delete;
-  CallEngine& operator=(const CallEngine&) = delete;
+  Engine() = default;
+  virtual ~Engine() = default;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   // Queues `job`; returns its index, the one on_done reports.
-  std::size_t add(Job job);
+  virtual std::size_t add(Job job) = 0;
   // Returns when every job added has ended, or `stop` was set.
-  void run();
+  virtual void run() = 0;
+};
+
+// Makes the engine of a run, given its options (on_done included).
+using EngineFactory = std::function<std::unique_ptr<Engine>(const EngineOptions& options)>;
+
+// The engine on libcurl.
+class CallEngine final : public Engine {
+public:
+  explicit CallEngine(const EngineOptions& options);
+  ~CallEngine() override; // waits for the cache writer: every reply is stored when it returns
+
+  std::size_t add(Job job) override;
+  void run() override;
 
 private:
   class Impl;

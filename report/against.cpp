@@ -150,32 +150,17 @@ golden::Baseline baseline_of(const RunRecord& other, const ResultGroup& group,
 
 // The suite's gate as RUN recorded it (its totals and settings), before the comparison adds
 // its regressions and drift.
-golden::SuiteGate recorded_gate(const ordered_json& suite, const std::string& reference) {
-  const auto old = suite.find("gate");
-  const ordered_json recorded =
-      old != suite.end() && old->is_object() ? *old : ordered_json::object();
-  const auto totals = suite.find("totals");
-  const ordered_json& t =
-      totals != suite.end() && totals->is_object() ? *totals : ordered_json::object();
+golden::SuiteGate recorded_gate(const golden::SuiteSummary& suite, const std::string& reference) {
   golden::SuiteGate gate;
-  gate.suite = util::string_field(suite, "name");
-  gate.cases = count_field(t, "cases");
-  gate.pass = count_field(t, "pass");
-  gate.error = count_field(t, "error");
-  if (const auto min = recorded.find("min_pass_rate"); min != recorded.end() && min->is_number()) {
-    gate.min_pass_rate = min->get<double>();
-  }
-  if (const auto max = recorded.find("max_regressions");
-      max != recorded.end() && max->is_number_integer()) {
-    gate.max_regressions = max->get<long long>();
-  }
-  // A list of kinds; a summary.json of before the other kinds says true or false.
-  if (const auto kinds = recorded.find("fail_on_drift"); kinds != recorded.end()) {
-    gate.fail_on_drift = registry::drift_kinds(nlohmann::json(*kinds));
-  }
-  gate.drift_sensitivity =
-      golden::parse_drift_sensitivity(util::string_field(recorded, "drift_sensitivity"))
-          .value_or(golden::DriftSensitivity::standard);
+  gate.suite = suite.name;
+  gate.cases = suite.totals.cases;
+  gate.pass = suite.totals.pass;
+  gate.error = suite.totals.error;
+  gate.min_pass_rate = suite.gate.min_pass_rate;
+  gate.max_regressions = suite.gate.max_regressions;
+  gate.fail_on_drift = suite.gate.fail_on_drift;
+  gate.drift_sensitivity = golden::parse_drift_sensitivity(suite.gate.drift_sensitivity)
+                               .value_or(golden::DriftSensitivity::standard);
   gate.reference = reference;
   return gate;
 }
@@ -217,94 +202,59 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::C
     const auto found = comparisons.find(
         pair_key(util::string_field(r, "suite"), util::string_field(r, "provider")));
     if (found != comparisons.end()) {
-      found->second.add(r);
+      found->second.add(golden::case_result_from_json(r, golden::Fingerprints::read));
     }
   }
 
   // The summary's comparison fields and gates, as `promptops test` makes them.
+  golden::RunSummary typed = golden::run_summary_from_json(summary);
   const bool complete = whole(run);
-  const bool interrupted = true_field(summary, "interrupted");
   bool gate_passed = true;
-  ordered_json reasons = ordered_json::array();
+  std::vector<std::string> reasons;
   golden::RunComparisons compared;
-  if (const auto suites = summary.find("suites"); suites != summary.end() && suites->is_array()) {
-    for (auto& suite : *suites) {
-      if (!suite.is_object()) {
+  for (golden::SuiteSummary& suite : typed.suites) {
+    golden::SuiteGate gate = recorded_gate(suite, "run " + other.run_id);
+    suite.baselines.clear();
+    std::set<std::string> providers_seen;
+    for (const golden::CandidateEntry& c : suite.candidates) {
+      if (!providers_seen.insert(c.provider).second) {
         continue;
       }
-      const std::string name = util::string_field(suite, "name");
-      golden::SuiteGate gate = recorded_gate(suite, "run " + other.run_id);
-      ordered_json entries = ordered_json::array();
-      std::set<std::string> providers_seen;
-      for (const auto& c : array_field(suite, "candidates")) {
-        const std::string provider = util::string_field(c, "provider");
-        if (!providers_seen.insert(provider).second) {
-          continue;
-        }
-        if (const auto found = comparisons.find(pair_key(name, provider));
-            found != comparisons.end()) {
-          compared.add(name, provider, found->second, complete, entries, gate,
-                       golden::pricing_of(config, provider));
-        }
+      if (const auto found = comparisons.find(pair_key(suite.name, c.provider));
+          found != comparisons.end()) {
+        compared.add(suite.name, c.provider, found->second, complete, suite.baselines, gate,
+                     golden::pricing_of(config, c.provider));
       }
-      suite["baselines"] = std::move(entries);
-      suite["gate"] = golden::gate_json(gate, reasons);
-      gate_passed = gate_passed && suite["gate"]["passed"].get<bool>();
     }
+    suite.gate = golden::gate_verdict(gate);
+    reasons.insert(reasons.end(), suite.gate.reasons.begin(), suite.gate.reasons.end());
+    gate_passed = gate_passed && suite.gate.passed;
   }
-  if (interrupted) {
+  if (typed.interrupted) {
     // The run's own words for it, else those `promptops test` uses.
-    std::string said = "the run was interrupted; finish it with --resume ";
-    said += run.run_id;
-    if (const auto gate = summary.find("gate"); gate != summary.end()) {
-      for (const auto& reason : array_field(*gate, "reasons")) {
-        const std::string* text = reason.get_ptr<const std::string*>();
-        if (text != nullptr && text->rfind("the run was interrupted", 0) == 0) {
-          said = *text;
-          break;
-        }
+    std::string said = "the run was interrupted; finish it with --resume " + run.run_id;
+    for (const std::string& reason : typed.gate_reasons) {
+      if (reason.rfind("the run was interrupted", 0) == 0) {
+        said = reason;
+        break;
       }
     }
     reasons.push_back(std::move(said));
   }
-  summary["regressions"] = std::move(compared.regressions);
-  summary["fixed"] = std::move(compared.fixed);
-  summary["drift"] = std::move(compared.drift);
-  summary["provider_changes"] = std::move(compared.provider_changes);
-  ordered_json gate;
-  gate["passed"] = gate_passed && !interrupted;
-  gate["reasons"] = std::move(reasons);
-  summary["gate"] = std::move(gate);
-
-  // "against" right after "run_id", where a reader of summary.json looks first.
-  ordered_json rewritten = ordered_json::object();
-  bool placed = false;
-  for (auto& [key, value] : summary.items()) {
-    if (key == "against") {
-      continue;
-    }
-    rewritten[key] = std::move(value);
-    if (key == "run_id") {
-      rewritten["against"] = other.run_id;
-      placed = true;
-    }
-  }
-  if (!placed) {
-    rewritten["against"] = other.run_id;
-  }
-  summary = std::move(rewritten);
+  typed.regressions = std::move(compared.regressions);
+  typed.fixed = std::move(compared.fixed);
+  typed.drift = std::move(compared.drift);
+  typed.provider_changes = std::move(compared.provider_changes);
+  typed.gate_passed = gate_passed && !typed.interrupted;
+  typed.gate_reasons = std::move(reasons);
+  typed.against = other.run_id;
+  summary = golden::to_json(typed);
   out.record = std::move(run);
   return out;
 }
 
 int verdict_exit_code(const nlohmann::ordered_json& summary) {
-  const auto totals = summary.is_object() ? summary.find("totals") : summary.end();
-  const bool errors = totals != summary.end() && count_field(*totals, "error") > 0;
-  if (errors || true_field(summary, "interrupted")) {
-    return 3;
-  }
-  const auto gate = summary.is_object() ? summary.find("gate") : summary.end();
-  return gate != summary.end() && true_field(*gate, "passed") ? 0 : 1;
+  return golden::exit_code(golden::run_summary_from_json(summary));
 }
 
 } // namespace promptops::report

@@ -1,5 +1,6 @@
 #include "report/run_record.hpp"
 
+#include "golden/result.hpp"
 #include "registry/config.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
@@ -241,41 +242,7 @@ std::vector<ResultGroup> group_results(const RunRecord& record) {
 }
 
 std::string failure_reason(const nlohmann::ordered_json& result) {
-  const std::string status = util::string_field(result, "status");
-  if (status == "pass") {
-    return {};
-  }
-  if (status == "error") {
-    const std::string error = util::string_field(result, "error");
-    return error.empty() ? std::string("the case could not be run") : error;
-  }
-  const auto evaluations = result.find("evaluations");
-  if (result.is_object() && evaluations != result.end() && evaluations->is_array()) {
-    const nlohmann::ordered_json* first_failed = nullptr;
-    for (const auto& e : *evaluations) {
-      const auto pass = e.find("pass");
-      if (!e.is_object() || pass == e.end() || !pass->is_boolean() || pass->get<bool>()) {
-        continue;
-      }
-      const auto required = e.find("required");
-      const bool is_required =
-          required == e.end() || !required->is_boolean() || required->get<bool>();
-      if (is_required) {
-        return util::string_field(e, "type") + ": " + util::string_field(e, "reason");
-      }
-      if (first_failed == nullptr) {
-        first_failed = &e;
-      }
-    }
-    if (first_failed != nullptr) {
-      return util::string_field(*first_failed, "type") + ": " +
-             util::string_field(*first_failed, "reason");
-    }
-  }
-  if (status == "fail") {
-    return "failed";
-  }
-  return std::string("unknown status \"") + status + "\"";
+  return golden::failure_reason(golden::case_result_from_json(result, golden::Fingerprints::skip));
 }
 
 std::string group_name(const ResultGroup& group) {

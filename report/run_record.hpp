@@ -52,8 +52,7 @@ struct ResultGroup {
 // stay valid while `record` lives and is not changed.
 std::vector<ResultGroup> group_results(const RunRecord& record);
 
-// Why `result` did not pass: its error for status "error", its first failed required
-// evaluation as "type: reason" for "fail" (else its first failed evaluation), "" for "pass".
+// Why `result` did not pass: golden::failure_reason, the one rule, of the stored line.
 std::string failure_reason(const nlohmann::ordered_json& result);
 
 // The display name of `group`: "suite on provider", plus " (prompt@version)" (the version's
