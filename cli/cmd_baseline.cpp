@@ -1,5 +1,6 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "cli/reports.hpp"
 #include "golden/baseline.hpp"
 #include "golden/runner.hpp"
 #include "registry/registry.hpp"

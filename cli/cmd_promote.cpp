@@ -1,7 +1,6 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "golden/evidence.hpp"
-#include "golden/runner.hpp"
 #include "registry/environment.hpp"
 #include "registry/registry.hpp"
 
@@ -51,68 +50,6 @@ int report(const registry::MoveResult& result, const std::string& verb, const st
   return 0;
 }
 
-std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
-  std::string out;
-  for (const auto& i : items) {
-    out += (out.empty() ? "" : sep) + i;
-  }
-  return out;
-}
-
-// The evidence a protected environment needs: for every prompt, a passing run of every suite
-// that runs it, at the exact version being promoted. With `run`, the suites that have none are
-// run now (with the prompt at the promoted version). Throws Error(exit 1) naming what is
-// missing.
-registry::Evidence gather_evidence(const registry::Registry& registry,
-                                   const registry::PromoteRequest& request, bool run) {
-  const std::string from =
-      request.from.empty() ? registry::promotion_source(registry, request.to) : request.from;
-  std::vector<std::string> run_ids;
-  double pass_rate = 1;
-  long long regressions = 0;
-  std::size_t drift = 0;
-  for (const auto& name : request.prompts) {
-    const registry::ResolvedPrompt resolved = registry.resolve({name, from});
-    golden::EvidenceCheck check = golden::find_evidence(registry, name, resolved.version);
-    if (check.covering.empty()) {
-      throw Error("\"" + request.to + "\" is protected, and no suite under golden/ runs \"" + name +
-                      "\": only tested prompts go there (or --force --reason TEXT)",
-                  1);
-    }
-    if (!check.missing.empty() && run) {
-      golden::TestOptions test;
-      test.suites = check.missing;
-      test.prompt_override = name + "@" + from;
-      const golden::RunOutcome outcome = golden::run_tests(registry, test);
-      print_note("ran " + join(check.missing) + " with " + name + "@" + from + ": run " +
-                 outcome.run_id + (outcome.exit_code == 0 ? ", gate passed" : ", gate FAILED"));
-      check = golden::find_evidence(registry, name, resolved.version);
-    }
-    if (!check.missing.empty()) {
-      throw Error("\"" + request.to + "\" is protected: no passing run of " + join(check.missing) +
-                      " covers " + name + " at " + resolved.short_version() + " (" + from +
-                      "). Run promptops test " + join(check.missing, " ") + " --prompt " + name +
-                      "@" + from +
-                      " until its gate passes, promote with --run, or --force --reason TEXT",
-                  1);
-    }
-    for (const auto& e : check.found) {
-      if (std::find(run_ids.begin(), run_ids.end(), e.run_id) == run_ids.end()) {
-        run_ids.push_back(e.run_id);
-      }
-      pass_rate = std::min(pass_rate, e.pass_rate);
-      regressions += static_cast<long long>(e.regressions);
-      drift += e.drift;
-    }
-  }
-  registry::Evidence evidence;
-  evidence.run_id = join(run_ids);
-  evidence.pass_rate = pass_rate;
-  evidence.regressions = regressions;
-  evidence.drift = drift == 0 ? "none" : std::to_string(drift) + " findings";
-  return evidence;
-}
-
 } // namespace
 
 Action add_promote(CLI::App& app) {
@@ -147,7 +84,7 @@ Action add_promote(CLI::App& app) {
     // Evidence is found, never claimed: the runs under .promptops/runs whose gates passed
     // with these exact versions.
     if (registry::is_protected_environment(registry, o->request.to) && !o->force) {
-      o->request.evidence = gather_evidence(registry, o->request, o->run);
+      o->request.evidence = golden::gather_evidence(registry, o->request, o->run, print_note);
     }
     return report(registry::promote(registry, o->request), "promoted", o->request.to, o->json);
   };

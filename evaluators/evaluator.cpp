@@ -5,6 +5,7 @@
 #include "util/command.hpp"
 #include "util/json_fields.hpp"
 #include "util/suggest.hpp"
+#include "util/text.hpp"
 
 #include <re2/re2.h>
 
@@ -22,8 +23,8 @@ namespace promptops::evaluators {
 namespace {
 
 using json = nlohmann::json;
-using text::quote;
-using text::show_json;
+using util::text::quote;
+using util::text::show_json;
 
 // Every type evaluator.schema.json knows, for "did you mean".
 const std::vector<std::string>& known_types() {
@@ -62,7 +63,7 @@ RE2::Options regex_options() {
 }
 
 std::string regex_problem(const std::string& pattern, const RE2& re) {
-  return "invalid regex " + quote(pattern) + ": " + text::printable(re.error());
+  return "invalid regex " + quote(pattern) + ": " + util::text::printable(re.error());
 }
 
 // `pattern` compiled once for every case that uses it (compiling took 7% of a 10,000-case run
@@ -285,9 +286,9 @@ Evaluation exact_match(const Context& ctx) {
     const auto& wanted = expected->get_ref<const std::string&>();
     const auto prepare = [&](std::string_view s) {
       if (option(ctx.spec, "normalize_whitespace")) {
-        return text::collapse_whitespace(s);
+        return util::text::collapse_whitespace(s);
       }
-      return std::string(option(ctx.spec, "trim") ? text::trim(s) : s);
+      return std::string(option(ctx.spec, "trim") ? util::text::trim(s) : s);
     };
     if (text::find(prepare(actual), prepare(wanted), ctx.cases, text::Anchor::both)) {
       return verdict(true, "equals " + quote(wanted));
@@ -341,7 +342,7 @@ Evaluation contains(const Context& ctx) {
   if (ctx.type == "not_contains") {
     if (found) {
       return fail("found " + quote(*needle) + " in " +
-                  text::quote_around(haystack, found->first, found->second));
+                  util::text::quote_around(haystack, found->first, found->second));
     }
     return verdict(true, "no " + quote(*needle));
   }
@@ -429,7 +430,7 @@ Evaluation regex(const Context& ctx) {
   if (re.Match(*actual.text, 0, actual.text->size(), RE2::UNANCHORED, &match, 1)) {
     return verdict(true, "matched " + quote(std::string_view(match.data(), match.size())));
   }
-  return fail("no match for /" + text::printable(pattern.substr(0, 60)) +
+  return fail("no match for /" + util::text::printable(pattern.substr(0, 60)) +
               (pattern.size() > 60 ? "\xE2\x80\xA6/" : "/") + " in " + quote(*actual.text));
 }
 
@@ -516,7 +517,7 @@ Evaluation json_schema(const Context& ctx) {
     // Cut: the location holds the output's keys, and a key may be megabytes long (the
     // validator already shortens what its messages quote).
     const std::string location =
-        text::shorten(ctx.path.value_or("") + error.instance_location, k_max_location_chars);
+        util::text::shorten(ctx.path.value_or("") + error.instance_location, k_max_location_chars);
     reason += (i == 0 ? "" : "; ") + (location.empty() ? "" : location + ": ") + error.message;
   }
   if (errors.size() > k_shown) {
@@ -664,13 +665,13 @@ Evaluation exec(const Context& ctx) {
   }
   if (r.exit_code != 0) {
     return fail("the command exited with status " + std::to_string(r.exit_code) +
-                (r.err.empty() ? "" : ": " + text::printable(r.err.substr(0, 200))));
+                (r.err.empty() ? "" : ": " + util::text::printable(r.err.substr(0, 200))));
   }
   const json verdict_json = json::parse(r.out, nullptr, false);
   if (!verdict_json.is_object() || !verdict_json.contains("pass") ||
       !verdict_json["pass"].is_boolean()) {
     return fail("the command's verdict is not {\"pass\": true|false, ...}: " +
-                text::printable(r.out.substr(0, 120)));
+                util::text::printable(r.out.substr(0, 120)));
   }
   const bool pass = verdict_json["pass"].get<bool>();
   // The command's own reason, cut like everything else quoted in a reason: a command that
@@ -678,7 +679,7 @@ Evaluation exec(const Context& ctx) {
   constexpr std::size_t k_max_reason_chars = 300;
   Evaluation e = verdict(
       pass, verdict_json.contains("reason") && verdict_json["reason"].is_string()
-                ? text::shorten(verdict_json["reason"].get<std::string>(), k_max_reason_chars)
+                ? util::text::shorten(verdict_json["reason"].get<std::string>(), k_max_reason_chars)
                 : (pass ? "passed" : "failed"));
   if (verdict_json.contains("score") && verdict_json["score"].is_number()) {
     e.score = std::clamp(verdict_json["score"].get<double>(), 0.0, 1.0);
@@ -751,7 +752,7 @@ void label(const nlohmann::json& spec, Evaluation& e) {
   e.weight = weight != spec.end() && weight->is_number() ? weight->get<double>() : 1.0;
   // Pieces of the output are escaped where they are quoted; this also covers messages from
   // the schema validator and a judge's reasons.
-  e.reason = text::printable(e.reason);
+  e.reason = util::text::printable(e.reason);
 }
 
 } // namespace promptops::evaluators

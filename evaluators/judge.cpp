@@ -1,6 +1,7 @@
 #include "evaluators/judge.hpp"
 
 #include "evaluators/text.hpp"
+#include "util/text.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -22,7 +23,7 @@ std::optional<json> reply_object(std::string_view reply, std::string& problem) {
   const text::ParsedOutput parsed = text::parse_output(reply, text::Extract::yes);
   if (!parsed.value || !parsed.value->is_object()) {
     problem = reply.empty() ? "the judge's reply is empty"
-                            : "the judge's reply holds no JSON object: " + text::quote(reply);
+                            : "the judge's reply holds no JSON object: " + util::text::quote(reply);
     return std::nullopt;
   }
   return parsed.value;
@@ -92,12 +93,12 @@ Verdict read_verdict(std::string_view reply) {
     missing = "\"reason\" (text)";
   }
   if (!missing.empty()) {
-    v.problem = "the judge's verdict has no " + missing + ": " + text::show_json(*j);
+    v.problem = "the judge's verdict has no " + missing + ": " + util::text::show_json(*j);
     return v;
   }
   const double s = score->get<double>();
   if (!(s >= 0 && s <= 1)) {
-    v.problem = "the judge's score " + text::show_json(*score) + " is outside 0..1";
+    v.problem = "the judge's score " + util::text::show_json(*score) + " is outside 0..1";
     return v;
   }
   v.score = s;
@@ -121,8 +122,8 @@ Preference read_preference(std::string_view reply) {
   } else if (w == "tie" || w == "TIE" || w == "Tie") {
     p.winner = Winner::tie;
   } else {
-    p.problem =
-        "the judge's verdict has no \"winner\" (\"A\", \"B\" or \"tie\"): " + text::show_json(*j);
+    p.problem = "the judge's verdict has no \"winner\" (\"A\", \"B\" or \"tie\"): " +
+                util::text::show_json(*j);
     return p;
   }
   p.reason = reason_of(*j);

@@ -1,7 +1,7 @@
 #include "golden/drift.hpp"
 
-#include "evaluators/text.hpp"
 #include "golden/statistics.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,7 +16,7 @@ namespace promptops::golden {
 namespace {
 
 using json = nlohmann::json;
-namespace text = evaluators::text;
+namespace text = util::text;
 
 // Findings come in this order: the order of docs/drift.md. Features that a newer promptops
 // may have written follow, sorted by name.

@@ -1,6 +1,10 @@
 #include "golden/evidence.hpp"
 
+#include "golden/result.hpp"
+#include "golden/runner.hpp"
 #include "golden/suite.hpp"
+#include "registry/environment.hpp"
+#include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
 
@@ -39,42 +43,49 @@ EvidenceCheck find_evidence(const registry::Registry& registry, const std::strin
       continue;
     }
     const json run = json::parse(*run_text, nullptr, false);
-    const json summary = json::parse(*summary_text, nullptr, false);
-    if (!run.is_object() || !summary.is_object() || summary.value("interrupted", true) ||
+    const nlohmann::ordered_json summary_json =
+        nlohmann::ordered_json::parse(*summary_text, nullptr, false);
+    if (!run.is_object() || !summary_json.is_object() ||
         !run.value("filters", json::array()).empty() ||
         !util::string_field(run, "provider").empty() || run.value("shard_count", 0) > 1) {
       continue;
     }
+    RunSummary summary;
+    try {
+      summary = run_summary_from_json(summary_json);
+    } catch (const InputError&) {
+      continue; // written by a newer promptops: not evidence this one can read
+    }
+    if (summary.interrupted || summary_json.find("interrupted") == summary_json.end()) {
+      continue;
+    }
     std::error_code time_ec;
     const auto written = std::filesystem::last_write_time(entry.path() / "summary.json", time_ec);
-    for (const auto& s : summary.value("suites", json::array())) {
-      const std::string suite = util::string_field(s, "name");
-      if (!std::binary_search(check.covering.begin(), check.covering.end(), suite) ||
-          !s.contains("gate") || !s["gate"].value("passed", false)) {
+    for (const SuiteSummary& s : summary.suites) {
+      if (!std::binary_search(check.covering.begin(), check.covering.end(), s.name) ||
+          !s.gate.passed) {
         continue;
       }
-      const auto& candidates = s.value("candidates", json::array());
-      if (std::none_of(candidates.begin(), candidates.end(), [&](const json& c) {
-            return util::string_field(c, "prompt") == name &&
-                   util::string_field(c, "prompt_version") == version;
+      if (std::none_of(s.candidates.begin(), s.candidates.end(), [&](const CandidateEntry& c) {
+            return c.prompt == name && c.prompt_version == version;
           })) {
         continue;
       }
-      auto it = best.find(suite);
+      auto it = best.find(s.name);
       if (it != best.end() && it->second.first >= written) {
         continue;
       }
       SuiteEvidence e;
-      e.suite = suite;
-      e.run_id = util::string_field(summary, "run_id");
-      e.pass_rate = s.value("pass_rate", 0.0);
-      for (const auto& b : s.value("baselines", json::array())) {
-        e.regressions += b.value("regressed", json::array()).size();
+      e.suite = s.name;
+      e.run_id = summary.run_id;
+      e.pass_rate = s.totals.pass_rate().value_or(0.0);
+      for (const BaselineEntry& b : s.baselines) {
+        e.regressions += b.regressed.size();
       }
-      for (const auto& d : summary.value("drift", json::array())) {
-        e.drift += util::string_field(d, "suite") == suite ? 1 : 0;
-      }
-      best[suite] = {written, e};
+      e.drift = static_cast<std::size_t>(
+          std::count_if(summary.drift.begin(), summary.drift.end(),
+                        [&s](const DriftEntry& d) { return d.suite == s.name; }));
+      best[s.name] = {written, e};
     }
   }
   for (const auto& suite : check.covering) {
@@ -85,6 +96,73 @@ EvidenceCheck find_evidence(const registry::Registry& registry, const std::strin
     }
   }
   return check;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
+  std::string out;
+  for (const auto& i : items) {
+    out += (out.empty() ? "" : sep) + i;
+  }
+  return out;
+}
+
+} // namespace
+
+// The evidence a protected environment needs: for every prompt, a passing run of every suite
+// that runs it, at the exact version being promoted. With `run`, the suites that have none are
+// run now (with the prompt at the promoted version). Throws Error(exit 1) naming what is
+// missing.
+registry::Evidence gather_evidence(const registry::Registry& registry,
+                                   const registry::PromoteRequest& request, bool run,
+                                   const std::function<void(const std::string&)>& on_note) {
+  const std::string from =
+      request.from.empty() ? registry::promotion_source(registry, request.to) : request.from;
+  std::vector<std::string> run_ids;
+  double pass_rate = 1;
+  long long regressions = 0;
+  std::size_t drift = 0;
+  for (const auto& name : request.prompts) {
+    const registry::ResolvedPrompt resolved = registry.resolve({name, from});
+    EvidenceCheck check = find_evidence(registry, name, resolved.version);
+    if (check.covering.empty()) {
+      throw Error("\"" + request.to + "\" is protected, and no suite under golden/ runs \"" + name +
+                      "\": only tested prompts go there (or --force --reason TEXT)",
+                  1);
+    }
+    if (!check.missing.empty() && run) {
+      TestOptions test;
+      test.suites = check.missing;
+      test.prompt_override = name + "@" + from;
+      const RunOutcome outcome = run_tests(registry, test);
+      on_note("ran " + join(check.missing) + " with " + name + "@" + from + ": run " +
+              outcome.run_id + (outcome.exit_code == 0 ? ", gate passed" : ", gate FAILED"));
+      check = find_evidence(registry, name, resolved.version);
+    }
+    if (!check.missing.empty()) {
+      throw Error("\"" + request.to + "\" is protected: no passing run of " + join(check.missing) +
+                      " covers " + name + " at " + resolved.short_version() + " (" + from +
+                      "). Run promptops test " + join(check.missing, " ") + " --prompt " + name +
+                      "@" + from +
+                      " until its gate passes, promote with --run, or --force --reason TEXT",
+                  1);
+    }
+    for (const auto& e : check.found) {
+      if (std::find(run_ids.begin(), run_ids.end(), e.run_id) == run_ids.end()) {
+        run_ids.push_back(e.run_id);
+      }
+      pass_rate = std::min(pass_rate, e.pass_rate);
+      regressions += static_cast<long long>(e.regressions);
+      drift += e.drift;
+    }
+  }
+  registry::Evidence evidence;
+  evidence.run_id = join(run_ids);
+  evidence.pass_rate = pass_rate;
+  evidence.regressions = regressions;
+  evidence.drift = drift == 0 ? "none" : std::to_string(drift) + " findings";
+  return evidence;
 }
 
 } // namespace promptops::golden

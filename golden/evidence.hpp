@@ -1,7 +1,9 @@
 #pragma once
 
+#include "registry/environment.hpp"
 #include "registry/registry.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,5 +31,14 @@ struct EvidenceCheck {
 // (a run of some cases proves nothing about the others); a merge of shards is whole.
 EvidenceCheck find_evidence(const registry::Registry& registry, const std::string& name,
                             const std::string& version);
+
+// The evidence a protected environment needs before `request` promotes into it: for every
+// prompt, a passing run of every suite that runs it, at the exact version being promoted.
+// With `run`, the suites that have none are run now (with the prompt at the promoted
+// version), and `on_note` is told of each such run. Throws Error(exit 1) naming what is
+// missing.
+registry::Evidence gather_evidence(const registry::Registry& registry,
+                                   const registry::PromoteRequest& request, bool run,
+                                   const std::function<void(const std::string&)>& on_note);
 
 } // namespace promptops::golden

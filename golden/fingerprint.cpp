@@ -1,7 +1,7 @@
 #include "golden/fingerprint.hpp"
 
-#include "evaluators/text.hpp"
 #include "util/simdjson_parse.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -17,7 +17,7 @@ namespace {
 
 using json = nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
-namespace text = evaluators::text;
+namespace text = util::text;
 
 constexpr std::size_t k_npos = std::string_view::npos;
 // Deeper JSON is not parsed (as in evaluators/text.cpp): walking it would recurse too far.

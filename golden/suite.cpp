@@ -1,11 +1,11 @@
 #include "golden/suite.hpp"
 
-#include "evaluators/text.hpp"
 #include "registry/document_check.hpp"
 #include "util/json_lines.hpp"
 #include "util/json_pointer.hpp"
 #include "util/lines.hpp"
 #include "util/suggest.hpp"
+#include "util/text.hpp"
 
 #include <filesystem>
 #include <set>
@@ -113,7 +113,7 @@ CaseFile parse_cases(std::string_view text, const std::string& display_path) {
     }
     // nlohmann copies and destroys values recursively: a line nested 100,000 deep would
     // overflow the stack. Nesting that deep needs more than 2 bytes a level.
-    namespace text = evaluators::text;
+    namespace text = util::text;
     if (line.size() > 2 * text::k_max_json_depth &&
         text::nests_deeper(line, text::k_max_json_depth)) {
       out.errors.emplace_back(display_path, SourcePosition{line_number, 1},

@@ -72,9 +72,7 @@ EnvironmentTip environment_tip(const Registry& registry, const std::string& env)
   if (tree == nullptr || tree->commit() == nullptr) {
     throw RunError("environment \"" + env + "\" is not read from a git commit");
   }
-  char hex[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(hex, sizeof hex, git_commit_id(tree->commit()));
-  tip.commit = hex;
+  tip.commit = git::oid_hex(*git_commit_id(tree->commit()));
   return tip;
 }
 

@@ -34,6 +34,12 @@ mbedtls_x509_crt_parse_file(void* chain, const char* path) {
 
 namespace promptops::registry::git {
 
+std::string oid_hex(const git_oid& id) {
+  char hex[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(hex, sizeof hex, &id);
+  return hex;
+}
+
 void check(int rc, std::string_view what) {
   if (rc >= 0) {
     return;
@@ -89,6 +95,25 @@ std::optional<Repository> discover(const std::filesystem::path& path) {
   return Repository(raw);
 }
 
+RegistryRepository registry_repository(const std::filesystem::path& root, const std::string& why) {
+  auto repo = discover(root);
+  if (!repo) {
+    throw InputError(why + " needs git, and \"" + root.string() +
+                     "\" is not inside a git repository");
+  }
+  const std::filesystem::path work_tree = workdir(repo->get());
+  if (work_tree.empty()) {
+    throw InputError(why + " needs a work tree; the repository at \"" + root.string() +
+                     "\" is bare");
+  }
+  std::error_code ec;
+  const std::filesystem::path canonical_root = std::filesystem::weakly_canonical(root, ec);
+  const std::filesystem::path canonical_workdir = std::filesystem::weakly_canonical(work_tree, ec);
+  std::string prefix = canonical_root.lexically_relative(canonical_workdir).generic_string();
+  prefix = prefix == "." || prefix.empty() ? "" : prefix + "/";
+  return {share(std::move(*repo)), prefix};
+}
+
 std::optional<Commit> find_commit(git_repository* repo, const std::string& revision) {
   git_object* raw = nullptr;
   const int rc = git_revparse_single(&raw, repo, (revision + "^{commit}").c_str());
@@ -133,6 +158,11 @@ std::optional<git_oid> TreeSource::blob_id(std::string_view path) const {
   return *git_tree_entry_id(found->get());
 }
 
+std::optional<std::string> TreeSource::file_id(std::string_view path) const {
+  const auto id = blob_id(path);
+  return id ? std::optional<std::string>(oid_hex(*id)) : std::nullopt;
+}
+
 std::optional<std::string> TreeSource::read(std::string_view path) const {
   auto found = entry(path);
   if (!found) {
@@ -175,6 +205,19 @@ int collect_entry(const char* root, const git_tree_entry* entry, void* payload) 
     return -1;
   }
 }
+
+// Every file below `tree` whose path (relative to `tree`) ends in `suffix`; `what` names
+// the tree in errors.
+std::vector<std::string> walk_files(const git_tree* tree, std::string_view suffix,
+                                    const std::string& what) {
+  WalkState state{std::string(suffix), {}, nullptr};
+  const int walk = git_tree_walk(tree, GIT_TREEWALK_PRE, collect_entry, &state);
+  if (state.error) {
+    std::rethrow_exception(state.error);
+  }
+  check(walk, "cannot list " + what);
+  return std::move(state.found);
+}
 } // namespace
 
 std::vector<std::string> TreeSource::list(std::string_view dir, std::string_view suffix) const {
@@ -193,21 +236,30 @@ std::vector<std::string> TreeSource::list(std::string_view dir, std::string_view
   check(git_tree_lookup(&raw_tree, m_repo.get(), git_tree_entry_id(entry.get())),
         "cannot list " + display(dir));
   Tree tree(raw_tree);
-  WalkState state{std::string(suffix), {}, nullptr};
-  const int walk = git_tree_walk(tree.get(), GIT_TREEWALK_PRE, collect_entry, &state);
-  if (state.error) {
-    std::rethrow_exception(state.error);
-  }
-  check(walk, "cannot list " + display(dir));
+  std::vector<std::string> found = walk_files(tree.get(), suffix, display(dir));
   std::string base(dir);
   if (!base.empty() && base.back() != '/') {
     base += '/';
   }
-  for (auto& name : state.found) {
+  for (auto& name : found) {
     name = base + name;
   }
-  std::sort(state.found.begin(), state.found.end());
-  return state.found;
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+std::vector<std::string> TreeSource::files() const {
+  std::vector<std::string> found = walk_files(m_tree.get(), "", m_label);
+  if (m_prefix.empty()) {
+    return found;
+  }
+  std::vector<std::string> below_prefix;
+  for (const auto& name : found) {
+    if (name.rfind(m_prefix, 0) == 0) {
+      below_prefix.push_back(name.substr(m_prefix.size()));
+    }
+  }
+  return below_prefix;
 }
 
 std::string TreeSource::display(std::string_view path) const {

@@ -56,6 +56,9 @@ void ensure_library();
 // Returns the bundle's path ("" when libgit2 asked for none: another TLS backend).
 const std::string& load_tls_certificates();
 
+// The 40 hex digits of `id`.
+std::string oid_hex(const git_oid& id);
+
 // Throws RunError "what: <libgit2's message>" when `rc` < 0. Reads git_error_last() at once,
 // on this thread, tolerating NULL.
 void check(int rc, std::string_view what);
@@ -71,9 +74,20 @@ std::optional<Repository> discover(const std::filesystem::path& path);
 // nothing (including HEAD of a repository with no commits yet).
 std::optional<Commit> find_commit(git_repository* repo, const std::string& revision);
 
+// The git repository holding a registry, shared, and the registry root's path inside it
+// ("" or ending in '/').
+struct RegistryRepository {
+  SharedRepository repo;
+  std::string prefix;
+};
+
+// The repository holding the registry at `root`. Throws InputError naming `why` ("promotion")
+// when there is none or it is bare.
+RegistryRepository registry_repository(const std::filesystem::path& root, const std::string& why);
+
 // Registry files as they are in one commit. `prefix` is the registry root's path inside the
 // repository ("" or ending in '/'); `label` shows in messages ("HEAD").
-class TreeSource final : public Source {
+class TreeSource final : public SnapshotSource {
 public:
   TreeSource(SharedRepository repo, Commit commit, std::string prefix, std::string label);
   // A tree that no commit holds yet (one being built).
@@ -83,6 +97,9 @@ public:
   const git_tree* tree() const { return m_tree.get(); }
   // The blob id of `path`, or std::nullopt when there is no such file.
   std::optional<git_oid> blob_id(std::string_view path) const;
+
+  std::optional<std::string> file_id(std::string_view path) const override;
+  std::vector<std::string> files() const override;
 
   std::optional<std::string> read(std::string_view path) const override;
   std::vector<std::string> list(std::string_view dir, std::string_view suffix) const override;

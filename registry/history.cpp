@@ -1,5 +1,6 @@
 #include "registry/history.hpp"
 
+#include "registry/git.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -9,12 +10,6 @@
 namespace promptops::registry {
 
 namespace {
-
-std::string oid_hex(const git_oid* id) {
-  char hex[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(hex, sizeof hex, id);
-  return hex;
-}
 
 bool same_blob(const std::optional<git_oid>& a, const std::optional<git_oid>& b) {
   if (a.has_value() != b.has_value()) {
@@ -80,7 +75,7 @@ bool is_version_ref(const std::string& ref) {
 }
 
 std::vector<VersionEntry> prompt_history(const Registry& registry, const std::string& name) {
-  Registry::Git g = registry.git("\"promptops log\"");
+  git::RegistryRepository g = git::registry_repository(registry.root(), "\"promptops log\"");
   git_revwalk* raw_walk = nullptr;
   git::check(git_revwalk_new(&raw_walk, g.repo.get()), "cannot walk the history");
   git::Revwalk walk(raw_walk);
@@ -102,7 +97,7 @@ std::vector<VersionEntry> prompt_history(const Registry& registry, const std::st
   while (git_revwalk_next(&id, walk.get()) == 0) {
     git_commit* raw = nullptr;
     git::check(git_commit_lookup(&raw, g.repo.get(), &id), "cannot read a commit");
-    commits.push_back({oid_hex(&id), "", git::Commit(raw)});
+    commits.push_back({git::oid_hex(id), "", git::Commit(raw)});
   }
 
   struct Change {

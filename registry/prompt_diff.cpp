@@ -2,8 +2,6 @@
 
 #include "util/json_pointer.hpp"
 
-#include <dtl/dtl.hpp>
-
 #include <algorithm>
 #include <map>
 #include <set>
@@ -12,29 +10,6 @@
 namespace promptops::registry {
 
 namespace {
-
-// ---------------------------------------------------------------------------------------
-// Line diffs
-
-// Lines with their '\n', so that a last line without one differs from the same line with one.
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) {
-      lines.push_back(text.substr(start));
-      break;
-    }
-    lines.push_back(text.substr(start, nl + 1 - start));
-    start = nl + 1;
-  }
-  return lines;
-}
-
-std::string range(std::size_t start, std::size_t count) {
-  return count == 1 ? std::to_string(start) : std::to_string(start) + "," + std::to_string(count);
-}
 
 // ---------------------------------------------------------------------------------------
 // JSON
@@ -331,146 +306,8 @@ std::vector<std::string> missing_from(const std::vector<std::string>& from,
 
 // ---------------------------------------------------------------------------------------
 
-std::string Hunk::header() const {
-  return "@@ -" + range(before_start, before_count) + " +" + range(after_start, after_count) +
-         " @@";
-}
-
 std::string TextDiff::unified() const {
-  std::string out;
-  for (const auto& hunk : hunks) {
-    out += hunk.header();
-    out += '\n';
-    for (const auto& line : hunk.lines) {
-      out += line.op;
-      out += line.text;
-      out += '\n';
-      if (line.no_newline) {
-        out += "\\ No newline at end of file\n";
-      }
-    }
-  }
-  return out;
-}
-
-// dtl may interleave removals and additions: they are written out per run of changes.
-std::vector<LineEdit> edit_script(const std::vector<std::string>& a,
-                                  const std::vector<std::string>& b) {
-  std::vector<LineEdit> ops;
-  if (a.empty() || b.empty()) {
-    for (const auto& line : a) {
-      ops.push_back({'-', &line});
-    }
-    for (const auto& line : b) {
-      ops.push_back({'+', &line});
-    }
-    return ops;
-  }
-  dtl::Diff<std::string, std::vector<std::string>> diff(a, b);
-  diff.compose();
-  std::size_t i = 0;
-  std::size_t j = 0;
-  std::vector<LineEdit> removed;
-  std::vector<LineEdit> added;
-  auto flush = [&] {
-    ops.insert(ops.end(), removed.begin(), removed.end());
-    ops.insert(ops.end(), added.begin(), added.end());
-    removed.clear();
-    added.clear();
-  };
-  // Only the kinds of the edit script are used; the lines are taken from `a` and `b` by
-  // position, which keeps the pointers valid and checks that the script walks both texts.
-  for (const auto& [elem, info] : diff.getSes().getSequence()) {
-    if (info.type == dtl::SES_COMMON && i < a.size() && j < b.size()) {
-      flush();
-      ops.push_back({' ', &a[i++]});
-      ++j;
-    } else if (info.type == dtl::SES_DELETE && i < a.size()) {
-      removed.push_back({'-', &a[i++]});
-    } else if (info.type == dtl::SES_ADD && j < b.size()) {
-      added.push_back({'+', &b[j++]});
-    }
-  }
-  // Should dtl ever stop short, the rest is still shown as changed rather than lost.
-  for (; i < a.size(); ++i) {
-    removed.push_back({'-', &a[i]});
-  }
-  for (; j < b.size(); ++j) {
-    added.push_back({'+', &b[j]});
-  }
-  flush();
-  return ops;
-}
-
-std::vector<Hunk> diff_lines(const std::string& before, const std::string& after,
-                             std::size_t context) {
-  if (before == after) {
-    return {};
-  }
-  // A missing final line break is only worth showing when the other side has one; prompt
-  // texts written as YAML strings usually have none on either side.
-  auto lacks_newline = [](const std::string& s) { return !s.empty() && s.back() != '\n'; };
-  auto ends_newline = [](const std::string& s) { return !s.empty() && s.back() == '\n'; };
-  std::string a = before;
-  std::string b = after;
-  if (lacks_newline(before) && !ends_newline(after)) {
-    a += '\n';
-  }
-  if (lacks_newline(after) && !ends_newline(before)) {
-    b += '\n';
-  }
-  const auto lines_a = split_lines(a);
-  const auto lines_b = split_lines(b);
-  const auto ops = edit_script(lines_a, lines_b);
-
-  // Line numbers before each op, on each side.
-  std::vector<std::size_t> pos_a(ops.size() + 1, 0);
-  std::vector<std::size_t> pos_b(ops.size() + 1, 0);
-  for (std::size_t k = 0; k < ops.size(); ++k) {
-    pos_a[k + 1] = pos_a[k] + (ops[k].op != '+' ? 1 : 0);
-    pos_b[k + 1] = pos_b[k] + (ops[k].op != '-' ? 1 : 0);
-  }
-
-  std::vector<Hunk> hunks;
-  const std::size_t n = ops.size();
-  std::size_t k = 0;
-  while (k < n) {
-    if (ops[k].op == ' ') {
-      ++k;
-      continue;
-    }
-    const std::size_t start = k >= context ? k - context : 0;
-    std::size_t end = k;
-    for (;;) {
-      while (end < n && ops[end].op != ' ') {
-        ++end;
-      }
-      std::size_t next = end;
-      while (next < n && ops[next].op == ' ') {
-        ++next;
-      }
-      if (next < n && next - end <= 2 * context) {
-        end = next;
-        continue;
-      }
-      end = std::min(n, end + context);
-      break;
-    }
-    Hunk h;
-    for (std::size_t x = start; x < end; ++x) {
-      const std::string& line = *ops[x].line;
-      const bool has_newline = !line.empty() && line.back() == '\n';
-      h.lines.push_back(
-          {ops[x].op, has_newline ? line.substr(0, line.size() - 1) : line, !has_newline});
-    }
-    h.before_count = pos_a[end] - pos_a[start];
-    h.after_count = pos_b[end] - pos_b[start];
-    h.before_start = pos_a[start] + (h.before_count > 0 ? 1 : 0);
-    h.after_start = pos_b[start] + (h.after_count > 0 ? 1 : 0);
-    hunks.push_back(std::move(h));
-    k = end;
-  }
-  return hunks;
+  return util::unified(hunks);
 }
 
 bool PromptDiff::empty() const {
@@ -524,7 +361,7 @@ PromptDiff diff_prompts(const ResolvedPrompt& a, const ResolvedPrompt& b) {
     }
     const std::string& before = m.before ? *views_a[m.before->index].content : std::string();
     const std::string& after = m.after ? *views_b[m.after->index].content : std::string();
-    auto hunks = diff_lines(before, after);
+    auto hunks = util::diff_lines(before, after);
     if (!hunks.empty()) {
       d.texts.push_back({m.before ? message_label(name_a, *m.before) : null_label,
                          m.after ? message_label(name_b, *m.after) : null_label, std::move(hunks)});
@@ -565,7 +402,7 @@ PromptDiff diff_prompts(const ResolvedPrompt& a, const ResolvedPrompt& b) {
       continue;
     }
     d.partials.push_back({name, !in_a ? Change::added : !in_b ? Change::removed : Change::changed});
-    auto hunks = diff_lines(in_a ? ia->second : "", in_b ? ib->second : "");
+    auto hunks = util::diff_lines(in_a ? ia->second : "", in_b ? ib->second : "");
     if (!hunks.empty()) {
       const std::string path = partial_path(name);
       partial_texts.push_back({in_a ? name_a + " " + path : null_label,
@@ -584,7 +421,7 @@ PromptDiff diff_prompts(const ResolvedPrompt& a, const ResolvedPrompt& b) {
       !declarations_changed && d.tags_added.empty() && d.tags_removed.empty() &&
       d.metadata.empty()) {
     d.only_file_layout_changed = true;
-    auto hunks = diff_lines(pa.file_content, pb.file_content);
+    auto hunks = util::diff_lines(pa.file_content, pb.file_content);
     if (!hunks.empty()) {
       d.texts.push_back({name_a + " " + pa.path, name_b + " " + pb.path, std::move(hunks)});
     }
@@ -593,7 +430,7 @@ PromptDiff diff_prompts(const ResolvedPrompt& a, const ResolvedPrompt& b) {
     d.texts.push_back(std::move(t));
   }
   if (d.output_schema_text_changed) {
-    auto hunks = diff_lines(schema_a, schema_b);
+    auto hunks = util::diff_lines(schema_a, schema_b);
     if (!hunks.empty()) {
       d.texts.push_back({a.output_schema ? name_a + " " + pa.output_schema : null_label,
                          b.output_schema ? name_b + " " + pb.output_schema : null_label,
@@ -741,6 +578,134 @@ std::string plural(std::size_t n, const std::string& one, const std::string& man
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
+void add_line(std::string& out, const std::string& text) {
+  out += text;
+  out += '\n';
+}
+
+// The scalar fields, then params and messages.
+void format_fields(std::string& out, const Painter& p, const PromptDiff& diff) {
+  auto field = [&](const char* key, const std::optional<FieldChange>& f, bool quote) {
+    if (f) {
+      add_line(out, std::string(key) + ": " + (quote ? quoted_or_none(f->before) : f->before) +
+                        " -> " + (quote ? quoted_or_none(f->after) : f->after));
+    }
+  };
+  field("name", diff.name, true);
+  field("description", diff.description, true);
+  field("kind", diff.kind, false);
+  field("provider", diff.provider, true);
+  field("model", diff.model, true);
+  field("escape", diff.escape, false);
+  if (!diff.params.empty()) {
+    add_line(out, p.bold("params:"));
+    for (const auto& c : diff.params) {
+      add_line(out, json_change_line(p, c, util::pointer_last_token(c.pointer)));
+    }
+  }
+  if (!diff.messages.empty()) {
+    add_line(out, p.bold("messages:"));
+    for (const auto& m : diff.messages) {
+      add_line(out, message_line(p, m));
+    }
+  }
+}
+
+void format_output_schema(std::string& out, const Painter& p, const PromptDiff& diff) {
+  if (diff.output_schema) {
+    add_line(out, p.bold("output schema:") + " " + quoted_or_none(diff.output_schema->before) +
+                      " -> " + quoted_or_none(diff.output_schema->after));
+  } else if (diff.output_schema_text_changed) {
+    add_line(out, p.bold("output schema " + quoted_or_none(diff.output_schema_path) + ":"));
+  }
+  for (const auto& c : diff.output_schema_changes) {
+    add_line(out, json_change_line(p, c, pointer_display(c.pointer)));
+  }
+  if (!diff.output_schema && diff.output_schema_text_changed &&
+      diff.output_schema_changes.empty()) {
+    add_line(out, "  (formatting only)");
+  }
+}
+
+// Partials, variables (with their severity), tags and metadata.
+void format_uses(std::string& out, const Painter& p, const PromptDiff& diff) {
+  if (!diff.partials.empty()) {
+    add_line(out, p.bold("partials:"));
+    for (const auto& c : diff.partials) {
+      add_line(out, p.marked(c.change == Change::added     ? '+'
+                             : c.change == Change::removed ? '-'
+                                                           : '~',
+                             c.name));
+    }
+  }
+  if (!diff.variables.empty()) {
+    add_line(out, p.bold("variables:"));
+    for (const auto& v : diff.variables) {
+      std::string text = p.marked(variable_marker(v), v.name + ": " + describe(v));
+      if (v.severity == Severity::breaking) {
+        text += " " + p.bold_red("[BREAKING]");
+      } else if (v.severity == Severity::warning) {
+        text += " " + p.yellow("[warning]");
+      }
+      add_line(out, text);
+    }
+  }
+  if (!diff.tags_added.empty() || !diff.tags_removed.empty()) {
+    add_line(out, p.bold("tags:"));
+    for (const auto& t : diff.tags_added) {
+      add_line(out, p.marked('+', dump(nlohmann::json(t))));
+    }
+    for (const auto& t : diff.tags_removed) {
+      add_line(out, p.marked('-', dump(nlohmann::json(t))));
+    }
+  }
+  if (!diff.metadata.empty()) {
+    add_line(out, p.bold("metadata:"));
+    for (const auto& c : diff.metadata) {
+      add_line(out, json_change_line(p, c, util::pointer_last_token(c.pointer)));
+    }
+  }
+}
+
+// "1 breaking change for callers, 2 warnings"; nothing when there are neither.
+void format_summary(std::string& out, const Painter& p, const PromptDiff& diff) {
+  const std::size_t breaking = diff.count(Severity::breaking);
+  const std::size_t warnings = diff.count(Severity::warning);
+  if (breaking == 0 && warnings == 0) {
+    return;
+  }
+  std::string summary;
+  if (breaking > 0) {
+    summary = p.bold_red(plural(breaking, "breaking change", "breaking changes") + " for callers");
+  }
+  if (warnings > 0) {
+    summary += (summary.empty() ? "" : ", ") + p.yellow(plural(warnings, "warning", "warnings"));
+  }
+  add_line(out, summary);
+}
+
+// The line diffs, after a blank line.
+void format_texts(std::string& out, const Painter& p, const PromptDiff& diff) {
+  for (std::size_t i = 0; i < diff.texts.size(); ++i) {
+    const auto& t = diff.texts[i];
+    if (i == 0) {
+      add_line(out, "");
+    }
+    add_line(out, p.bold("--- " + t.label_before));
+    add_line(out, p.bold("+++ " + t.label_after));
+    for (const auto& h : t.hunks) {
+      add_line(out, p.cyan(h.header()));
+      for (const auto& l : h.lines) {
+        const std::string text = std::string(1, l.op) + l.text;
+        add_line(out, l.op == '-' ? p.red(text) : l.op == '+' ? p.green(text) : text);
+        if (l.no_newline) {
+          add_line(out, "\\ No newline at end of file");
+        }
+      }
+    }
+  }
+}
+
 } // namespace
 
 std::string format_diff(const PromptDiff& diff, Color color) {
@@ -754,118 +719,16 @@ std::string format_diff(const PromptDiff& diff, Color color) {
            ")\n";
   }
   std::string out;
-  auto line = [&](const std::string& text) {
-    out += text;
-    out += '\n';
-  };
-  line(p.bold("diff " + name_a + " (" + short_a + ") -> " + name_b + " (" + short_b + ")"));
-  auto field = [&](const char* key, const std::optional<FieldChange>& f, bool quote) {
-    if (f) {
-      line(std::string(key) + ": " + (quote ? quoted_or_none(f->before) : f->before) + " -> " +
-           (quote ? quoted_or_none(f->after) : f->after));
-    }
-  };
-  field("name", diff.name, true);
-  field("description", diff.description, true);
-  field("kind", diff.kind, false);
-  field("provider", diff.provider, true);
-  field("model", diff.model, true);
-  field("escape", diff.escape, false);
-  if (!diff.params.empty()) {
-    line(p.bold("params:"));
-    for (const auto& c : diff.params) {
-      line(json_change_line(p, c, util::pointer_last_token(c.pointer)));
-    }
-  }
-  if (!diff.messages.empty()) {
-    line(p.bold("messages:"));
-    for (const auto& m : diff.messages) {
-      line(message_line(p, m));
-    }
-  }
-  if (diff.output_schema) {
-    line(p.bold("output schema:") + " " + quoted_or_none(diff.output_schema->before) + " -> " +
-         quoted_or_none(diff.output_schema->after));
-  } else if (diff.output_schema_text_changed) {
-    line(p.bold("output schema " + quoted_or_none(diff.output_schema_path) + ":"));
-  }
-  for (const auto& c : diff.output_schema_changes) {
-    line(json_change_line(p, c, pointer_display(c.pointer)));
-  }
-  if (!diff.output_schema && diff.output_schema_text_changed &&
-      diff.output_schema_changes.empty()) {
-    line("  (formatting only)");
-  }
-  if (!diff.partials.empty()) {
-    line(p.bold("partials:"));
-    for (const auto& c : diff.partials) {
-      line(p.marked(c.change == Change::added     ? '+'
-                    : c.change == Change::removed ? '-'
-                                                  : '~',
-                    c.name));
-    }
-  }
-  if (!diff.variables.empty()) {
-    line(p.bold("variables:"));
-    for (const auto& v : diff.variables) {
-      std::string text = p.marked(variable_marker(v), v.name + ": " + describe(v));
-      if (v.severity == Severity::breaking) {
-        text += " " + p.bold_red("[BREAKING]");
-      } else if (v.severity == Severity::warning) {
-        text += " " + p.yellow("[warning]");
-      }
-      line(text);
-    }
-  }
-  if (!diff.tags_added.empty() || !diff.tags_removed.empty()) {
-    line(p.bold("tags:"));
-    for (const auto& t : diff.tags_added) {
-      line(p.marked('+', dump(nlohmann::json(t))));
-    }
-    for (const auto& t : diff.tags_removed) {
-      line(p.marked('-', dump(nlohmann::json(t))));
-    }
-  }
-  if (!diff.metadata.empty()) {
-    line(p.bold("metadata:"));
-    for (const auto& c : diff.metadata) {
-      line(json_change_line(p, c, util::pointer_last_token(c.pointer)));
-    }
-  }
+  add_line(out,
+           p.bold("diff " + name_a + " (" + short_a + ") -> " + name_b + " (" + short_b + ")"));
+  format_fields(out, p, diff);
+  format_output_schema(out, p, diff);
+  format_uses(out, p, diff);
   if (diff.only_file_layout_changed) {
-    line("prompt file: only comments, formatting or order changed");
+    add_line(out, "prompt file: only comments, formatting or order changed");
   }
-  const std::size_t breaking = diff.count(Severity::breaking);
-  const std::size_t warnings = diff.count(Severity::warning);
-  if (breaking > 0 || warnings > 0) {
-    std::string summary;
-    if (breaking > 0) {
-      summary =
-          p.bold_red(plural(breaking, "breaking change", "breaking changes") + " for callers");
-    }
-    if (warnings > 0) {
-      summary += (summary.empty() ? "" : ", ") + p.yellow(plural(warnings, "warning", "warnings"));
-    }
-    line(summary);
-  }
-  for (std::size_t i = 0; i < diff.texts.size(); ++i) {
-    const auto& t = diff.texts[i];
-    if (i == 0) {
-      line("");
-    }
-    line(p.bold("--- " + t.label_before));
-    line(p.bold("+++ " + t.label_after));
-    for (const auto& h : t.hunks) {
-      line(p.cyan(h.header()));
-      for (const auto& l : h.lines) {
-        const std::string text = std::string(1, l.op) + l.text;
-        line(l.op == '-' ? p.red(text) : l.op == '+' ? p.green(text) : text);
-        if (l.no_newline) {
-          line("\\ No newline at end of file");
-        }
-      }
-    }
-  }
+  format_summary(out, p, diff);
+  format_texts(out, p, diff);
   return out;
 }
 

@@ -105,16 +105,19 @@ std::vector<std::string> names_from_paths(const std::vector<std::string>& paths,
 }
 } // namespace
 
-std::vector<std::string> Registry::prompt_names(const Source* source) const {
-  const Source& s = source ? *source : *m_work_tree;
+std::vector<std::string> prompt_names(const Source& source) {
   std::vector<std::string> names;
-  for (auto& name : names_from_paths(s.list("prompts", ".yaml"), "prompts/", ".yaml")) {
+  for (auto& name : names_from_paths(source.list("prompts", ".yaml"), "prompts/", ".yaml")) {
     // Partials live beside prompts but are not prompts.
     if (name.rfind("partials/", 0) != 0) {
       names.push_back(std::move(name));
     }
   }
   return names;
+}
+
+std::vector<std::string> Registry::prompt_names(const Source* source) const {
+  return registry::prompt_names(source ? *source : *m_work_tree);
 }
 
 std::vector<std::string> Registry::partial_names() const {
@@ -124,25 +127,6 @@ std::vector<std::string> Registry::partial_names() const {
 
 std::string environment_branch(std::string_view env) {
   return "refs/heads/promptops/env/" + std::string(env);
-}
-
-Registry::Git Registry::git(const std::string& why) const {
-  auto repo = git::discover(m_root);
-  if (!repo) {
-    throw InputError(why + " needs git, and \"" + m_root.string() +
-                     "\" is not inside a git repository");
-  }
-  const std::filesystem::path workdir = git::workdir(repo->get());
-  if (workdir.empty()) {
-    throw InputError(why + " needs a work tree; the repository at \"" + m_root.string() +
-                     "\" is bare");
-  }
-  std::error_code ec;
-  const std::filesystem::path canonical_root = std::filesystem::weakly_canonical(m_root, ec);
-  const std::filesystem::path canonical_workdir = std::filesystem::weakly_canonical(workdir, ec);
-  std::string prefix = canonical_root.lexically_relative(canonical_workdir).generic_string();
-  prefix = prefix == "." || prefix.empty() ? "" : prefix + "/";
-  return {git::share(std::move(*repo)), prefix};
 }
 
 std::shared_ptr<const Source> Registry::source_for(const std::string& ref) const {
@@ -158,7 +142,7 @@ std::shared_ptr<const Source> Registry::source_for(const std::string& ref) const
                      ": use @HEAD, @vN, a version id, or an environment of " +
                      m_config.display_path);
   }
-  Git g = git("\"@" + ref + "\"");
+  git::RegistryRepository g = git::registry_repository(m_root, "\"@" + ref + "\"");
   if (is_env) {
     // An environment branch holds the pinned files at its root.
     auto commit = git::find_commit(g.repo.get(), environment_branch(ref));
@@ -183,7 +167,7 @@ ResolvedPrompt Registry::resolve(const PromptRef& ref) const {
     // the prompt had then.
     const auto history = prompt_history(*this, ref.name);
     const VersionEntry entry = *find_version(history, ref.name, ref.ref);
-    Git g = git("\"@" + ref.ref + "\"");
+    git::RegistryRepository g = git::registry_repository(m_root, "\"@" + ref.ref + "\"");
     auto commit = git::find_commit(g.repo.get(), entry.commit);
     auto source = std::make_shared<const git::TreeSource>(g.repo, std::move(*commit), g.prefix,
                                                           entry.commit.substr(0, 7));

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "registry/config.hpp"
-#include "registry/git.hpp"
 #include "registry/prompt.hpp"
 #include "registry/source.hpp"
 
@@ -42,6 +41,9 @@ std::string compute_version(const std::string& prompt_content,
                             const std::string& schema_path,
                             const std::optional<std::string>& schema_content);
 
+// The names of every prompt in `source`, sorted.
+std::vector<std::string> prompt_names(const Source& source);
+
 // A registry on disk: its root, its config, its prompts.
 class Registry {
 public:
@@ -67,14 +69,6 @@ public:
   // of the environment's branch for an environment named in promptops.yaml. Throws
   // InputError for anything else (with "did you mean") or a ref that names nothing yet.
   std::shared_ptr<const Source> source_for(const std::string& ref) const;
-
-  // The git repository holding the registry, shared, and the registry root's path inside it
-  // ("" or ending in '/'). Throws InputError naming `why` when there is none or it is bare.
-  struct Git {
-    git::SharedRepository repo;
-    std::string prefix;
-  };
-  Git git(const std::string& why) const;
 
   // "prompts/x.yaml" as shown in messages.
   std::string display(const std::string& path) const { return m_work_tree->display(path); }

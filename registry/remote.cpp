@@ -1,5 +1,6 @@
 #include "registry/remote.hpp"
 
+#include "registry/git.hpp"
 #include "util/error.hpp"
 #include "util/suggest.hpp"
 
@@ -14,12 +15,6 @@ namespace {
 using Remote = git::Remote;
 
 const std::string k_env_prefix = "refs/heads/promptops/env/";
-
-std::string oid_hex(const git_oid& id) {
-  char hex[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(hex, sizeof hex, &id);
-  return hex;
-}
 
 std::string branch_short(const std::string& env) {
   return "promptops/env/" + env;
@@ -69,12 +64,12 @@ Remote lookup_remote(git_repository* repo, const std::string& name) {
 std::string describe_commit(git_repository* repo, const git_oid& id) {
   git_commit* raw = nullptr;
   if (git_commit_lookup(&raw, repo, &id) < 0) {
-    return oid_hex(id).substr(0, 7);
+    return git::oid_hex(id).substr(0, 7);
   }
   git::Commit commit(raw);
   const char* summary = git_commit_summary(commit.get());
   const git_signature* author = git_commit_author(commit.get());
-  return oid_hex(id).substr(0, 7) + " \"" + (summary != nullptr ? summary : "") + "\" by " +
+  return git::oid_hex(id).substr(0, 7) + " \"" + (summary != nullptr ? summary : "") + "\" by " +
          author->name;
 }
 
@@ -94,7 +89,7 @@ std::vector<std::string> subjects_between(git_repository* repo, const git_oid& f
     git::check(git_commit_lookup(&raw_commit, repo, &id), "cannot read a commit");
     git::Commit commit(raw_commit);
     const char* summary = git_commit_summary(commit.get());
-    out.push_back(oid_hex(id).substr(0, 7) + " " + (summary != nullptr ? summary : ""));
+    out.push_back(git::oid_hex(id).substr(0, 7) + " " + (summary != nullptr ? summary : ""));
   }
   return out;
 }
@@ -201,7 +196,7 @@ bool PullResult::refused() const {
 }
 
 PushResult push(const Registry& registry, const std::string& remote_name) {
-  Registry::Git g = registry.git("\"promptops push\"");
+  git::RegistryRepository g = git::registry_repository(registry.root(), "\"promptops push\"");
   git_repository* repo = g.repo.get();
   Remote remote = lookup_remote(repo, remote_name);
   PushResult result;
@@ -219,10 +214,10 @@ PushResult push(const Registry& registry, const std::string& remote_name) {
       result.environments.push_back(std::move(e));
       continue;
     }
-    e.new_commit = oid_hex(*local);
+    e.new_commit = git::oid_hex(*local);
     const auto there = remote_tips.find(env);
     if (there != remote_tips.end()) {
-      e.old_commit = oid_hex(there->second);
+      e.old_commit = git::oid_hex(there->second);
       if (git_oid_equal(&there->second, &*local)) {
         e.status = PushStatus::up_to_date;
         result.environments.push_back(std::move(e));
@@ -284,7 +279,7 @@ PushResult push(const Registry& registry, const std::string& remote_name) {
 }
 
 PullResult pull(const Registry& registry, const std::string& remote_name) {
-  Registry::Git g = registry.git("\"promptops pull\"");
+  git::RegistryRepository g = git::registry_repository(registry.root(), "\"promptops pull\"");
   git_repository* repo = g.repo.get();
   Remote remote = lookup_remote(repo, remote_name);
   PullResult result;
@@ -300,7 +295,7 @@ PullResult pull(const Registry& registry, const std::string& remote_name) {
     const std::string ref = k_env_prefix + env;
     const auto local = ref_target(repo, ref);
     if (local) {
-      e.old_commit = oid_hex(*local);
+      e.old_commit = git::oid_hex(*local);
       e.new_commit = e.old_commit;
     }
     const auto there = remote_tips.find(env);
@@ -309,7 +304,7 @@ PullResult pull(const Registry& registry, const std::string& remote_name) {
       continue;
     }
     const git_oid theirs = there->second;
-    e.remote_commit = oid_hex(theirs);
+    e.remote_commit = git::oid_hex(theirs);
     if (local && git_oid_equal(&*local, &theirs)) {
       e.status = PullStatus::up_to_date;
       result.environments.push_back(std::move(e));

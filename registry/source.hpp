@@ -28,6 +28,18 @@ public:
   virtual std::string display(std::string_view path) const = 0;
 };
 
+// Registry files that cannot change under the reader, each with an id of its bytes: a
+// commit's tree (git::TreeSource, where the id is the blob id) or, in tests, files in memory.
+// Equal ids mean equal bytes, so a move can compare files without reading them.
+class SnapshotSource : public Source {
+public:
+  // The id of `path`'s bytes, or std::nullopt when there is no such file.
+  virtual std::optional<std::string> file_id(std::string_view path) const = 0;
+
+  // Every file, relative to the root (in no particular order).
+  virtual std::vector<std::string> files() const = 0;
+};
+
 // The registry's folder on disk. `display_prefix` is put before paths in messages (the
 // registry root relative to the current folder, "" or ending in '/').
 class WorkTreeSource final : public Source {

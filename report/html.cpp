@@ -1,9 +1,10 @@
 #include "report/html.hpp"
 
-#include "registry/prompt_diff.hpp"
-#include "report/junit.hpp"
+#include "report/escape.hpp"
 #include "util/hash.hpp"
 #include "util/json_fields.hpp"
+#include "util/line_diff.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -138,40 +139,9 @@ pre.d del{background:var(--del)}pre.d i{color:var(--mut)}
 content:"Some details are left out to keep the page small: results.jsonl has them."}
 )css";
 
-// `text` cleaned and HTML-escaped (& < > " '; tab, newline, carriage return too in an
-// attribute, though no run data goes into one). U+2028 and U+2029 become references as well: they
-// end a line in a script, and no piece of the run should reach the page raw.
-std::string esc(std::string_view text, XmlContext context = XmlContext::text) {
-  std::string escaped = xml_escape(text, context);
-  if (escaped.find("\xE2\x80") == std::string::npos) {
-    return escaped;
-  }
-  std::string out;
-  out.reserve(escaped.size() + 16);
-  for (std::size_t i = 0; i < escaped.size(); ++i) {
-    if (escaped.compare(i, 3, "\xE2\x80\xA8") == 0 || escaped.compare(i, 3, "\xE2\x80\xA9") == 0) {
-      out += escaped[i + 2] == '\xA8' ? "&#8232;" : "&#8233;";
-      i += 2;
-    } else {
-      out += escaped[i];
-    }
-  }
-  return out;
-}
-
-// `raw` cleaned (clean_text) and cut to at most `max_bytes` bytes on a character boundary,
-// with `note` appended when cut. Only the part kept is cleaned, so a 5 MB output costs little.
-std::string cut(std::string_view raw, std::size_t max_bytes, std::string_view note) {
-  if (raw.size() <= max_bytes) {
-    return truncate_utf8(clean_text(raw), max_bytes, note);
-  }
-  std::size_t end = max_bytes;
-  while (end > 0 && end + 3 > max_bytes && (static_cast<unsigned char>(raw[end]) & 0xC0) == 0x80) {
-    --end;
-  }
-  std::string out = truncate_utf8(clean_text(raw.substr(0, end)), max_bytes, "");
-  out += note;
-  return out;
+// Run text for the page: cleaned, cut at `max_bytes` with " [...]", HTML-escaped.
+std::string page_text(std::string_view raw, std::size_t max_bytes) {
+  return html_escape(clean_cut(raw, max_bytes, " [...]"));
 }
 
 std::string format(const char* pattern, double value) {
@@ -270,8 +240,8 @@ std::string reference_of(const ordered_json& summary) {
 std::string diff_html(std::string_view before_raw, std::string_view after_raw,
                       const std::string& reference) {
   const bool text_cut = before_raw.size() > k_max_diff_input || after_raw.size() > k_max_diff_input;
-  const std::vector<std::string> a = split_lines(cut(before_raw, k_max_diff_input, ""));
-  const std::vector<std::string> b = split_lines(cut(after_raw, k_max_diff_input, ""));
+  const std::vector<std::string> a = split_lines(clean_cut(before_raw, k_max_diff_input, ""));
+  const std::vector<std::string> b = split_lines(clean_cut(after_raw, k_max_diff_input, ""));
   std::size_t prefix = 0;
   while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) {
     ++prefix;
@@ -290,11 +260,11 @@ std::string diff_html(std::string_view before_raw, std::string_view after_raw,
   bool middle_cut = false;
   const std::vector<std::string> middle_a = middle(a, middle_cut);
   const std::vector<std::string> middle_b = middle(b, middle_cut);
-  std::vector<registry::LineEdit> ops;
+  std::vector<util::LineEdit> ops;
   for (std::size_t i = 0; i < prefix; ++i) {
     ops.push_back({' ', &a[i]});
   }
-  for (const registry::LineEdit& op : registry::edit_script(middle_a, middle_b)) {
+  for (const util::LineEdit& op : util::edit_script(middle_a, middle_b)) {
     ops.push_back(op);
   }
   if (!middle_cut) {
@@ -317,7 +287,8 @@ std::string diff_html(std::string_view before_raw, std::string_view after_raw,
               shown.begin() + static_cast<std::ptrdiff_t>(to), true);
   }
 
-  std::string out = "<details class=\"diff\"><summary>Changed against " + esc(reference) + ": ";
+  std::string out =
+      "<details class=\"diff\"><summary>Changed against " + html_escape(reference) + ": ";
   if (removed + added == 0) {
     out += text_cut ? "the outputs differ after their first 64 KiB (results.jsonl has them)"
                     : "the outputs differ only in bytes that are not valid UTF-8 or in control "
@@ -345,12 +316,13 @@ std::string diff_html(std::string_view before_raw, std::string_view after_raw,
       out += "<i>[... diff cut; the outputs are in results.jsonl and the baseline]</i>";
       break;
     }
-    const registry::LineEdit& op = ops[k];
+    const util::LineEdit& op = ops[k];
     const char* tag = op.op == '-' ? "del" : op.op == '+' ? "ins" : "span";
     std::string line(1, op.op);
     line += ' ';
-    line += truncate_utf8(*op.line, k_max_diff_line, " [... line cut]");
-    const std::string shown_line = std::string("<") + tag + ">" + esc(line) + "</" + tag + ">";
+    line += util::text::truncate_utf8(*op.line, k_max_diff_line, " [... line cut]");
+    const std::string shown_line =
+        std::string("<") + tag + ">" + html_escape(line) + "</" + tag + ">";
     bytes += shown_line.size();
     out += shown_line;
     ++k;
@@ -396,9 +368,8 @@ std::string row_head(const Row& row) {
   std::string out =
       std::string(k_row_open) + row.status + "\" id=\"" + row.anchor + "\" data-g=\"" +
       std::to_string(row.group_index) + "\"><summary><b>" + row.status + "</b><span>" +
-      esc(cut(group_name(*row.group), k_max_cell_bytes, " [...]")) + "</span><span class=\"id\">" +
-      esc(cut(util::string_field(r, "id"), k_max_cell_bytes, " [...]")) +
-      "</span><span class=\"rs\">";
+      page_text(group_name(*row.group), k_max_cell_bytes) + "</span><span class=\"id\">" +
+      page_text(util::string_field(r, "id"), k_max_cell_bytes) + "</span><span class=\"rs\">";
   if (row.regressed) {
     out += "<b class=\"tag fail\">regressed</b> ";
   }
@@ -408,7 +379,7 @@ std::string row_head(const Row& row) {
   if (row.baseline_output != nullptr) {
     out += "<b class=\"tag\">changed</b> ";
   }
-  out += esc(cut(failure_reason(r), k_max_cell_bytes, " [...]")) + "</span></summary>";
+  out += page_text(failure_reason(r), k_max_cell_bytes) + "</span></summary>";
   return out;
 }
 
@@ -417,7 +388,7 @@ std::string row_evaluations(const Row& row) {
   const ordered_json& r = *row.result;
   std::vector<std::string> facts;
   if (const std::string model = util::string_field(r, "model"); !model.empty()) {
-    facts.push_back("model <code>" + esc(cut(model, k_max_cell_bytes, " [...]")) + "</code>");
+    facts.push_back("model <code>" + page_text(model, k_max_cell_bytes) + "</code>");
   }
   if (const ordered_json& latency = field(r, "latency_ms"); latency.is_number()) {
     facts.push_back(format("%.3f s", latency.get<double>() / 1000));
@@ -444,8 +415,8 @@ std::string row_evaluations(const Row& row) {
   }
   out += "</p>";
   if (row.status == "error") {
-    out += "<p class=\"error\"><b>error</b>: " +
-           esc(cut(failure_reason(r), k_max_reason_bytes, " [...]")) + "</p>";
+    out += "<p class=\"error\"><b>error</b>: " + page_text(failure_reason(r), k_max_reason_bytes) +
+           "</p>";
   }
   const ordered_json& evaluations = array_field(r, "evaluations");
   if (!evaluations.empty()) {
@@ -466,13 +437,12 @@ std::string row_evaluations(const Row& row) {
              (errored  ? "ERROR"
               : passed ? "PASS"
                        : "FAIL") +
-             "</b> <code>" + esc(cut(util::string_field(e, "type"), k_max_cell_bytes, " [...]")) +
-             "</code>";
+             "</b> <code>" + page_text(util::string_field(e, "type"), k_max_cell_bytes) + "</code>";
       const ordered_json& score = field(e, "score");
       out += " (score " + (score.is_number() ? format("%.2f", score.get<double>()) : "-") +
              (optional ? ", not required)" : ")");
       if (const std::string reason = util::string_field(e, "reason"); !reason.empty()) {
-        out += ": " + esc(cut(reason, k_max_reason_bytes, " [...]"));
+        out += ": " + page_text(reason, k_max_reason_bytes);
       }
       out += "</li>";
     }
@@ -492,7 +462,7 @@ std::string row_output(const Row& row, std::size_t max_bytes) {
           ? "\n[... output cut at 4 KiB; the whole output is in results.jsonl]"
           : "\n[... output cut at " + std::to_string(max_bytes / 1024) +
                 " KiB to keep the page small; the whole output is in results.jsonl]";
-  return "<pre class=\"out\">" + esc(cut(*output, max_bytes, note)) + "</pre>";
+  return "<pre class=\"out\">" + html_escape(clean_cut(*output, max_bytes, note)) + "</pre>";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -507,7 +477,7 @@ std::string verdict_section(const RunRecord& run) {
       (passed ? "\xE2\x9C\x94 promptops: gate passed" : "\xE2\x9C\x98 promptops: gate FAILED") +
       "</h1>";
   const ordered_json& totals = field(summary, "totals");
-  out += "<p>Run <code>" + esc(run.run_id) + "</code> \xC2\xB7 <b>" +
+  out += "<p>Run <code>" + html_escape(run.run_id) + "</code> \xC2\xB7 <b>" +
          std::to_string(count_field(totals, "cases")) + " cases</b>: <span class=\"pass\">" +
          std::to_string(count_field(totals, "pass")) + " pass</span>, <span class=\"fail\">" +
          std::to_string(count_field(totals, "fail")) + " fail</span>, <span class=\"error\">" +
@@ -516,13 +486,13 @@ std::string verdict_section(const RunRecord& run) {
     out += " (" + percent(rate.get<double>()) + " pass)";
   }
   if (const std::string started = util::string_field(run.run, "started"); !started.empty()) {
-    out += " \xC2\xB7 started " + esc(started);
+    out += " \xC2\xB7 started " + html_escape(started);
   }
   out += "</p>";
   if (true_field(summary, "interrupted")) {
     out += "<p class=\"fail\"><b>The run was interrupted</b>: complete it with <code>promptops "
            "test --resume " +
-           esc(run.run_id) + "</code>.</p>";
+           html_escape(run.run_id) + "</code>.</p>";
   }
   const ordered_json& reasons = array_field(gate, "reasons");
   if (!reasons.empty()) {
@@ -533,7 +503,7 @@ std::string verdict_section(const RunRecord& run) {
         out += "<li>and " + std::to_string(reasons.size() - k_max_list_items) + " more</li>";
         break;
       }
-      out += "<li>" + esc(cut(string_or_dump(reason), k_max_reason_bytes, " [...]")) + "</li>";
+      out += "<li>" + page_text(string_or_dump(reason), k_max_reason_bytes) + "</li>";
     }
     out += "</ul>";
   }
@@ -585,14 +555,12 @@ std::string findings_section(const ordered_json& list, const std::string& id,
              " more (summary.json has them)</li>";
       break;
     }
-    out += "<li><b>" + esc(cut(util::string_field(f, "suite"), k_max_cell_bytes, " [...]")) +
-           " on " + esc(cut(util::string_field(f, "provider"), k_max_cell_bytes, " [...]")) +
-           "</b>";
+    out += "<li><b>" + page_text(util::string_field(f, "suite"), k_max_cell_bytes) + " on " +
+           page_text(util::string_field(f, "provider"), k_max_cell_bytes) + "</b>";
     if (const std::string feature = util::string_field(f, "feature"); !feature.empty()) {
-      out += " (" + esc(cut(feature, k_max_cell_bytes, " [...]")) + ")";
+      out += " (" + page_text(feature, k_max_cell_bytes) + ")";
     }
-    out +=
-        ": " + esc(cut(util::string_field(f, "message"), k_max_reason_bytes, " [...]")) + "</li>";
+    out += ": " + page_text(util::string_field(f, "message"), k_max_reason_bytes) + "</li>";
   }
   out += "</ul></section>\n";
   return out;
@@ -602,19 +570,19 @@ std::string baseline_section(const ordered_json& summary, const std::vector<Row>
   std::string table;
   for (const auto& suite : array_field(summary, "suites")) {
     for (const auto& b : array_field(suite, "baselines")) {
-      table +=
-          "<tr><td>" + esc(cut(util::string_field(suite, "name"), k_max_cell_bytes, " [...]")) +
-          "</td><td>" + esc(cut(util::string_field(b, "provider"), k_max_cell_bytes, " [...]")) +
-          "</td><td><code>" + esc(cut(util::string_field(b, "file"), k_max_cell_bytes, " [...]")) +
-          "</code></td><td class=\"n\">" + count_text(b, "compared") +
-          "</td><td class=\"n fail\">" + count_text(b, "regressed") + "</td><td class=\"n pass\">" +
-          count_text(b, "fixed") + "</td><td class=\"n\">" + count_text(b, "still_failing") +
-          "</td><td class=\"n\">" + count_text(b, "new") + "</td><td class=\"n\">" +
-          count_text(b, "removed") + "</td><td class=\"n\">" + count_text(b, "changed_outputs") +
-          "</td></tr>";
+      table += "<tr><td>" + page_text(util::string_field(suite, "name"), k_max_cell_bytes) +
+               "</td><td>" + page_text(util::string_field(b, "provider"), k_max_cell_bytes) +
+               "</td><td><code>" + page_text(util::string_field(b, "file"), k_max_cell_bytes) +
+               "</code></td><td class=\"n\">" + count_text(b, "compared") +
+               "</td><td class=\"n fail\">" + count_text(b, "regressed") +
+               "</td><td class=\"n pass\">" + count_text(b, "fixed") + "</td><td class=\"n\">" +
+               count_text(b, "still_failing") + "</td><td class=\"n\">" + count_text(b, "new") +
+               "</td><td class=\"n\">" + count_text(b, "removed") + "</td><td class=\"n\">" +
+               count_text(b, "changed_outputs") + "</td></tr>";
     }
   }
-  std::string out = "<section id=\"baseline\"><h2>Against " + esc(reference_of(summary)) + "</h2>";
+  std::string out =
+      "<section id=\"baseline\"><h2>Against " + html_escape(reference_of(summary)) + "</h2>";
   if (table.empty()) {
     out += "<p class=\"muted\">No baseline to compare with: record one with <code>promptops "
            "baseline record</code>.</p></section>\n";
@@ -634,11 +602,10 @@ std::string baseline_section(const ordered_json& summary, const std::vector<Row>
     if (++regressed > k_max_list_items) {
       continue;
     }
-    list += "<tr><td>" + esc(cut(group_name(*row.group), k_max_cell_bytes, " [...]")) +
+    list += "<tr><td>" + page_text(group_name(*row.group), k_max_cell_bytes) +
             "</td><td><a href=\"#" + row.anchor + "\">" +
-            esc(cut(util::string_field(*row.result, "id"), k_max_cell_bytes, " [...]")) +
-            "</a></td><td>" + esc(cut(failure_reason(*row.result), k_max_reason_bytes, " [...]")) +
-            "</td></tr>";
+            page_text(util::string_field(*row.result, "id"), k_max_cell_bytes) + "</a></td><td>" +
+            page_text(failure_reason(*row.result), k_max_reason_bytes) + "</td></tr>";
   }
   out += "<h2 id=\"regressions\">Regressions (" + std::to_string(regressed) + ")</h2>";
   if (regressed == 0) {
@@ -677,11 +644,11 @@ std::string suites_section(const ordered_json& summary) {
       }
     }
     const ordered_json& rate = field(s, "pass_rate");
-    out += "<tr><td>" + esc(cut(util::string_field(s, "name"), k_max_cell_bytes, " [...]")) +
-           "</td><td>" + esc(cut(provider_list, k_max_reason_bytes, " [...]")) +
-           "</td><td class=\"n\">" + count_text(totals, "cases") + "</td><td class=\"n\">" +
-           count_text(totals, "pass") + "</td><td class=\"n\">" + count_text(totals, "fail") +
-           "</td><td class=\"n\">" + count_text(totals, "error") + "</td><td class=\"n\">" +
+    out += "<tr><td>" + page_text(util::string_field(s, "name"), k_max_cell_bytes) + "</td><td>" +
+           page_text(provider_list, k_max_reason_bytes) + "</td><td class=\"n\">" +
+           count_text(totals, "cases") + "</td><td class=\"n\">" + count_text(totals, "pass") +
+           "</td><td class=\"n\">" + count_text(totals, "fail") + "</td><td class=\"n\">" +
+           count_text(totals, "error") + "</td><td class=\"n\">" +
            (rate.is_number() ? percent(rate.get<double>()) : std::string("-")) + "</td><td>" +
            gate_cell + "</td></tr>";
   }
@@ -696,48 +663,77 @@ std::string select(const char* id, const char* label,
   std::string out = std::string("<label>") + label + " <select id=\"" + id +
                     "\"><option value=\"\">" + all + "</option>";
   for (const auto& [name, groups] : options) {
-    out += "<option value=\"" + groups + "\">" + esc(cut(name, k_max_cell_bytes, " [...]")) +
-           "</option>";
+    out += "<option value=\"" + groups + "\">" + page_text(name, k_max_cell_bytes) + "</option>";
   }
   out += "</select></label>";
   return out;
 }
 
-} // namespace
+// ---------------------------------------------------------------------------------------------
+// The page, step by step
 
-std::string csp_script_hash(std::string_view script) {
-  const std::string hex = util::sha256_hex(script);
-  std::vector<unsigned char> digest;
-  digest.reserve(hex.size() / 2);
-  const auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    digest.push_back(static_cast<unsigned char>(nibble(hex[i]) * 16 + nibble(hex[i + 1])));
-  }
-  return "'sha256-" + base64(digest) + "'";
-}
-
-std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
-  const ordered_json& summary = run.summary;
-  const std::vector<ResultGroup> groups = group_results(run);
-  const std::string reference = reference_of(summary);
-
-  // Regressed and fixed cases, by suite, provider and id.
+// Regressed and fixed cases, by suite, provider and id (key3).
+struct BaselineCases {
   std::set<std::string> regressed;
   std::set<std::string> fixed;
+};
+
+BaselineCases baseline_cases(const ordered_json& summary) {
+  BaselineCases cases;
   for (const auto& suite : array_field(summary, "suites")) {
     const std::string name = util::string_field(suite, "name");
     for (const auto& b : array_field(suite, "baselines")) {
       const std::string provider = util::string_field(b, "provider");
       for (const auto& id : array_field(b, "regressed")) {
-        regressed.insert(key3(name, provider, string_or_dump(id)));
+        cases.regressed.insert(key3(name, provider, string_or_dump(id)));
       }
       for (const auto& id : array_field(b, "fixed")) {
-        fixed.insert(key3(name, provider, string_or_dump(id)));
+        cases.fixed.insert(key3(name, provider, string_or_dump(id)));
       }
     }
   }
+  return cases;
+}
 
-  // The filters' options: each suite and provider with the groups it covers.
+// A row per result, in the order of the groups, with its head rendered and its details empty.
+std::vector<Row> case_rows(const std::vector<ResultGroup>& groups, const BaselineCases& cases,
+                           const BaselineOutputs& baseline) {
+  std::vector<Row> rows;
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    const ResultGroup& g = groups[gi];
+    for (const ordered_json* r : g.results) {
+      Row row;
+      row.group = &g;
+      row.result = r;
+      row.status = status_key(*r);
+      row.group_index = gi;
+      const std::string id = util::string_field(*r, "id");
+      row.regressed = cases.regressed.count(key3(g.suite, g.provider, id)) > 0;
+      row.fixed = cases.fixed.count(key3(g.suite, g.provider, id)) > 0;
+      if (const std::string* output = output_of(*r); output != nullptr) {
+        const auto it = baseline.outputs.find({g.suite, g.provider, id});
+        if (it != baseline.outputs.end() && it->second != *output) {
+          row.baseline_output = &it->second;
+        }
+      }
+      row.rank = row.regressed                    ? 0
+                 : row.status == "fail"           ? 1
+                 : row.status == "error"          ? 2
+                 : row.baseline_output != nullptr ? 3
+                                                  : 4;
+      row.anchor = "case-" + std::to_string(rows.size() + 1);
+      rows.push_back(std::move(row));
+    }
+  }
+  for (Row& row : rows) {
+    row.head = row_head(row);
+  }
+  return rows;
+}
+
+// The filters above the case table: status, suite and provider (each option with the groups
+// it covers), a text search, and the table's column heads.
+std::string filters_bar(const std::vector<ResultGroup>& groups) {
   std::vector<std::pair<std::string, std::string>> suites;
   std::vector<std::pair<std::string, std::string>> providers;
   const auto add_option = [](std::vector<std::pair<std::string, std::string>>& options,
@@ -754,41 +750,24 @@ std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
     add_option(suites, groups[i].suite, i);
     add_option(providers, groups[i].provider, i);
   }
+  std::string filters =
+      "<div class=\"filters\"><label>status <select id=\"f-status\"><option value=\"all\">"
+      "all</option><option value=\"notpass\">not passing</option><option value=\"fail\">"
+      "fail</option><option value=\"error\">error</option><option value=\"pass\">pass"
+      "</option></select></label>";
+  filters += select("f-suite", "suite", suites, "all suites");
+  filters += select("f-provider", "provider", providers, "all providers");
+  filters += "<label>search <input id=\"f-text\" type=\"search\" placeholder=\"case id, reason, "
+             "regressed, changed\"></label><span id=\"f-count\" class=\"muted\"></span></div>\n"
+             "<div class=\"head\"><span></span><span>status</span><span>suite on provider</span>"
+             "<span>case</span><span>reason</span></div>\n";
+  return filters;
+}
 
-  // The rows, in the order of the groups.
-  std::vector<Row> rows;
-  std::size_t changed = 0;
-  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-    const ResultGroup& g = groups[gi];
-    for (const ordered_json* r : g.results) {
-      Row row;
-      row.group = &g;
-      row.result = r;
-      row.status = status_key(*r);
-      row.group_index = gi;
-      const std::string id = util::string_field(*r, "id");
-      row.regressed = regressed.count(key3(g.suite, g.provider, id)) > 0;
-      row.fixed = fixed.count(key3(g.suite, g.provider, id)) > 0;
-      if (const std::string* output = output_of(*r); output != nullptr) {
-        const auto it = baseline.outputs.find({g.suite, g.provider, id});
-        if (it != baseline.outputs.end() && it->second != *output) {
-          row.baseline_output = &it->second;
-          ++changed;
-        }
-      }
-      row.rank = row.regressed                    ? 0
-                 : row.status == "fail"           ? 1
-                 : row.status == "error"          ? 2
-                 : row.baseline_output != nullptr ? 3
-                                                  : 4;
-      row.anchor = "case-" + std::to_string(rows.size() + 1);
-      rows.push_back(std::move(row));
-    }
-  }
-  for (Row& row : rows) {
-    row.head = row_head(row);
-  }
-
+// Everything above the case table: the document's head, then the verdict, drift, provider
+// changes, the comparison with the baseline and the suites.
+std::string page_head(const RunRecord& run, const std::vector<Row>& rows) {
+  const ordered_json& summary = run.summary;
   std::string head = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
                      "script-src " +
@@ -799,7 +778,7 @@ std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
                      "<meta name=\"generator\" content=\"promptops\">\n<title>";
   head += true_field(field(summary, "gate"), "passed") ? "promptops: gate passed \xC2\xB7 "
                                                        : "promptops: gate FAILED \xC2\xB7 ";
-  head += esc(run.run_id);
+  head += html_escape(run.run_id);
   head += "</title>\n<style>";
   head += k_style;
   head += "</style>\n</head>\n<body>\n";
@@ -816,63 +795,46 @@ std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
                              format  ? std::string("drift")
                              : plain ? "drift-" + group.kind
                                      : std::string("drift-other"),
-                             esc(drift_heading(group.kind)),
+                             html_escape(drift_heading(group.kind)),
                              format && any_baseline ? "The form of the outputs held against " +
-                                                          esc(reference_of(summary)) + "."
+                                                          html_escape(reference_of(summary)) + "."
                                                     : std::string());
   }
   head += findings_section(field(summary, "provider_changes"), "provider-changes",
                            "Provider changes", "");
   head += baseline_section(summary, rows);
   head += suites_section(summary);
+  return head;
+}
 
+// The end of the case table, the footer and the page's script.
+std::string page_tail(const RunRecord& run) {
   std::string tail = "</section>\n<footer class=\"muted\"><p>Made by promptops from <code>" +
-                     esc(run.run_id) +
+                     html_escape(run.run_id) +
                      "</code>. The page is self-contained (it loads nothing) and every model "
                      "output in it is escaped text. The whole run is in "
                      "<code>.promptops/runs/" +
-                     esc(run.run_id) + "/</code>.</p></footer>\n<script>";
+                     html_escape(run.run_id) + "/</code>.</p></footer>\n<script>";
   tail += k_script;
   tail += "</script>\n</body>\n</html>\n";
+  return tail;
+}
 
-  // The budget: the fixed parts and every row's head and wrapper; what is left goes to the
-  // case details, in passes: the evaluations and diffs of the cases that did not pass or
-  // changed (regressions first), then their outputs, then the same for passing cases.
-  std::vector<Row*> by_rank;
-  by_rank.reserve(rows.size());
-  for (Row& row : rows) {
-    by_rank.push_back(&row);
-  }
-  std::stable_sort(by_rank.begin(), by_rank.end(),
-                   [](const Row* a, const Row* b) { return a->rank < b->rank; });
-  std::string filters =
-      "<div class=\"filters\"><label>status <select id=\"f-status\"><option value=\"all\">"
-      "all</option><option value=\"notpass\">not passing</option><option value=\"fail\">"
-      "fail</option><option value=\"error\">error</option><option value=\"pass\">pass"
-      "</option></select></label>";
-  filters += select("f-suite", "suite", suites, "all suites");
-  filters += select("f-provider", "provider", providers, "all providers");
-  filters += "<label>search <input id=\"f-text\" type=\"search\" placeholder=\"case id, reason, "
-             "regressed, changed\"></label><span id=\"f-count\" class=\"muted\"></span></div>\n"
-             "<div class=\"head\"><span></span><span>status</span><span>suite on provider</span>"
-             "<span>case</span><span>reason</span></div>\n";
-  std::size_t fixed_bytes = head.size() + tail.size() + filters.size() + k_notes_reserve;
-  for (const Row& row : rows) {
-    fixed_bytes += row.head.size() + k_row_reserve;
-  }
-  // A run too large even for its rows: the least important are not listed.
-  std::size_t unlisted = 0;
-  for (auto it = by_rank.rbegin(); it != by_rank.rend() && fixed_bytes > k_html_max_bytes; ++it) {
-    (*it)->listed = false;
-    fixed_bytes -= (*it)->head.size() + k_row_reserve;
-    ++unlisted;
-  }
-  std::size_t remaining = k_html_max_bytes > fixed_bytes ? k_html_max_bytes - fixed_bytes : 0;
-  std::size_t diffs = 0;
+// What of the cases the page shows and leaves out to stay under k_html_max_bytes.
+struct DetailCounts {
+  std::size_t unlisted = 0; // rows not listed at all
+  std::size_t diffs = 0;    // diffs shown
+  std::size_t diffs_left_out = 0;
   std::size_t evaluations_left_out = 0;
   std::size_t outputs_left_out = 0;
-  std::size_t outputs_shortened = 0;
-  std::size_t diffs_left_out = 0;
+  std::size_t outputs_shortened = 0; // outputs shown only up to k_output_preview_bytes
+};
+
+// Fill in the details of the rows whose `rank` is passing (4) or not, as long as `remaining`
+// bytes allow: every case gets its evaluations, its diff and the first KiB of its output
+// before any gets 4 KiB.
+void add_details(const std::vector<Row*>& by_rank, bool passing, const std::string& reference,
+                 std::size_t& remaining, DetailCounts& counts) {
   const auto spend = [&remaining](Row& row, std::string& slot, std::string part) {
     if (part.size() > remaining) {
       row.cut = true;
@@ -882,70 +844,97 @@ std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
     slot = std::move(part);
     return true;
   };
-  // The cases that did not pass or changed first, then passing ones; within each, every case
-  // gets its evaluations, its diff and the first KiB of its output before any gets 4 KiB.
-  for (const bool passing : {false, true}) {
-    for (Row* row : by_rank) {
-      if (!row->listed || (row->rank == 4) != passing) {
-        continue;
-      }
-      evaluations_left_out += spend(*row, row->evaluations, row_evaluations(*row)) ? 0 : 1;
-      if (row->baseline_output != nullptr) {
-        if (diffs < k_html_max_diffs &&
-            spend(*row, row->diff,
-                  diff_html(*row->baseline_output, *output_of(*row->result), reference))) {
-          ++diffs;
-        } else {
-          row->cut = true;
-          ++diffs_left_out;
-        }
-      }
-      outputs_left_out +=
-          spend(*row, row->output, row_output(*row, k_output_preview_bytes)) ? 0 : 1;
+  for (Row* row : by_rank) {
+    if (!row->listed || (row->rank == 4) != passing) {
+      continue;
     }
-    for (Row* row : by_rank) {
-      const std::string* output = output_of(*row->result);
-      if (!row->listed || (row->rank == 4) != passing || row->output.empty() || output == nullptr ||
-          output->size() <= k_output_preview_bytes) {
-        continue;
-      }
-      // The longer cut may still be the shorter text: the preview's note is longer.
-      std::string full = row_output(*row, k_html_max_output_bytes);
-      if (full.size() <= row->output.size() + remaining) {
-        remaining = remaining + row->output.size() - full.size();
-        row->output = std::move(full);
+    counts.evaluations_left_out += spend(*row, row->evaluations, row_evaluations(*row)) ? 0 : 1;
+    if (row->baseline_output != nullptr) {
+      if (counts.diffs < k_html_max_diffs &&
+          spend(*row, row->diff,
+                diff_html(*row->baseline_output, *output_of(*row->result), reference))) {
+        ++counts.diffs;
       } else {
-        ++outputs_shortened;
+        row->cut = true;
+        ++counts.diffs_left_out;
       }
+    }
+    counts.outputs_left_out +=
+        spend(*row, row->output, row_output(*row, k_output_preview_bytes)) ? 0 : 1;
+  }
+  for (Row* row : by_rank) {
+    const std::string* output = output_of(*row->result);
+    if (!row->listed || (row->rank == 4) != passing || row->output.empty() || output == nullptr ||
+        output->size() <= k_output_preview_bytes) {
+      continue;
+    }
+    // The longer cut may still be the shorter text: the preview's note is longer.
+    std::string full = row_output(*row, k_html_max_output_bytes);
+    if (full.size() <= row->output.size() + remaining) {
+      remaining = remaining + row->output.size() - full.size();
+      row->output = std::move(full);
+    } else {
+      ++counts.outputs_shortened;
     }
   }
+}
 
-  // The case table.
+// The budget: `fixed_bytes` (the parts always shown, every row's head and wrapper) comes
+// first; what is left of k_html_max_bytes goes to the case details, the cases that did not
+// pass or changed first (regressions first), then the passing ones.
+DetailCounts fit_details(std::vector<Row>& rows, std::size_t fixed_bytes,
+                         const std::string& reference) {
+  DetailCounts counts;
+  std::vector<Row*> by_rank;
+  by_rank.reserve(rows.size());
+  for (Row& row : rows) {
+    by_rank.push_back(&row);
+  }
+  std::stable_sort(by_rank.begin(), by_rank.end(),
+                   [](const Row* a, const Row* b) { return a->rank < b->rank; });
+  // A run too large even for its rows: the least important are not listed.
+  for (auto it = by_rank.rbegin(); it != by_rank.rend() && fixed_bytes > k_html_max_bytes; ++it) {
+    (*it)->listed = false;
+    fixed_bytes -= (*it)->head.size() + k_row_reserve;
+    ++counts.unlisted;
+  }
+  std::size_t remaining = k_html_max_bytes > fixed_bytes ? k_html_max_bytes - fixed_bytes : 0;
+  for (const bool passing : {false, true}) {
+    add_details(by_rank, passing, reference, remaining, counts);
+  }
+  return counts;
+}
+
+// The case table's heading, notes on what differs and what was left out, and the filters.
+std::string cases_intro(const std::vector<Row>& rows, const DetailCounts& counts,
+                        const std::string& filters) {
   std::string intro = "<section id=\"cases\"><h2>Cases (" + std::to_string(rows.size()) + ")</h2>";
+  const auto changed = static_cast<std::size_t>(std::count_if(
+      rows.begin(), rows.end(), [](const Row& row) { return row.baseline_output != nullptr; }));
   std::vector<std::string> notes;
   if (changed > 0) {
     std::string text = std::to_string(changed) +
                        (changed == 1 ? " output differs" : " outputs differ") +
                        " from the baseline";
-    if (diffs_left_out > 0) {
-      text += "; the diffs of " + std::to_string(diffs) +
+    if (counts.diffs_left_out > 0) {
+      text += "; the diffs of " + std::to_string(counts.diffs) +
               " are shown (regressions and failures first): compare the other " +
-              std::to_string(diffs_left_out) +
+              std::to_string(counts.diffs_left_out) +
               " in results.jsonl with the baseline's outputs in golden/baselines/";
     }
     notes.push_back(text + ".");
   }
-  if (evaluations_left_out + outputs_left_out + outputs_shortened > 0) {
+  if (counts.evaluations_left_out + counts.outputs_left_out + counts.outputs_shortened > 0) {
     notes.push_back("To keep the page under " + std::to_string(k_html_max_bytes / 1'000'000) + "." +
                     std::to_string(k_html_max_bytes / 100'000 % 10) + " MB, " +
-                    std::to_string(outputs_shortened) + " outputs are cut at 1 KiB, and " +
-                    std::to_string(outputs_left_out) + " outputs and " +
-                    std::to_string(evaluations_left_out) +
+                    std::to_string(counts.outputs_shortened) + " outputs are cut at 1 KiB, and " +
+                    std::to_string(counts.outputs_left_out) + " outputs and " +
+                    std::to_string(counts.evaluations_left_out) +
                     " lists of evaluations are not shown (passing cases last); results.jsonl "
                     "has them all.");
   }
-  if (unlisted > 0) {
-    notes.push_back(std::to_string(unlisted) +
+  if (counts.unlisted > 0) {
+    notes.push_back(std::to_string(counts.unlisted) +
                     " cases (passing ones first) are not listed at all, to keep the page small; "
                     "results.jsonl has them.");
   }
@@ -953,7 +942,12 @@ std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
     intro += "<p class=\"note\">" + n + "</p>";
   }
   intro += filters;
+  return intro;
+}
 
+// The page: `head`, `intro`, each listed row with its details, `tail`.
+std::string assemble(const std::string& head, const std::string& intro,
+                     const std::vector<Row>& rows, const std::string& tail) {
   std::size_t total = head.size() + intro.size() + tail.size();
   for (const Row& row : rows) {
     if (row.listed) {
@@ -984,6 +978,33 @@ std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
   }
   page += tail;
   return page;
+}
+
+} // namespace
+
+std::string csp_script_hash(std::string_view script) {
+  const std::string hex = util::sha256_hex(script);
+  std::vector<unsigned char> digest;
+  digest.reserve(hex.size() / 2);
+  const auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    digest.push_back(static_cast<unsigned char>(nibble(hex[i]) * 16 + nibble(hex[i + 1])));
+  }
+  return "'sha256-" + base64(digest) + "'";
+}
+
+std::string html_report(const RunRecord& run, const BaselineOutputs& baseline) {
+  const std::vector<ResultGroup> groups = group_results(run);
+  std::vector<Row> rows = case_rows(groups, baseline_cases(run.summary), baseline);
+  const std::string head = page_head(run, rows);
+  const std::string tail = page_tail(run);
+  const std::string filters = filters_bar(groups);
+  std::size_t fixed_bytes = head.size() + tail.size() + filters.size() + k_notes_reserve;
+  for (const Row& row : rows) {
+    fixed_bytes += row.head.size() + k_row_reserve;
+  }
+  const DetailCounts counts = fit_details(rows, fixed_bytes, reference_of(run.summary));
+  return assemble(head, cases_intro(rows, counts, filters), rows, tail);
 }
 
 } // namespace promptops::report

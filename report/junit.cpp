@@ -1,8 +1,8 @@
 #include "report/junit.hpp"
 
+#include "report/escape.hpp"
 #include "util/json_fields.hpp"
 
-#include <cstdint>
 #include <cstdio>
 
 namespace promptops::report {
@@ -15,26 +15,6 @@ using nlohmann::ordered_json;
 // results.jsonl.
 constexpr std::size_t k_max_output_bytes = 16384;
 constexpr std::size_t k_max_message_bytes = 1024;
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-constexpr std::uint32_t k_replacement = 0xFFFD;
 
 std::string seconds(double ms) {
   char text[64];
@@ -119,120 +99,12 @@ std::string output_text(const ordered_json& result, const std::string& run_id) {
   if (text == nullptr) {
     return {};
   }
-  return truncate_utf8(clean_text(*text), k_max_output_bytes,
-                       "\n[... output cut; the whole output is in .promptops/runs/" + run_id +
-                           "/results.jsonl]");
+  return clean_cut(*text, k_max_output_bytes,
+                   "\n[... output cut; the whole output is in .promptops/runs/" + run_id +
+                       "/results.jsonl]");
 }
 
 } // namespace
-
-std::string clean_text(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto byte = [&text](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char b = byte(i);
-    if (b < 0x80) {
-      if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7F) {
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "\\x%02x", b);
-        out += hex;
-      } else {
-        out += static_cast<char>(b);
-      }
-      ++i;
-      continue;
-    }
-    // A strict UTF-8 decoder (no overlong forms, no surrogates, nothing past U+10FFFF): an
-    // invalid byte becomes U+FFFD and decoding goes on at the next byte.
-    std::size_t length = 0;
-    std::uint32_t cp = 0;
-    std::uint32_t min = 0;
-    if (b >= 0xC2 && b <= 0xDF) {
-      length = 2;
-      cp = b & 0x1F;
-      min = 0x80;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      length = 3;
-      cp = b & 0x0F;
-      min = 0x800;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      length = 4;
-      cp = b & 0x07;
-      min = 0x10000;
-    }
-    bool valid = length > 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      const unsigned char c = byte(i + k);
-      if ((c & 0xC0) != 0x80) {
-        valid = false;
-      } else {
-        cp = (cp << 6) | (c & 0x3F);
-      }
-    }
-    valid = valid && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (!valid) {
-      append_utf8(out, k_replacement);
-      ++i;
-      continue;
-    }
-    append_utf8(out, cp == 0xFFFE || cp == 0xFFFF ? k_replacement : cp);
-    i += length;
-  }
-  return out;
-}
-
-std::string xml_escape(std::string_view text, XmlContext context) {
-  const std::string clean = clean_text(text);
-  std::string out;
-  out.reserve(clean.size() + clean.size() / 8);
-  for (const char c : clean) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    case '\'':
-      out += "&apos;";
-      break;
-    case '\r':
-      // A parser turns a raw CR (and CRLF) into LF; the reference keeps it.
-      out += "&#13;";
-      break;
-    case '\n':
-      out += context == XmlContext::attribute ? "&#10;" : "\n";
-      break;
-    case '\t':
-      out += context == XmlContext::attribute ? "&#9;" : "\t";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string truncate_utf8(std::string_view text, std::size_t max_bytes, std::string_view note) {
-  if (text.size() <= max_bytes) {
-    return std::string(text);
-  }
-  std::size_t end = max_bytes;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
-    --end;
-  }
-  std::string out(text.substr(0, end));
-  out += note;
-  return out;
-}
 
 std::string junit_xml(const RunRecord& record) {
   const std::vector<ResultGroup> groups = group_results(record);
@@ -277,8 +149,7 @@ std::string junit_xml(const RunRecord& record) {
       } else {
         ++counts.errors;
       }
-      const std::string message =
-          truncate_utf8(clean_text(failure_reason(*r)), k_max_message_bytes, " [...]");
+      const std::string message = clean_cut(failure_reason(*r), k_max_message_bytes, " [...]");
       const auto output = r->find("output");
       const bool has_output = output != r->end() && output->is_string();
       const char* element = failed ? "failure" : "error";

@@ -1,13 +1,13 @@
 #include "report/markdown.hpp"
 
 #include "registry/config.hpp"
-#include "registry/prompt_diff.hpp"
-#include "report/junit.hpp"
+#include "report/escape.hpp"
 #include "util/json_fields.hpp"
+#include "util/line_diff.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
 #include <set>
 
 namespace promptops::report {
@@ -57,8 +57,12 @@ private:
 };
 
 std::string cell(std::string_view text) {
-  return markdown_inline(truncate_utf8(clean_text(text), k_max_cell_bytes, " [...]"),
-                         LineBreaks::br);
+  return markdown_inline(clean_cut(text, k_max_cell_bytes, " [...]"), LineBreaks::br);
+}
+
+// The gate's reasons, findings' messages and evaluations' reasons: cleaned, cut, inline.
+std::string reason_text(std::string_view text) {
+  return markdown_inline(clean_cut(text, k_max_reason_bytes, " [...]"));
 }
 
 std::string rate_text(const ordered_json& value) {
@@ -145,23 +149,9 @@ void findings(Blocks& blocks, const ordered_json& list, const std::string& headi
     if (const std::string feature = util::string_field(f, "feature"); !feature.empty()) {
       item += " (" + markdown_inline(feature) + ")";
     }
-    item += ": " + markdown_inline(truncate_utf8(clean_text(util::string_field(f, "message")),
-                                                 k_max_reason_bytes, " [...]"));
+    item += ": " + reason_text(util::string_field(f, "message"));
     blocks.add(item + "\n");
   }
-}
-
-// `text` as one line of HTML text: escaped (a line break as &#10;, so that no blank line ends
-// the HTML block), and "@" with a zero-width space so that no one is mentioned.
-std::string html_line(std::string_view text) {
-  std::string out;
-  for (const char c : xml_escape(text, XmlContext::attribute)) {
-    out += c;
-    if (c == '@') {
-      out += "&#8203;";
-    }
-  }
-  return out;
 }
 
 // The suite table's gate cell: ✅ and the minimum pass rate when the gate passed, else ❌ and
@@ -221,99 +211,30 @@ struct Failure {
   bool regressed;
 };
 
-} // namespace
-
-std::string markdown_inline(std::string_view text, LineBreaks breaks) {
-  const std::string clean = clean_text(text);
-  std::string out;
-  out.reserve(clean.size() + clean.size() / 4);
-  // A list marker, a heading or an ordered-list number at the very start would make a block.
-  std::size_t digits = 0;
-  while (digits < clean.size() && clean[digits] >= '0' && clean[digits] <= '9') {
-    ++digits;
-  }
-  const bool ordered_marker =
-      digits > 0 && digits < clean.size() && (clean[digits] == '.' || clean[digits] == ')');
-  for (std::size_t i = 0; i < clean.size(); ++i) {
-    const char c = clean[i];
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '`':
-      out += "&#96;";
-      break;
-    case '@':
-      out += "@&#8203;"; // "@name" would notify someone
-      break;
-    case '\\':
-    case '*':
-    case '_':
-    case '[':
-    case ']':
-    case '|':
-    case '~':
-    case '#':
-      out += '\\';
-      out += c;
-      break;
-    case '\r':
-      if (i + 1 < clean.size() && clean[i + 1] == '\n') {
-        break;
-      }
-      [[fallthrough]];
-    case '\n':
-      out += breaks == LineBreaks::br ? "<br>" : " ";
-      break;
-    case '-':
-    case '+':
-      if (i == 0) {
-        out += '\\';
-      }
-      out += c;
-      break;
-    case '.':
-    case ')':
-      if (ordered_marker && i == digits) {
-        out += '\\';
-      }
-      out += c;
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
+// A folded case's <summary>: group, case id and whether it regressed, on one HTML line.
+std::string case_summary(const ResultGroup& group, const ordered_json& result, bool regressed) {
+  return "<details><summary>" +
+         markdown_html_line(clean_cut(group_name(group) + ": " + util::string_field(result, "id") +
+                                          (regressed ? " (regressed)" : ""),
+                                      k_max_cell_bytes, " [...]")) +
+         "</summary>\n\n";
 }
 
-std::string markdown_fence(std::string_view text) {
-  std::string clean = clean_text(text);
-  std::size_t longest = 0;
-  std::size_t run = 0;
-  for (const char c : clean) {
-    run = c == '`' ? run + 1 : 0;
-    longest = std::max(longest, run);
-  }
-  const std::string fence(std::max<std::size_t>(3, longest + 1), '`');
-  if (clean.empty() || clean.back() != '\n') {
-    clean += '\n';
-  }
-  return fence + "\n" + clean + fence + "\n";
+std::string case_key(const ResultGroup& group, const std::string& id) {
+  return group.suite + '\x1f' + group.provider + '\x1f' + id;
 }
 
-std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std::size_t max_bytes,
-                            const BaselineOutputs& baseline) {
+// What the run is compared with, as Markdown: "run <id>" for `promptops report RUN --against
+// OTHER`, else the baseline.
+std::string reference_of(const ordered_json& summary) {
+  const std::string against = util::string_field(summary, "against");
+  return against.empty() ? std::string("the baseline")
+                         : std::string("run ") + markdown_inline(against);
+}
+
+// The hidden marker, the verdict, the run's totals, the gate's reasons and the usage.
+void add_verdict(Blocks& blocks, const RunRecord& record, const std::string& reference) {
   const ordered_json& summary = record.summary;
-  const std::vector<ResultGroup> groups = group_results(record);
-  Blocks blocks;
-
-  // The verdict.
   const auto gate = summary.find("gate");
   const bool has_gate = gate != summary.end() && gate->is_object();
   const auto passed_it = has_gate ? gate->find("passed") : summary.end();
@@ -321,12 +242,8 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
       has_gate && passed_it != gate->end() && passed_it->is_boolean() && passed_it->get<bool>();
   blocks.add("<!-- promptops:report -->\n");
   blocks.add(passed ? "## ✅ promptops: gate passed\n\n" : "## ❌ promptops: gate FAILED\n\n");
-  // `promptops report RUN --against OTHER`: compared with run OTHER, not with the baselines.
-  const std::string against = util::string_field(summary, "against");
-  const std::string reference = against.empty() ? std::string("the baseline")
-                                                : std::string("run ") + markdown_inline(against);
   std::string headline = "Run " + markdown_inline(record.run_id);
-  if (!against.empty()) {
+  if (!util::string_field(summary, "against").empty()) {
     headline += std::string(" against ") + reference;
   }
   headline += " · " + totals_line(summary);
@@ -342,22 +259,20 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
     }
     for (const auto& reason : reasons) {
       blocks.add("- " +
-                 markdown_inline(truncate_utf8(
-                     clean_text(reason.is_string() ? reason.get<std::string>() : reason.dump()),
-                     k_max_reason_bytes, " [...]")) +
+                 reason_text(reason.is_string() ? reason.get<std::string>() : reason.dump()) +
                  "\n");
     }
   }
   if (const std::string usage = usage_line(summary); !usage.empty()) {
     blocks.add("\n" + usage + "\n");
   }
+}
 
-  // Regressions against the baselines.
-  std::set<std::string> regressed; // suite \x1f provider \x1f id
-  bool any_baseline = false;
+// The cases that regressed against the baselines: suite \x1f provider \x1f id.
+std::set<std::string> regressed_cases(const ordered_json& summary) {
+  std::set<std::string> regressed;
   for (const auto& suite : array_field(summary, "suites")) {
     for (const auto& b : array_field(suite, "baselines")) {
-      any_baseline = true;
       for (const auto& id : array_field(b, "regressed")) {
         if (id.is_string()) {
           regressed.insert(util::string_field(suite, "name") + '\x1f' +
@@ -366,59 +281,63 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
       }
     }
   }
-  if (any_baseline) {
-    blocks.add(std::string("\n### Against ") + reference + "\n\n");
-    blocks.add("| suite | provider | regressed (passed before, not now) | fixed | compared | "
-               "still failing | changed outputs |\n|---|---|---|---|--:|--:|--:|\n");
-    for (const auto& suite : array_field(summary, "suites")) {
-      for (const auto& b : array_field(suite, "baselines")) {
-        blocks.add("| " + cell(util::string_field(suite, "name")) + " | " +
-                   cell(util::string_field(b, "provider")) + " | " +
-                   ids_cell(array_field(b, "regressed")) + " | " +
-                   ids_cell(array_field(b, "fixed")) + " | " + count_text(b, "compared") + " | " +
-                   count_text(b, "still_failing") + " | " + count_text(b, "changed_outputs") +
-                   " |\n");
-      }
-    }
-  } else if (!against.empty()) {
-    blocks.add(std::string("\nNothing to compare with: ") + reference +
-               " has no result of these suites on these providers.\n");
-  } else {
-    blocks.add("\nNo baseline to compare with: record one with `promptops baseline record`.\n");
-  }
+  return regressed;
+}
 
-  for (const DriftGroup& group :
-       drift_groups(summary.contains("drift") ? summary["drift"] : ordered_json())) {
-    findings(blocks, group.entries, drift_heading(group.kind));
-  }
-  findings(blocks,
-           summary.contains("provider_changes") ? summary["provider_changes"] : ordered_json(),
-           "Provider changes");
-
-  // Each suite's totals.
+// The comparison with the baselines (or the other run), a row per suite and provider.
+void add_baselines(Blocks& blocks, const ordered_json& summary, const std::string& reference) {
   const ordered_json& suites = array_field(summary, "suites");
-  if (!suites.empty()) {
-    blocks.add("\n### Suites\n\n| suite | providers | cases | pass | fail | error | pass rate | "
-               "gate |\n|---|---|--:|--:|--:|--:|--:|---|\n");
-    for (const auto& s : suites) {
-      const std::string provider_list = suite_providers(s);
-      const ordered_json& totals = s.contains("totals") ? s["totals"] : ordered_json::object();
-      blocks.add("| " + cell(util::string_field(s, "name")) + " | " + cell(provider_list) + " | " +
-                 count_text(totals, "cases") + " | " + count_text(totals, "pass") + " | " +
-                 count_text(totals, "fail") + " | " + count_text(totals, "error") + " | " +
-                 rate_text(s.contains("pass_rate") ? s["pass_rate"] : ordered_json()) + " | " +
-                 gate_cell(s, summary) + " |\n");
+  const bool any_baseline = std::any_of(suites.begin(), suites.end(), [](const ordered_json& s) {
+    return !array_field(s, "baselines").empty();
+  });
+  if (!any_baseline) {
+    blocks.add(util::string_field(summary, "against").empty()
+                   ? "\nNo baseline to compare with: record one with `promptops baseline record`.\n"
+                   : std::string("\nNothing to compare with: ") + reference +
+                         " has no result of these suites on these providers.\n");
+    return;
+  }
+  blocks.add(std::string("\n### Against ") + reference + "\n\n");
+  blocks.add("| suite | provider | regressed (passed before, not now) | fixed | compared | "
+             "still failing | changed outputs |\n|---|---|---|---|--:|--:|--:|\n");
+  for (const auto& suite : suites) {
+    for (const auto& b : array_field(suite, "baselines")) {
+      blocks.add("| " + cell(util::string_field(suite, "name")) + " | " +
+                 cell(util::string_field(b, "provider")) + " | " +
+                 ids_cell(array_field(b, "regressed")) + " | " + ids_cell(array_field(b, "fixed")) +
+                 " | " + count_text(b, "compared") + " | " + count_text(b, "still_failing") +
+                 " | " + count_text(b, "changed_outputs") + " |\n");
     }
   }
+}
 
-  // Failures: regressions first, then failed cases, then errors.
+// Each suite's totals and gate.
+void add_suites(Blocks& blocks, const ordered_json& summary) {
+  const ordered_json& suites = array_field(summary, "suites");
+  if (suites.empty()) {
+    return;
+  }
+  blocks.add("\n### Suites\n\n| suite | providers | cases | pass | fail | error | pass rate | "
+             "gate |\n|---|---|--:|--:|--:|--:|--:|---|\n");
+  for (const auto& s : suites) {
+    const std::string provider_list = suite_providers(s);
+    const ordered_json& totals = s.contains("totals") ? s["totals"] : ordered_json::object();
+    blocks.add("| " + cell(util::string_field(s, "name")) + " | " + cell(provider_list) + " | " +
+               count_text(totals, "cases") + " | " + count_text(totals, "pass") + " | " +
+               count_text(totals, "fail") + " | " + count_text(totals, "error") + " | " +
+               rate_text(s.contains("pass_rate") ? s["pass_rate"] : ordered_json()) + " | " +
+               gate_cell(s, summary) + " |\n");
+  }
+}
+
+// The cases that did not pass: regressions first, then failed cases, then errors.
+std::vector<Failure> failures_of(const std::vector<ResultGroup>& groups,
+                                 const std::set<std::string>& regressed) {
   std::vector<Failure> failures;
   for (const ResultGroup& g : groups) {
     for (const ordered_json* r : g.results) {
       if (util::string_field(*r, "status") != "pass") {
-        failures.push_back({&g, r,
-                            regressed.count(g.suite + '\x1f' + g.provider + '\x1f' +
-                                            util::string_field(*r, "id")) > 0});
+        failures.push_back({&g, r, regressed.count(case_key(g, util::string_field(*r, "id"))) > 0});
       }
     }
   }
@@ -427,136 +346,174 @@ std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std:
   };
   std::stable_sort(failures.begin(), failures.end(),
                    [&rank](const Failure& a, const Failure& b) { return rank(a) < rank(b); });
-  if (!failures.empty()) {
-    blocks.add("\n### Failures (" + std::to_string(failures.size()) +
-               ")\n\n| suite | provider | case | reason |\n|---|---|---|---|\n");
-    for (std::size_t i = 0; i < failures.size() && i < k_max_failure_rows; ++i) {
-      const Failure& f = failures[i];
-      const std::string status = util::string_field(*f.result, "status");
-      std::string reason = f.regressed ? "**regressed** " : "";
-      if (status != "fail") {
-        reason += "**error** ";
-      }
-      reason += cell(failure_reason(*f.result));
-      blocks.add("| " + cell(f.group->suite) + " | " +
-                 cell(f.group->provider +
-                      (f.group->shares_provider ? " (" + f.group->prompt + ")" : std::string())) +
-                 " | " + cell(util::string_field(*f.result, "id")) + " | " + reason + " |\n");
-    }
-    if (failures.size() > k_max_failure_rows) {
-      blocks.add("\n… and " + std::to_string(failures.size() - k_max_failure_rows) +
-                 " more: see the JUnit report or `promptops report` " +
-                 markdown_inline(record.run_id) + ".\n");
-    }
-  }
+  return failures;
+}
 
-  // A few failed cases, folded, with their evaluations and output.
-  const std::size_t folded = std::min(max_diffs, failures.size());
-  if (folded > 0) {
-    blocks.add(
-        "\n### Failed cases" +
-        (folded < failures.size() ? " (the first " + std::to_string(folded) + ")" : std::string()) +
-        "\n\n");
+// A table of the failures, at most k_max_failure_rows.
+void add_failure_table(Blocks& blocks, const std::vector<Failure>& failures,
+                       const std::string& run_id) {
+  if (failures.empty()) {
+    return;
   }
-  for (std::size_t i = 0; i < folded; ++i) {
+  blocks.add("\n### Failures (" + std::to_string(failures.size()) +
+             ")\n\n| suite | provider | case | reason |\n|---|---|---|---|\n");
+  for (std::size_t i = 0; i < failures.size() && i < k_max_failure_rows; ++i) {
     const Failure& f = failures[i];
-    const ordered_json& r = *f.result;
-    // Inside an HTML block: HTML escapes, and no line break (a blank line would end it).
-    std::string block = "<details><summary>" +
-                        html_line(truncate_utf8(clean_text(group_name(*f.group) + ": " +
-                                                           util::string_field(r, "id") +
-                                                           (f.regressed ? " (regressed)" : "")),
-                                                k_max_cell_bytes, " [...]")) +
-                        "</summary>\n\n";
-    if (util::string_field(r, "status") != "fail") {
-      block += "**error**: " +
-               markdown_inline(
-                   truncate_utf8(clean_text(failure_reason(r)), k_max_reason_bytes, " [...]")) +
-               "\n\n";
+    const std::string status = util::string_field(*f.result, "status");
+    std::string reason = f.regressed ? "**regressed** " : "";
+    if (status != "fail") {
+      reason += "**error** ";
     }
-    for (const auto& e : array_field(r, "evaluations")) {
-      const auto pass = e.find("pass");
-      const bool ok = pass != e.end() && pass->is_boolean() && pass->get<bool>();
-      block += std::string("- ") + (ok ? "✅ " : "❌ ") +
-               markdown_inline(util::string_field(e, "type")) + ": " +
-               markdown_inline(truncate_utf8(clean_text(util::string_field(e, "reason")),
-                                             k_max_reason_bytes, " [...]")) +
-               "\n";
-    }
-    const auto output = r.find("output");
-    // get_ptr, not is_string() + get_ref(): GCC 12 -O2 sees a null dereference in the latter.
-    const std::string* text = output == r.end() ? nullptr : output->get_ptr<const std::string*>();
-    if (text != nullptr) {
-      block += "\nOutput";
-      if (const std::string model = util::string_field(r, "model"); !model.empty()) {
-        block += " of " + markdown_inline(model);
-      }
-      block +=
-          ":\n\n" +
-          markdown_fence(truncate_utf8(clean_text(*text), k_max_output_bytes,
-                                       "\n[... output cut; the whole output is in results.jsonl]"));
-    } else {
-      block += "\nNo output: the provider did not answer.\n";
-    }
-    block += "\n</details>\n";
-    blocks.add(std::move(block));
+    reason += cell(failure_reason(*f.result));
+    blocks.add("| " + cell(f.group->suite) + " | " +
+               cell(f.group->provider +
+                    (f.group->shares_provider ? " (" + f.group->prompt + ")" : std::string())) +
+               " | " + cell(util::string_field(*f.result, "id")) + " | " + reason + " |\n");
   }
+  if (failures.size() > k_max_failure_rows) {
+    blocks.add("\n… and " + std::to_string(failures.size() - k_max_failure_rows) +
+               " more: see the JUnit report or `promptops report` " + markdown_inline(run_id) +
+               ".\n");
+  }
+}
 
-  // Outputs that changed against the baseline, as unified diffs: regressions first.
-  if (!baseline.outputs.empty() && max_diffs > 0) {
-    struct Changed {
-      const ResultGroup* group;
-      const ordered_json* result;
-      const std::string* before;
-      bool regressed;
-    };
-    std::vector<Changed> changed;
-    for (const ResultGroup& g : groups) {
-      for (const ordered_json* r : g.results) {
-        const std::string id = util::string_field(*r, "id");
-        const auto b = baseline.outputs.find({g.suite, g.provider, id});
-        const auto output = r->find("output");
-        const std::string* now =
-            output == r->end() ? nullptr : output->get_ptr<const std::string*>();
-        if (b != baseline.outputs.end() && now != nullptr && *now != b->second) {
-          changed.push_back({&g, r, &b->second,
-                             regressed.count(g.suite + '\x1f' + g.provider + '\x1f' + id) > 0});
-        }
-      }
+// One failed case, folded, with its error, its evaluations and its output.
+std::string failed_case(const Failure& f) {
+  const ordered_json& r = *f.result;
+  // Inside an HTML block: HTML escapes, and no line break (a blank line would end it).
+  std::string block = case_summary(*f.group, r, f.regressed);
+  if (util::string_field(r, "status") != "fail") {
+    block += "**error**: " + reason_text(failure_reason(r)) + "\n\n";
+  }
+  for (const auto& e : array_field(r, "evaluations")) {
+    const auto pass = e.find("pass");
+    const bool ok = pass != e.end() && pass->is_boolean() && pass->get<bool>();
+    block += std::string("- ") + (ok ? "✅ " : "❌ ") +
+             markdown_inline(util::string_field(e, "type")) + ": " +
+             reason_text(util::string_field(e, "reason")) + "\n";
+  }
+  const auto output = r.find("output");
+  // get_ptr, not is_string() + get_ref(): GCC 12 -O2 sees a null dereference in the latter.
+  const std::string* text = output == r.end() ? nullptr : output->get_ptr<const std::string*>();
+  if (text != nullptr) {
+    block += "\nOutput";
+    if (const std::string model = util::string_field(r, "model"); !model.empty()) {
+      block += " of " + markdown_inline(model);
     }
-    std::stable_sort(changed.begin(), changed.end(), [](const Changed& a, const Changed& b) {
-      return a.regressed && !b.regressed;
-    });
-    if (!changed.empty()) {
-      blocks.add("\n### Changed outputs (" + std::to_string(changed.size()) + " against " +
-                 reference + ")\n\n");
-      for (std::size_t i = 0; i < changed.size() && i < max_diffs; ++i) {
-        const Changed& c = changed[i];
-        const auto* output = c.result->find("output")->get_ptr<const std::string*>();
-        std::string diff;
-        for (const auto& hunk : registry::diff_lines(clean_text(*c.before), clean_text(*output))) {
-          diff += hunk.header() + "\n";
-          for (const auto& line : hunk.lines) {
-            diff += std::string(1, line.op) + line.text + "\n";
-          }
-        }
-        blocks.add("<details><summary>" +
-                   html_line(truncate_utf8(clean_text(group_name(*c.group) + ": " +
-                                                      util::string_field(*c.result, "id") +
-                                                      (c.regressed ? " (regressed)" : "")),
-                                           k_max_cell_bytes, " [...]")) +
-                   "</summary>\n\n" +
-                   markdown_fence(truncate_utf8(diff, k_max_output_bytes,
-                                                "\n[... diff cut; see the HTML report]")) +
-                   "\n</details>\n");
-      }
-      if (changed.size() > max_diffs) {
-        blocks.add("\n… and " + std::to_string(changed.size() - max_diffs) +
-                   " more: the HTML report (--html) shows them side by side.\n");
+    block += ":\n\n" + markdown_fence(clean_cut(*text, k_max_output_bytes,
+                                                "\n[... output cut; the whole output is in "
+                                                "results.jsonl]"));
+  } else {
+    block += "\nNo output: the provider did not answer.\n";
+  }
+  block += "\n</details>\n";
+  return block;
+}
+
+// The first `max_diffs` failed cases, folded.
+void add_failed_cases(Blocks& blocks, const std::vector<Failure>& failures, std::size_t max_diffs) {
+  const std::size_t folded = std::min(max_diffs, failures.size());
+  if (folded == 0) {
+    return;
+  }
+  blocks.add(
+      "\n### Failed cases" +
+      (folded < failures.size() ? " (the first " + std::to_string(folded) + ")" : std::string()) +
+      "\n\n");
+  for (std::size_t i = 0; i < folded; ++i) {
+    blocks.add(failed_case(failures[i]));
+  }
+}
+
+struct Changed {
+  const ResultGroup* group;
+  const ordered_json* result;
+  const std::string* before;
+  bool regressed;
+};
+
+// The cases whose output differs from the baseline's: regressions first.
+std::vector<Changed> changed_outputs(const std::vector<ResultGroup>& groups,
+                                     const BaselineOutputs& baseline,
+                                     const std::set<std::string>& regressed) {
+  std::vector<Changed> changed;
+  for (const ResultGroup& g : groups) {
+    for (const ordered_json* r : g.results) {
+      const std::string id = util::string_field(*r, "id");
+      const auto b = baseline.outputs.find({g.suite, g.provider, id});
+      const auto output = r->find("output");
+      const std::string* now = output == r->end() ? nullptr : output->get_ptr<const std::string*>();
+      if (b != baseline.outputs.end() && now != nullptr && *now != b->second) {
+        changed.push_back({&g, r, &b->second, regressed.count(case_key(g, id)) > 0});
       }
     }
   }
+  std::stable_sort(changed.begin(), changed.end(),
+                   [](const Changed& a, const Changed& b) { return a.regressed && !b.regressed; });
+  return changed;
+}
 
+// One changed output as a folded unified diff of the baseline's output against this run's.
+std::string changed_output(const Changed& c) {
+  const auto* output = c.result->find("output")->get_ptr<const std::string*>();
+  std::string diff;
+  for (const auto& hunk : util::diff_lines(clean_text(*c.before), clean_text(*output))) {
+    diff += hunk.header() + "\n";
+    for (const auto& line : hunk.lines) {
+      diff += std::string(1, line.op) + line.text + "\n";
+    }
+  }
+  return case_summary(*c.group, *c.result, c.regressed) +
+         markdown_fence(util::text::truncate_utf8(diff, k_max_output_bytes,
+                                                  "\n[... diff cut; see the HTML report]")) +
+         "\n</details>\n";
+}
+
+// Up to `max_diffs` outputs that changed against the baseline, as unified diffs.
+void add_changed_outputs(Blocks& blocks, const std::vector<ResultGroup>& groups,
+                         const BaselineOutputs& baseline, const std::set<std::string>& regressed,
+                         const std::string& reference, std::size_t max_diffs) {
+  if (baseline.outputs.empty() || max_diffs == 0) {
+    return;
+  }
+  const std::vector<Changed> changed = changed_outputs(groups, baseline, regressed);
+  if (changed.empty()) {
+    return;
+  }
+  blocks.add("\n### Changed outputs (" + std::to_string(changed.size()) + " against " + reference +
+             ")\n\n");
+  for (std::size_t i = 0; i < changed.size() && i < max_diffs; ++i) {
+    blocks.add(changed_output(changed[i]));
+  }
+  if (changed.size() > max_diffs) {
+    blocks.add("\n… and " + std::to_string(changed.size() - max_diffs) +
+               " more: the HTML report (--html) shows them side by side.\n");
+  }
+}
+
+} // namespace
+
+std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std::size_t max_bytes,
+                            const BaselineOutputs& baseline) {
+  const ordered_json& summary = record.summary;
+  const std::vector<ResultGroup> groups = group_results(record);
+  const std::string reference = reference_of(summary);
+  const std::set<std::string> regressed = regressed_cases(summary);
+  Blocks blocks;
+  add_verdict(blocks, record, reference);
+  add_baselines(blocks, summary, reference);
+  for (const DriftGroup& group :
+       drift_groups(summary.contains("drift") ? summary["drift"] : ordered_json())) {
+    findings(blocks, group.entries, drift_heading(group.kind));
+  }
+  findings(blocks,
+           summary.contains("provider_changes") ? summary["provider_changes"] : ordered_json(),
+           "Provider changes");
+  add_suites(blocks, summary);
+  const std::vector<Failure> failures = failures_of(groups, regressed);
+  add_failure_table(blocks, failures, record.run_id);
+  add_failed_cases(blocks, failures, max_diffs);
+  add_changed_outputs(blocks, groups, baseline, regressed, reference, max_diffs);
   return blocks.join(max_bytes, "\n\n_The report was cut to fit " + std::to_string(max_bytes) +
                                     " bytes: see `promptops report` " +
                                     markdown_inline(record.run_id) +

@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <string>
-#include <string_view>
 
 namespace promptops::report {
 
@@ -24,19 +23,5 @@ constexpr std::size_t k_markdown_max_bytes = 65536;
 std::string markdown_report(const RunRecord& record, std::size_t max_diffs = 10,
                             std::size_t max_bytes = k_markdown_max_bytes,
                             const BaselineOutputs& baseline = {});
-
-// How markdown_inline writes a line break.
-enum class LineBreaks { space, br };
-
-// `text` cleaned (clean_text) and escaped for inline Markdown (a table cell, a list item, a
-// heading): & < > become entities, the backtick becomes &#96;, the characters that make
-// emphasis, links, tables or a block at the start (\ * _ [ ] | ~ # and a leading - + or "1.")
-// are backslash-escaped, "@" gets a zero-width space (no mention), line breaks become a space
-// or <br>.
-std::string markdown_inline(std::string_view text, LineBreaks breaks = LineBreaks::space);
-
-// `text` (cleaned) as a fenced code block whose backtick fence is longer than any run of
-// backticks in it, so that nothing in it can close the block. Ends with a newline.
-std::string markdown_fence(std::string_view text);
 
 } // namespace promptops::report

@@ -1,5 +1,6 @@
 #include "report/terminal.hpp"
 
+#include "report/escape.hpp"
 #include "report/run_record.hpp"
 
 #include <algorithm>
@@ -27,40 +28,164 @@ std::string pad(std::string text, std::size_t width) {
   return text;
 }
 
-} // namespace
+using ordered_json = nlohmann::ordered_json;
 
-std::string terminal_safe(std::string_view text, std::size_t max) {
-  std::string out;
-  std::size_t shown = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (shown >= max) {
-      out += "...";
-      break;
-    }
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else if (c == 0xc2 && i + 1 < text.size() &&
-               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
-      // C1 controls (U+0080..U+009F) include CSI, which terminals also obey.
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(text[i + 1]));
-      out += buf;
-      ++i;
-    } else {
-      out += static_cast<char>(c);
-    }
-    ++shown;
+// "PASSED: every gate passed" or "FAILED: the gate failed", then the gate's reasons.
+std::string verdict(const ordered_json& s, bool color) {
+  const bool passed = s["gate"].value("passed", false);
+  std::string out = paint(passed ? "PASSED" : "FAILED", passed ? k_green : k_red, color) +
+                    (passed ? ": every gate passed\n" : ": the gate failed\n");
+  for (const auto& reason : s["gate"]["reasons"]) {
+    out += "  " + terminal_safe(reason.get<std::string>(), 300) + "\n";
   }
   return out;
 }
+
+// What moved against the baseline: regressions, drift, the provider's model.
+std::string what_moved(const ordered_json& s, bool color) {
+  std::string out;
+  for (const auto& suite : s["suites"]) {
+    for (const auto& b : suite.value("baselines", ordered_json::array())) {
+      if (b["regressed"].empty()) {
+        continue;
+      }
+      std::string ids;
+      for (std::size_t i = 0; i < b["regressed"].size() && i < 10; ++i) {
+        ids += (i == 0 ? "" : ", ") + terminal_safe(b["regressed"][i].get<std::string>(), 60);
+      }
+      if (b["regressed"].size() > 10) {
+        ids += ", and " + std::to_string(b["regressed"].size() - 10) + " more";
+      }
+      out += paint("regressed", k_red, color) + ": " +
+             terminal_safe(suite["name"].get<std::string>(), 60) + " on " +
+             terminal_safe(b["provider"].get<std::string>(), 60) + ": " + ids + "\n";
+    }
+  }
+  for (const auto& drift : s.value("drift", ordered_json::array())) {
+    out += paint(terminal_safe(drift_kind(drift), 20) + " drift", k_red, color) + ": " +
+           terminal_safe(drift["suite"].get<std::string>(), 60) + " on " +
+           terminal_safe(drift["provider"].get<std::string>(), 60) + ": " +
+           terminal_safe(drift["message"].get<std::string>(), 300) + "\n";
+  }
+  for (const auto& change : s.value("provider_changes", ordered_json::array())) {
+    out += paint("provider changed", k_yellow, color) + ": " +
+           terminal_safe(change["suite"].get<std::string>(), 60) + " on " +
+           terminal_safe(change["provider"].get<std::string>(), 60) + ": " +
+           terminal_safe(change["message"].get<std::string>(), 300) + "\n";
+  }
+  return out;
+}
+
+// The failed and errored cases (at most `max_rows`) as aligned columns; "" when none failed.
+std::string failure_table(const golden::RunOutcome& outcome, std::size_t max_rows, bool color) {
+  const auto& failures = outcome.failures;
+  if (failures.empty()) {
+    return {};
+  }
+  std::size_t w_suite = 5, w_provider = 8, w_id = 4;
+  for (std::size_t i = 0; i < failures.size() && i < max_rows; ++i) {
+    w_suite = std::max(w_suite, terminal_safe(failures[i].suite, 40).size());
+    w_provider = std::max(w_provider, terminal_safe(failures[i].provider, 30).size());
+    w_id = std::max(w_id, terminal_safe(failures[i].id, 40).size());
+  }
+  std::string out = paint(pad("", 6) + pad("suite", w_suite + 2) + pad("provider", w_provider + 2) +
+                              pad("case", w_id + 2) + "reason",
+                          k_bold, color) +
+                    "\n";
+  for (std::size_t i = 0; i < failures.size() && i < max_rows; ++i) {
+    const auto& f = failures[i];
+    const bool error = f.status == "error";
+    out += paint(pad(error ? "ERROR" : "FAIL", 6), error ? k_yellow : k_red, color);
+    out += pad(terminal_safe(f.suite, 40), w_suite + 2) +
+           pad(terminal_safe(f.provider, 30), w_provider + 2) +
+           pad(terminal_safe(f.id, 40), w_id + 2) + terminal_safe(f.reason) + "\n";
+  }
+  if (failures.size() > max_rows) {
+    out += "... and " + std::to_string(failures.size() - max_rows) + " more in " +
+           (outcome.dir / "results.jsonl").string() + "\n";
+  }
+  out += "\n";
+  return out;
+}
+
+// Each suite's totals and gate, and against the baseline, per provider, what moved.
+std::string suite_lines(const ordered_json& s, bool color) {
+  std::string out;
+  for (const auto& suite : s["suites"]) {
+    const auto& t = suite["totals"];
+    const bool passed = suite["gate"]["passed"].get<bool>();
+    std::string line = terminal_safe(suite["name"].get<std::string>(), 60) + ": " +
+                       std::to_string(t["cases"].get<std::size_t>()) + " cases, " +
+                       std::to_string(t["pass"].get<std::size_t>()) + " pass, " +
+                       std::to_string(t["fail"].get<std::size_t>()) + " fail, " +
+                       std::to_string(t["error"].get<std::size_t>()) + " error";
+    if (suite["pass_rate"].is_number()) {
+      line += " (" + percent(suite["pass_rate"].get<double>()) + ")";
+    }
+    line += "; gate (min " + percent(suite["gate"]["min_pass_rate"].get<double>()) + "): ";
+    out += line + paint(passed ? "passed" : "FAILED", passed ? k_green : k_red, color) + "\n";
+    for (const auto& b : suite.value("baselines", ordered_json::array())) {
+      std::string moved = "  vs " + terminal_safe(b["file"].get<std::string>(), 120) + ": " +
+                          std::to_string(b["regressed"].size()) + " regressed, " +
+                          std::to_string(b["fixed"].size()) + " fixed, " +
+                          std::to_string(b["still_failing"].get<std::size_t>()) +
+                          " still failing, " + std::to_string(b["new"].get<std::size_t>()) + " new";
+      if (b["removed"].is_number()) {
+        moved += ", " + std::to_string(b["removed"].get<std::size_t>()) + " removed";
+      }
+      moved += "; " + std::to_string(b["changed_outputs"].get<std::size_t>()) + " of " +
+               std::to_string(b["compared"].get<std::size_t>()) + " outputs changed";
+      out += moved + "\n";
+    }
+  }
+  return out;
+}
+
+// The run's totals, tokens, cost, time, the judges' share, and where its files are.
+std::string run_totals(const golden::RunOutcome& outcome, double seconds, bool color) {
+  const auto& s = outcome.summary;
+  const auto& t = s["totals"];
+  char tail[512];
+  std::snprintf(tail, sizeof tail,
+                "%zu cases: %zu pass, %zu fail, %zu error; %lld tokens in, %lld out",
+                t["cases"].get<std::size_t>(), t["pass"].get<std::size_t>(),
+                t["fail"].get<std::size_t>(), t["error"].get<std::size_t>(),
+                static_cast<long long>(s["usage"]["input_tokens"].get<std::int64_t>()),
+                static_cast<long long>(s["usage"]["output_tokens"].get<std::int64_t>()));
+  std::string out = paint(tail, k_bold, color);
+  if (s["cost"].is_number()) {
+    char cost[64];
+    std::snprintf(cost, sizeof cost, "; cost %.4f", s["cost"].get<double>());
+    out += cost;
+  }
+  char timing[160];
+  std::snprintf(timing, sizeof timing, "; %.2f s; %zu requests sent, %zu cached\n", seconds,
+                outcome.requests_sent, outcome.cached);
+  out += timing;
+  if (const auto j = s.find("judge"); j != s.end() && j->value("calls", 0) > 0) {
+    char judged[256];
+    std::snprintf(judged, sizeof judged,
+                  "judges: %zu calls (%zu requests sent, %zu cached); %lld tokens in, %lld out",
+                  (*j)["calls"].get<std::size_t>(), (*j)["requests"].get<std::size_t>(),
+                  (*j)["cached"].get<std::size_t>(),
+                  static_cast<long long>((*j)["usage"]["input_tokens"].get<std::int64_t>()),
+                  static_cast<long long>((*j)["usage"]["output_tokens"].get<std::int64_t>()));
+    out += judged;
+    if ((*j)["cost"].is_number()) {
+      char cost[64];
+      std::snprintf(cost, sizeof cost, "; cost %.4f", (*j)["cost"].get<double>());
+      out += cost;
+    }
+    out += "\n";
+  }
+  out += "run " + outcome.run_id + ": " + outcome.dir.string() + "\n";
+  if (outcome.interrupted) {
+    out += "interrupted: finish it with promptops test --resume " + outcome.run_id + "\n";
+  }
+  return out;
+}
+
+} // namespace
 
 bool want_color() {
   const char* no_color = std::getenv("NO_COLOR");
@@ -104,141 +229,10 @@ void ProgressBar::finish() {
 
 std::string format_outcome(const golden::RunOutcome& outcome, double seconds, bool color,
                            std::size_t max_rows) {
-  std::string out;
-  const auto& s = outcome.summary;
-  // The verdict first, then what moved against the baseline: regressions, drift, the model.
-  const bool verdict = s["gate"].value("passed", false);
-  out += paint(verdict ? "PASSED" : "FAILED", verdict ? k_green : k_red, color) +
-         (verdict ? ": every gate passed\n" : ": the gate failed\n");
-  for (const auto& reason : s["gate"]["reasons"]) {
-    out += "  " + terminal_safe(reason.get<std::string>(), 300) + "\n";
-  }
-  for (const auto& suite : s["suites"]) {
-    for (const auto& b : suite.value("baselines", nlohmann::ordered_json::array())) {
-      if (b["regressed"].empty()) {
-        continue;
-      }
-      std::string ids;
-      for (std::size_t i = 0; i < b["regressed"].size() && i < 10; ++i) {
-        ids += (i == 0 ? "" : ", ") + terminal_safe(b["regressed"][i].get<std::string>(), 60);
-      }
-      if (b["regressed"].size() > 10) {
-        ids += ", and " + std::to_string(b["regressed"].size() - 10) + " more";
-      }
-      out += paint("regressed", k_red, color) + ": " +
-             terminal_safe(suite["name"].get<std::string>(), 60) + " on " +
-             terminal_safe(b["provider"].get<std::string>(), 60) + ": " + ids + "\n";
-    }
-  }
-  for (const auto& drift : s.value("drift", nlohmann::ordered_json::array())) {
-    out += paint(terminal_safe(drift_kind(drift), 20) + " drift", k_red, color) + ": " +
-           terminal_safe(drift["suite"].get<std::string>(), 60) + " on " +
-           terminal_safe(drift["provider"].get<std::string>(), 60) + ": " +
-           terminal_safe(drift["message"].get<std::string>(), 300) + "\n";
-  }
-  for (const auto& change : s.value("provider_changes", nlohmann::ordered_json::array())) {
-    out += paint("provider changed", k_yellow, color) + ": " +
-           terminal_safe(change["suite"].get<std::string>(), 60) + " on " +
-           terminal_safe(change["provider"].get<std::string>(), 60) + ": " +
-           terminal_safe(change["message"].get<std::string>(), 300) + "\n";
-  }
-  out += "\n";
-
-  const auto& failures = outcome.failures;
-  if (!failures.empty()) {
-    std::size_t w_suite = 5, w_provider = 8, w_id = 4;
-    for (std::size_t i = 0; i < failures.size() && i < max_rows; ++i) {
-      w_suite = std::max(w_suite, terminal_safe(failures[i].suite, 40).size());
-      w_provider = std::max(w_provider, terminal_safe(failures[i].provider, 30).size());
-      w_id = std::max(w_id, terminal_safe(failures[i].id, 40).size());
-    }
-    out += paint(pad("", 6) + pad("suite", w_suite + 2) + pad("provider", w_provider + 2) +
-                     pad("case", w_id + 2) + "reason",
-                 k_bold, color) +
-           "\n";
-    for (std::size_t i = 0; i < failures.size() && i < max_rows; ++i) {
-      const auto& f = failures[i];
-      const bool error = f.status == "error";
-      out += paint(pad(error ? "ERROR" : "FAIL", 6), error ? k_yellow : k_red, color);
-      out += pad(terminal_safe(f.suite, 40), w_suite + 2) +
-             pad(terminal_safe(f.provider, 30), w_provider + 2) +
-             pad(terminal_safe(f.id, 40), w_id + 2) + terminal_safe(f.reason) + "\n";
-    }
-    if (failures.size() > max_rows) {
-      out += "... and " + std::to_string(failures.size() - max_rows) + " more in " +
-             (outcome.dir / "results.jsonl").string() + "\n";
-    }
-    out += "\n";
-  }
-
-  for (const auto& suite : s["suites"]) {
-    const auto& t = suite["totals"];
-    const bool passed = suite["gate"]["passed"].get<bool>();
-    std::string line = terminal_safe(suite["name"].get<std::string>(), 60) + ": " +
-                       std::to_string(t["cases"].get<std::size_t>()) + " cases, " +
-                       std::to_string(t["pass"].get<std::size_t>()) + " pass, " +
-                       std::to_string(t["fail"].get<std::size_t>()) + " fail, " +
-                       std::to_string(t["error"].get<std::size_t>()) + " error";
-    if (suite["pass_rate"].is_number()) {
-      line += " (" + percent(suite["pass_rate"].get<double>()) + ")";
-    }
-    line += "; gate (min " + percent(suite["gate"]["min_pass_rate"].get<double>()) + "): ";
-    out += line + paint(passed ? "passed" : "FAILED", passed ? k_green : k_red, color) + "\n";
-    // Against the baseline, per provider: what moved.
-    for (const auto& b : suite.value("baselines", nlohmann::ordered_json::array())) {
-      std::string moved = "  vs " + terminal_safe(b["file"].get<std::string>(), 120) + ": " +
-                          std::to_string(b["regressed"].size()) + " regressed, " +
-                          std::to_string(b["fixed"].size()) + " fixed, " +
-                          std::to_string(b["still_failing"].get<std::size_t>()) +
-                          " still failing, " + std::to_string(b["new"].get<std::size_t>()) + " new";
-      if (b["removed"].is_number()) {
-        moved += ", " + std::to_string(b["removed"].get<std::size_t>()) + " removed";
-      }
-      moved += "; " + std::to_string(b["changed_outputs"].get<std::size_t>()) + " of " +
-               std::to_string(b["compared"].get<std::size_t>()) + " outputs changed";
-      out += moved + "\n";
-    }
-  }
-
-  const auto& t = s["totals"];
-  char tail[512];
-  std::snprintf(tail, sizeof tail,
-                "%zu cases: %zu pass, %zu fail, %zu error; %lld tokens in, %lld out",
-                t["cases"].get<std::size_t>(), t["pass"].get<std::size_t>(),
-                t["fail"].get<std::size_t>(), t["error"].get<std::size_t>(),
-                static_cast<long long>(s["usage"]["input_tokens"].get<std::int64_t>()),
-                static_cast<long long>(s["usage"]["output_tokens"].get<std::int64_t>()));
-  out += paint(tail, k_bold, color);
-  if (s["cost"].is_number()) {
-    char cost[64];
-    std::snprintf(cost, sizeof cost, "; cost %.4f", s["cost"].get<double>());
-    out += cost;
-  }
-  char timing[160];
-  std::snprintf(timing, sizeof timing, "; %.2f s; %zu requests sent, %zu cached\n", seconds,
-                outcome.requests_sent, outcome.cached);
-  out += timing;
-  if (const auto j = s.find("judge"); j != s.end() && j->value("calls", 0) > 0) {
-    char judged[256];
-    std::snprintf(judged, sizeof judged,
-                  "judges: %zu calls (%zu requests sent, %zu cached); %lld tokens in, %lld out",
-                  (*j)["calls"].get<std::size_t>(), (*j)["requests"].get<std::size_t>(),
-                  (*j)["cached"].get<std::size_t>(),
-                  static_cast<long long>((*j)["usage"]["input_tokens"].get<std::int64_t>()),
-                  static_cast<long long>((*j)["usage"]["output_tokens"].get<std::int64_t>()));
-    out += judged;
-    if ((*j)["cost"].is_number()) {
-      char cost[64];
-      std::snprintf(cost, sizeof cost, "; cost %.4f", (*j)["cost"].get<double>());
-      out += cost;
-    }
-    out += "\n";
-  }
-  out += "run " + outcome.run_id + ": " + outcome.dir.string() + "\n";
-  if (outcome.interrupted) {
-    out += "interrupted: finish it with promptops test --resume " + outcome.run_id + "\n";
-  }
-  return out;
+  const auto& summary = outcome.summary;
+  return verdict(summary, color) + what_moved(summary, color) + "\n" +
+         failure_table(outcome, max_rows, color) + suite_lines(summary, color) +
+         run_totals(outcome, seconds, color);
 }
 
 } // namespace promptops::report

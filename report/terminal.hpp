@@ -3,15 +3,11 @@
 #include "golden/runner.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <string>
-#include <string_view>
 
 // What `promptops test` prints on a terminal.
 namespace promptops::report {
-
-// `text` made safe for a terminal: control characters (an escape sequence in a model's
-// output could rewrite the screen) are shown as \xNN, and it is cut to `max` characters.
-std::string terminal_safe(std::string_view text, std::size_t max = 200);
 
 // True when colour is wanted on stdout: a TTY, and NO_COLOR unset or empty.
 bool want_color();

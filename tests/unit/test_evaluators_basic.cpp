@@ -2,6 +2,7 @@
 #include "evaluators/text.hpp"
 #include "tests/support/evaluator_output.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,6 +12,7 @@
 
 namespace ev = promptops::evaluators;
 namespace text = promptops::evaluators::text;
+namespace util_text = promptops::util::text;
 using nlohmann::json;
 using promptops::InputError;
 
@@ -583,20 +585,20 @@ TEST_CASE("evaluators::check_spec, problems beyond the schema are InputErrors at
   }
 }
 
-TEST_CASE("evaluators::text::quote, cuts on a character, not inside one", "[evaluators]") {
-  CHECK(text::quote("héllo wörld", 7) == "\"héllo w\xE2\x80\xA6\"");
-  CHECK(text::quote("a\"b\\c") == R"("a\"b\\c")");
-  CHECK(text::quote("") == "\"\"");
-  CHECK(text::printable("ok\xC3") == "ok\\xc3");               // a sequence cut short
-  CHECK(text::printable("\xC0\xAF") == "\\xc0\\xaf");          // overlong
-  CHECK(text::printable("\xED\xA0\x80") == "\\xed\\xa0\\x80"); // a surrogate
-  CHECK(text::printable("日本語 ✓ 🙂") == "日本語 ✓ 🙂");
+TEST_CASE("util::text::quote, cuts on a character, not inside one", "[evaluators]") {
+  CHECK(util_text::quote("héllo wörld", 7) == "\"héllo w\xE2\x80\xA6\"");
+  CHECK(util_text::quote("a\"b\\c") == R"("a\"b\\c")");
+  CHECK(util_text::quote("") == "\"\"");
+  CHECK(util_text::printable("ok\xC3") == "ok\\xc3");               // a sequence cut short
+  CHECK(util_text::printable("\xC0\xAF") == "\\xc0\\xaf");          // overlong
+  CHECK(util_text::printable("\xED\xA0\x80") == "\\xed\\xa0\\x80"); // a surrogate
+  CHECK(util_text::printable("日本語 ✓ 🙂") == "日本語 ✓ 🙂");
   // Runs of plain ASCII are cut at the same character count as anything else.
-  CHECK(text::quote("abcdefghij", 4) == "\"abcd\xE2\x80\xA6\"");
-  CHECK(text::quote("abcd", 4) == "\"abcd\"");
-  CHECK(text::quote("ab\"cd\"ef", 5) == "\"ab\\\"cd\xE2\x80\xA6\"");
-  CHECK(text::quote("abé\ncdef", 5) == "\"abé\\nc\xE2\x80\xA6\"");
-  CHECK(text::printable("a\x1b[31mred\x7f!") == "a\\x1b[31mred\\x7f!");
+  CHECK(util_text::quote("abcdefghij", 4) == "\"abcd\xE2\x80\xA6\"");
+  CHECK(util_text::quote("abcd", 4) == "\"abcd\"");
+  CHECK(util_text::quote("ab\"cd\"ef", 5) == "\"ab\\\"cd\xE2\x80\xA6\"");
+  CHECK(util_text::quote("abé\ncdef", 5) == "\"abé\\nc\xE2\x80\xA6\"");
+  CHECK(util_text::printable("a\x1b[31mred\x7f!") == "a\\x1b[31mred\\x7f!");
 }
 
 TEST_CASE("evaluators::text::parse_output, where the JSON is", "[evaluators]") {

@@ -1,9 +1,13 @@
+#include "report/escape.hpp"
+#include "report/html.hpp"
 #include "report/junit.hpp"
 #include "report/markdown.hpp"
 #include "report/run_record.hpp"
+#include "report/terminal.hpp"
 #include "tests/support/run_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -634,7 +638,7 @@ TEST_CASE("report::clean_text and xml_escape, the characters XML 1.0 forbids", "
         "&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;");
   CHECK(xml_escape("a\nb\r\n\tc", XmlContext::attribute) == "a&#10;b&#13;&#10;&#9;c");
   CHECK(xml_escape("a\nb\r\n", XmlContext::text) == "a\nb&#13;\n");
-  CHECK(promptops::report::truncate_utf8("\xc3\xa9\xc3\xa9", 3, "...") == "\xc3\xa9...");
+  CHECK(promptops::util::text::truncate_utf8("\xc3\xa9\xc3\xa9", 3, "...") == "\xc3\xa9...");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -841,4 +845,102 @@ TEST_CASE("report::markdown_inline and markdown_fence, escaping rules", "[report
   CHECK(markdown_fence("a ``` b\n") == "````\na ``` b\n````\n");
   CHECK(markdown_fence("x ````` y") == "``````\nx ````` y\n``````\n");
   CHECK(markdown_fence("\x1b[0m") == "```\n\\x1b[0m\n```\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE, U+2066 LEFT-TO-RIGHT ISOLATE) reorder
+// what a reader sees: every view escapes them, as it does control characters.
+
+namespace {
+
+const std::string k_rlo = "\xE2\x80\xAE";      // U+202E
+const std::string k_lri = "\xE2\x81\xA6";      // U+2066
+const std::string k_c1_csi = "\xC2\x9B";       // U+009B, a terminal's CSI
+const std::string k_line_sep = "\xE2\x80\xA8"; // U+2028
+
+bool has_raw_bidi(const std::string& text) {
+  return text.find(k_rlo) != std::string::npos || text.find(k_lri) != std::string::npos;
+}
+
+RunRecord bidi_record() {
+  const std::string sneaky = "pay " + k_rlo + "txt.exe" + k_lri + " now" + k_c1_csi + "2J";
+  RunRecord record;
+  record.run_id = "bidi";
+  record.run = ordered_json{{"run_id", "bidi"}, {"started", "2026-01-02T03:04:05Z"}};
+  record.results.push_back(result("c1 " + sneaky, "classify", "openai", "fail", sneaky,
+                                  ordered_json::array({evaluation("contains", false, sneaky)})));
+  record.summary = summary_json(
+      "bidi", ordered_json::array({suite_json("classify", {"openai"}, 0, 1, 0, false)}), false,
+      ordered_json::array({"pass rate 0% " + sneaky}));
+  return record;
+}
+
+} // namespace
+
+TEST_CASE("report::terminal_safe, bidirectional controls and C1 are escaped", "[report]") {
+  using promptops::report::terminal_safe;
+  CHECK(terminal_safe("a" + k_rlo + "b" + k_lri + "c") == "a\\u202eb\\u2066c");
+  CHECK(terminal_safe("x" + k_c1_csi + "2J\x1b[1m\t\n") == "x\\u009b2J\\x1b[1m\\t\\n");
+  CHECK(terminal_safe("bad \xff byte") == "bad \\xff byte");
+  CHECK(terminal_safe("line" + k_line_sep + "sep") == "line\\u2028sep");
+  // Cut after `max` characters, never inside one.
+  CHECK(terminal_safe("abcdef", 3) == "abc...");
+  CHECK(terminal_safe("\xC3\xA9\xC3\xA9\xC3\xA9", 2) == "\xC3\xA9\xC3\xA9...");
+  CHECK(terminal_safe("abc", 3) == "abc");
+}
+
+TEST_CASE("report::format_outcome, the failure table escapes bidirectional controls", "[report]") {
+  const RunRecord record = bidi_record();
+  promptops::golden::RunOutcome outcome;
+  outcome.run_id = record.run_id;
+  outcome.dir = "runs/bidi";
+  outcome.summary = record.summary;
+  outcome.failures.push_back(
+      {"classify", "openai" + k_lri, "c1" + k_rlo, "fail", "contains: got " + k_rlo + "evil"});
+  const std::string out = promptops::report::format_outcome(outcome, 1.5, false);
+  CHECK_FALSE(has_raw_bidi(out));
+  CHECK(out.find("FAIL  classify  openai\\u2066  c1\\u202e  contains: got \\u202eevil\n") !=
+        std::string::npos);
+  CHECK(out.find("  pass rate 0% pay \\u202etxt.exe\\u2066 now\\u009b2J\n") != std::string::npos);
+}
+
+TEST_CASE("report::clean_text, the printable rule with line breaks kept", "[report]") {
+  using promptops::report::clean_text;
+  CHECK(clean_text("a" + k_rlo + "b" + k_lri + "c") == "a\\u202eb\\u2066c");
+  CHECK(clean_text("csi " + k_c1_csi) == "csi \\u009b");
+  CHECK(clean_text("l1\nl2" + k_line_sep) == "l1\nl2" + k_line_sep);
+  CHECK(promptops::report::html_escape("l1" + k_line_sep) == "l1&#8232;");
+  CHECK(promptops::report::clean_cut("ab\xC3\xA9"
+                                     "cd",
+                                     3, "+") == "ab+");
+  CHECK(promptops::report::clean_cut("\x1b"
+                                     "abc",
+                                     3, "+") == "\\x1+");
+}
+
+TEST_CASE("report::junit_xml, markdown_report and html_report escape bidirectional controls",
+          "[report]") {
+  const RunRecord record = bidi_record();
+  const std::string shown = "pay \\u202etxt.exe\\u2066 now\\u009b2J";
+  SECTION("JUnit") {
+    const std::string xml = promptops::report::junit_xml(record);
+    CHECK_FALSE(has_raw_bidi(xml));
+    CHECK(xml.find(k_c1_csi) == std::string::npos);
+    const auto root = parse_xml(xml);
+    const Element& testcase = root->one("testsuite").one("testcase");
+    CHECK(testcase.attr("name") == "c1 " + shown);
+    CHECK(testcase.one("system-out").text == shown);
+  }
+  SECTION("Markdown") {
+    const std::string md = promptops::report::markdown_report(record);
+    CHECK_FALSE(has_raw_bidi(md));
+    CHECK(md.find("- pass rate 0% pay \\\\u202etxt.exe\\\\u2066 now\\\\u009b2J\n") !=
+          std::string::npos);
+    CHECK(md.find("```\n" + shown + "\n```\n") != std::string::npos);
+  }
+  SECTION("HTML") {
+    const std::string page = promptops::report::html_report(record);
+    CHECK_FALSE(has_raw_bidi(page));
+    CHECK(page.find("<pre class=\"out\">" + shown + "</pre>") != std::string::npos);
+  }
 }
