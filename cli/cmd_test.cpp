@@ -1,9 +1,9 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "cli/reports.hpp"
 #include "golden/runner.hpp"
 #include "registry/registry.hpp"
-#include "report/terminal.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -87,7 +87,7 @@ Action add_test(CLI::App& app) {
       throw UsageError("--resume takes the run's own suites, --provider, --filter and --shard; "
                        "give none of them with it");
     }
-    report::ProgressBar progress;
+    ProgressBar progress;
     test.on_progress = [&progress](std::size_t done, std::size_t total) {
       progress.update(done, total);
     };

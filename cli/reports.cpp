@@ -25,7 +25,7 @@ void print_outcome(const registry::Registry& registry, const golden::RunOutcome&
   }
   golden::RunOutcome shown = outcome;
   shown.dir = registry.display(".promptops/runs/" + outcome.run_id);
-  print(report::format_outcome(shown, seconds, report::want_color()));
+  print(report::format_outcome(shown, seconds, want_color()));
 }
 
 void ReportFiles::add_options(CLI::App* cmd) {

@@ -116,6 +116,7 @@ void Dispatcher::candidate_done(const JobTag& tag, const providers::Reply& reply
     flight.ended.evaluations.resize(pc.evaluators().size());
     ask_judges(tag.planned, flight);
   }
+  m_inputs.erase(tag.planned); // read by ask_judges only: kept, every case's stayed to the end
   if (flight.pending == 0) {
     finish_case(std::move(flight));
   } else {

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <unistd.h>
 
 namespace promptops::report {
 namespace {
@@ -187,44 +185,12 @@ std::string run_totals(const golden::RunOutcome& outcome, double seconds, bool c
 
 } // namespace
 
-bool want_color() {
-  const char* no_color = std::getenv("NO_COLOR");
-  if (no_color != nullptr && *no_color != '\0') {
-    return false;
-  }
-  return ::isatty(STDOUT_FILENO) == 1;
-}
-
-ProgressBar::ProgressBar() : m_enabled(::isatty(STDERR_FILENO) == 1) {}
-
-ProgressBar::~ProgressBar() {
-  finish();
-}
-
-void ProgressBar::update(std::size_t done, std::size_t total) {
-  if (!m_enabled || total == 0) {
-    return;
-  }
-  const auto now = std::chrono::steady_clock::now();
-  if (m_drawn && done < total && now - m_last < std::chrono::milliseconds(100)) {
-    return;
-  }
-  m_last = now;
+std::string progress_bar(std::size_t done, std::size_t total) {
   constexpr std::size_t width = 30;
-  const std::size_t filled = done * width / total;
+  const std::size_t filled = total == 0 ? 0 : std::min(done, total) * width / total;
   std::string bar(filled, '#');
   bar.append(width - filled, '.');
-  std::fprintf(stderr, "\r[%s] %zu/%zu cases", bar.c_str(), done, total);
-  std::fflush(stderr);
-  m_drawn = true;
-}
-
-void ProgressBar::finish() {
-  if (m_drawn) {
-    std::fprintf(stderr, "\r\x1b[2K");
-    std::fflush(stderr);
-    m_drawn = false;
-  }
+  return "[" + bar + "] " + std::to_string(done) + "/" + std::to_string(total) + " cases";
 }
 
 std::string format_outcome(const golden::RunOutcome& outcome, double seconds, bool color,

@@ -944,3 +944,11 @@ TEST_CASE("report::junit_xml, markdown_report and html_report escape bidirection
     CHECK(page.find("<pre class=\"out\">" + shown + "</pre>") != std::string::npos);
   }
 }
+
+TEST_CASE("report::progress_bar, the bar's text for cases ended of all", "[report]") {
+  using promptops::report::progress_bar;
+  CHECK(progress_bar(0, 10) == "[..............................] 0/10 cases");
+  CHECK(progress_bar(5, 10) == "[###############...............] 5/10 cases");
+  CHECK(progress_bar(10, 10) == "[##############################] 10/10 cases");
+  CHECK(progress_bar(0, 0) == "[..............................] 0/0 cases");
+}
