@@ -54,7 +54,6 @@ int report(const registry::MoveResult& result, const std::string& verb, const st
 
 Action add_promote(CLI::App& app) {
   struct Options {
-    std::vector<std::string> prompts;
     registry::PromoteRequest request;
     bool run = false;
     bool force = false;
@@ -63,7 +62,8 @@ Action add_promote(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "promote", "Pin prompts' versions from HEAD or one environment into the next, as one commit");
-  cmd->add_option("NAME", o->prompts, "Prompts to promote (together or not at all)")->required();
+  cmd->add_option("NAME", o->request.prompts, "Prompts to promote (together or not at all)")
+      ->required();
   cmd->add_option("--to", o->request.to, "Environment to promote into")
       ->required()
       ->type_name("ENV");
@@ -78,7 +78,6 @@ Action add_promote(CLI::App& app) {
       ->type_name("TEXT");
   cmd->add_flag("--json", o->json, "Print the result as JSON");
   return [o] {
-    o->request.prompts = o->prompts;
     o->request.force = o->force ? registry::Force::yes : registry::Force::no;
     const auto registry = registry::Registry::open(".");
     // Evidence is found, never claimed: the runs under .promptops/runs whose gates passed

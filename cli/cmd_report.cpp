@@ -8,7 +8,6 @@
 #include "report/run_record.hpp"
 #include "report/terminal.hpp"
 #include "util/free_at_exit.hpp"
-#include "util/json_fields.hpp"
 
 #include <ctime>
 #include <filesystem>
@@ -78,23 +77,22 @@ Action add_report(CLI::App& app) {
     write_reports(registry, run, options->reports, other_outputs ? &*other_outputs : nullptr);
     golden::RunOutcome outcome;
     outcome.run_id = run.run_id;
-    outcome.summary = run.summary;
-    for (const auto& r : run.results) {
+    for (const golden::CaseResult& r : run.results) {
       if (auto failure = golden::failure_of(r)) {
         outcome.failures.push_back(std::move(*failure));
       }
     }
-    outcome.requests_sent = run.summary.value("requests", std::size_t{0});
-    outcome.cached = run.summary.value("cached", std::size_t{0});
-    outcome.interrupted = run.summary.value("interrupted", false);
-    const double seconds = seconds_between(util::string_field(run.run, "started"),
-                                           util::string_field(run.summary, "finished"));
-    print_outcome(registry, outcome, seconds, options->json);
+    outcome.requests_sent = run.summary.requests;
+    outcome.cached = run.summary.cached;
+    outcome.interrupted = run.summary.interrupted;
     // The exit code is the run's verdict (against OTHER with --against), with --json too, so
     // that `promptops report` can gate in CI like `promptops test`.
-    const int verdict = report::verdict_exit_code(run.summary);
+    outcome.exit_code = golden::exit_code(run.summary);
+    const double seconds = seconds_between(run.run.started, run.summary.finished);
+    outcome.summary = std::move(run.summary);
+    print_outcome(registry, outcome, seconds, options->json);
     util::free_at_exit(std::move(run));
-    return verdict;
+    return outcome.exit_code;
   };
 }
 

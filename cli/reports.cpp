@@ -8,7 +8,6 @@
 #include "report/terminal.hpp"
 #include "util/file.hpp"
 #include "util/free_at_exit.hpp"
-#include "util/json_fields.hpp"
 
 #include <set>
 
@@ -19,7 +18,8 @@ namespace promptops::cli {
 void print_outcome(const registry::Registry& registry, const golden::RunOutcome& outcome,
                    double seconds, bool json) {
   if (json) {
-    print(outcome.summary.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+    print(golden::to_json(outcome.summary)
+              .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
           "\n");
     return;
   }
@@ -55,17 +55,16 @@ void write_reports(const registry::Registry& registry, const report::RunRecord& 
   // suites' baseline files.
   report::BaselineOutputs from_files;
   if (baseline == nullptr) {
-    for (const auto& suite : run.summary.value("suites", nlohmann::ordered_json::array())) {
-      const std::string name = util::string_field(suite, "name");
+    for (const golden::SuiteSummary& suite : run.summary.suites) {
       std::set<std::string> providers; // a suite may run several prompts on one provider
-      for (const auto& c : suite.value("candidates", nlohmann::ordered_json::array())) {
-        const std::string provider = util::string_field(c, "provider");
-        if (!providers.insert(provider).second) {
+      for (const golden::CandidateEntry& c : suite.candidates) {
+        if (!providers.insert(c.provider).second) {
           continue;
         }
-        if (auto b = golden::load_baseline(registry, name, provider, /*read_fingerprints=*/false)) {
+        if (auto b = golden::load_baseline(registry, suite.name, c.provider,
+                                           /*read_fingerprints=*/false)) {
           for (auto& [id, bc] : b->cases) {
-            from_files.outputs[{name, provider, id}] = std::move(bc.output);
+            from_files.outputs[{suite.name, c.provider, id}] = std::move(bc.output);
           }
         }
       }

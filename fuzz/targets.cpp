@@ -3,6 +3,7 @@
 #include "evaluators/judge.hpp"
 #include "golden/drift.hpp"
 #include "golden/fingerprint.hpp"
+#include "golden/result.hpp"
 #include "golden/runner.hpp"
 #include "golden/suite.hpp"
 #include "jsonschema/validator.hpp"
@@ -153,12 +154,10 @@ void fuzz_cases(const std::uint8_t* data, std::size_t size) {
 }
 
 // Result lines, read as `promptops report` reads results.jsonl; each line's JSON must read as
-// nlohmann's parser reads it.
+// nlohmann's parser reads it, and as the same result whether its strings are moved or copied.
 void fuzz_results(const std::uint8_t* data, std::size_t size) {
   const std::string_view text = as_text(data, size);
   report::RunRecord record;
-  record.summary = ordered_json::object();
-  record.run = ordered_json::object();
   for (util::JsonLine& line : util::parse_json_object_lines(text)) {
     const ordered_json expected = ordered_json::parse(line.text, nullptr, false);
     // nlohmann's parser ends the text at a NUL byte ("{}\0junk" reads as {}); simdjson does
@@ -175,9 +174,21 @@ void fuzz_results(const std::uint8_t* data, std::size_t size) {
     if (const auto it = line.value.find("fingerprint"); it != line.value.end()) {
       (void)golden::fingerprint_from_json(*it);
     }
-    (void)golden::failure_of(line.value);
-    (void)report::failure_reason(line.value);
-    record.results.push_back(std::move(line.value));
+    golden::CaseResult result;
+    try {
+      const golden::CaseResult copied =
+          golden::case_result_from_json(line.value, golden::Fingerprints::skip);
+      result = golden::case_result_from_json(std::move(line.value), golden::Fingerprints::skip);
+      // Moving the strings out reads the same result as copying them.
+      require(golden::result_line(result) == golden::result_line(copied));
+    } catch (const InputError&) { // a newer format_version: refused, as load_run refuses it
+      continue;
+    }
+    const std::string reason = golden::failure_reason(result);
+    const std::optional<golden::Failure> failure = golden::failure_of(result);
+    require(failure.has_value() == (result.status != golden::CaseStatus::pass));
+    require(!failure || failure->reason == reason);
+    record.results.push_back(std::move(result));
   }
   for (const report::ResultGroup& group : report::group_results(record)) {
     (void)report::group_name(group);

@@ -1,9 +1,11 @@
 #include "golden/baseline.hpp"
 
+#include "golden/result.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
 #include "util/json_lines.hpp"
+#include "util/json_write.hpp"
 #include "util/lines.hpp"
 
 #include <nlohmann/json.hpp>
@@ -32,6 +34,34 @@ constexpr const char* k_kept[] = {"id",
                                   "cost",
                                   "fingerprint",
                                   "system_fingerprint"};
+
+// `result`'s line in a baseline: the members of its result line that a baseline keeps, with
+// `fingerprint` (the result line's, as stored) in place of the result's.
+std::string baseline_line(const CaseResult& result, ordered_json fingerprint) {
+  ordered_json line = to_json(result);
+  line["fingerprint"] = std::move(fingerprint);
+  ordered_json kept = ordered_json::object();
+  for (const char* key : k_kept) {
+    if (const auto f = line.find(key); f != line.end()) {
+      kept[key] = std::move(*f);
+    }
+  }
+  return util::dump_json(kept);
+}
+
+// The run in `run_dir`'s summary; RunError when it did not finish or is not JSON.
+RunSummary finished_summary(const std::filesystem::path& run_dir, const std::string& run_id) {
+  auto text = util::read_file_if_exists(run_dir / "summary.json");
+  if (!text) {
+    throw RunError("run " + run_id + " did not finish (it has no summary.json): complete it " +
+                   "with promptops test --resume " + run_id + " first");
+  }
+  const ordered_json summary = ordered_json::parse(*text, nullptr, false);
+  if (!summary.is_object()) {
+    throw RunError("run " + run_id + ": summary.json is not JSON");
+  }
+  return run_summary_from_json(summary);
+}
 
 } // namespace
 
@@ -111,22 +141,14 @@ std::vector<RecordedBaseline> record_baselines(const registry::Registry& registr
                                                const std::filesystem::path& run_dir,
                                                const std::vector<std::string>& suites) {
   const std::string run_id = run_dir.filename().string();
-  auto summary_text = util::read_file_if_exists(run_dir / "summary.json");
-  if (!summary_text) {
-    throw RunError("run " + run_id + " did not finish (it has no summary.json): complete it " +
-                   "with promptops test --resume " + run_id + " first");
-  }
-  const json summary = json::parse(*summary_text, nullptr, false);
-  if (!summary.is_object()) {
-    throw RunError("run " + run_id + ": summary.json is not JSON");
-  }
-  const json run =
-      json::parse(util::read_file_if_exists(run_dir / "run.json").value_or("{}"), nullptr, false);
-  if (run.is_object() && !run.value("filters", json::array()).empty()) {
+  const RunSummary summary = finished_summary(run_dir, run_id);
+  const RunStart run = run_start_from_json(ordered_json::parse(
+      util::read_file_if_exists(run_dir / "run.json").value_or("{}"), nullptr, false));
+  if (!run.filters.empty()) {
     throw InputError("run " + run_id + " ran only the cases matching --filter: a baseline " +
                      "needs every case of its suite");
   }
-  if (summary.value("interrupted", false)) {
+  if (summary.interrupted) {
     throw RunError("run " + run_id + " was interrupted: complete it with promptops test " +
                    "--resume " + run_id + " first");
   }
@@ -140,19 +162,17 @@ std::vector<RecordedBaseline> record_baselines(const registry::Registry& registr
   };
   std::map<std::string, Chosen> chosen; // suite \x1f provider
   std::set<std::string> run_suites;
-  for (const auto& s : summary.value("suites", json::array())) {
-    const std::string name = util::string_field(s, "name");
-    run_suites.insert(name);
-    if (!suites.empty() && std::find(suites.begin(), suites.end(), name) == suites.end()) {
+  for (const SuiteSummary& s : summary.suites) {
+    run_suites.insert(s.name);
+    if (!suites.empty() && std::find(suites.begin(), suites.end(), s.name) == suites.end()) {
       continue;
     }
-    for (const auto& c : s.value("candidates", json::array())) {
-      const std::string key = name + '\x1f' + util::string_field(c, "provider");
-      const bool work_tree = util::string_field(c, "ref").empty();
+    for (const CandidateEntry& c : s.candidates) {
+      const std::string key = s.name + '\x1f' + c.provider;
+      const bool work_tree = c.ref.empty();
       const auto it = chosen.find(key);
       if (it == chosen.end() || (work_tree && !it->second.work_tree)) {
-        chosen[key] = {util::string_field(c, "prompt"), util::string_field(c, "prompt_version"),
-                       work_tree};
+        chosen[key] = {c.prompt, c.prompt_version, work_tree};
       }
     }
   }
@@ -168,34 +188,37 @@ std::vector<RecordedBaseline> record_baselines(const registry::Registry& registr
   std::map<std::string, std::vector<double>> latencies;
   std::size_t errors = 0;
   const std::string results = util::read_file(run_dir / "results.jsonl");
-  util::for_each_line(results, [&](std::size_t, std::string_view line) {
-    const ordered_json r = ordered_json::parse(line, nullptr, false);
-    if (!r.is_object()) {
+  util::for_each_line(results, [&](std::size_t line_number, std::string_view text) {
+    ordered_json line = ordered_json::parse(text, nullptr, false);
+    if (!line.is_object()) {
       return;
     }
-    const std::string suite = util::string_field(r, "suite");
-    const std::string provider = util::string_field(r, "provider");
-    const auto it = chosen.find(suite + '\x1f' + provider);
-    if (it == chosen.end() || it->second.prompt != util::string_field(r, "prompt") ||
-        it->second.version != util::string_field(r, "prompt_version")) {
+    // The fingerprint is copied as stored: reading it back would cost more than the rest of
+    // the line and give the same JSON.
+    ordered_json fingerprint;
+    if (const auto f = line.find("fingerprint"); f != line.end()) {
+      fingerprint = std::move(*f);
+    }
+    CaseResult r;
+    try {
+      r = case_result_from_json(std::move(line), Fingerprints::skip);
+    } catch (const InputError& e) { // a newer format_version
+      throw InputError((run_dir / "results.jsonl").string(), {line_number, 1}, e.problem());
+    }
+    const auto it = chosen.find(r.suite + '\x1f' + r.provider);
+    if (it == chosen.end() || it->second.prompt != r.prompt ||
+        it->second.version != r.prompt_version) {
       return;
     }
     if (const auto ms = uncached_latency_ms(r)) {
-      latencies[latency_summary_path(suite, provider)].push_back(*ms);
+      latencies[latency_summary_path(r.suite, r.provider)].push_back(*ms);
     }
-    if (util::string_field(r, "status") == "error" || !r.contains("output") ||
-        !r["output"].is_string()) {
+    if (r.status == CaseStatus::error || !r.output) {
       ++errors;
       return;
     }
-    ordered_json kept;
-    for (const char* key : k_kept) {
-      if (const auto f = r.find(key); f != r.end()) {
-        kept[key] = *f;
-      }
-    }
-    files[baseline_path(suite, provider)].emplace(
-        util::string_field(r, "id"), kept.dump(-1, ' ', false, json::error_handler_t::replace));
+    files[baseline_path(r.suite, r.provider)].emplace(r.id,
+                                                      baseline_line(r, std::move(fingerprint)));
   });
   if (errors > 0) {
     throw RunError("run " + run_id + " has " + std::to_string(errors) +

@@ -20,7 +20,7 @@ using ordered_json = nlohmann::ordered_json;
 namespace text = util::text;
 
 constexpr std::size_t k_npos = std::string_view::npos;
-// Deeper JSON is not parsed (as in evaluators/text.cpp): walking it would recurse too far.
+// Deeper JSON is not parsed (as in util/text.cpp): walking it would recurse too far.
 // Bounds on the shape signature, so that one huge or deep JSON value costs little and stores
 // little: the deeper levels, further paths and later array elements are left out.
 constexpr std::size_t k_shape_depth = 16;

@@ -50,15 +50,36 @@ const ordered_json& member(const ordered_json& object, const char* key) {
   return it == object.end() ? none : *it;
 }
 
-template <class F> void for_each_object(const ordered_json& object, const char* key, F&& f) {
-  const ordered_json& array = member(object, key);
-  if (!array.is_array()) {
+// `f` on each object of the array `object[key]`; `Json` is const unless the items are to be
+// moved from.
+template <class Json, class F> void for_each_object(Json& object, const char* key, F&& f) {
+  if (!object.is_object()) {
     return;
   }
-  for (const auto& item : array) {
+  const auto array = object.find(key);
+  if (array == object.end() || !array->is_array()) {
+    return;
+  }
+  for (auto& item : *array) {
     if (item.is_object()) {
       f(item);
     }
+  }
+}
+
+// The string member `key` of `object`, or "": moved out of `object` unless `Json` is const.
+template <class Json> std::string take_string(Json& object, const char* key) {
+  if (!object.is_object()) {
+    return {};
+  }
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) {
+    return {};
+  }
+  if constexpr (std::is_const_v<Json>) {
+    return it->template get_ref<const std::string&>();
+  } else {
+    return std::move(it->template get_ref<std::string&>());
   }
 }
 
@@ -151,13 +172,13 @@ ordered_json evaluation_json(const EvaluationResult& e) {
   return ej;
 }
 
-EvaluationResult evaluation_from_json(const ordered_json& e) {
+template <class Json> EvaluationResult evaluation_from_json(Json& e) {
   EvaluationResult out;
-  out.type = util::string_field(e, "type");
+  out.type = take_string(e, "type");
   // A missing or mistyped pass or required reads as the safe side for failure_reason: true.
   out.pass = bool_field(e, "pass", true);
   out.score = number_field<double>(e, "score").value_or(0);
-  out.reason = util::string_field(e, "reason");
+  out.reason = take_string(e, "reason");
   out.required = bool_field(e, "required", true);
   out.error = bool_field(e, "error", false);
   return out;
@@ -408,26 +429,31 @@ std::string result_line(const CaseResult& result) {
   return util::dump_json(to_json(result));
 }
 
-CaseResult case_result_from_json(const ordered_json& line, Fingerprints fingerprints) {
+namespace {
+
+// case_result_from_json's one reading, copying from a const `Json`, else moving.
+template <class Json> CaseResult read_case_result(Json& line, Fingerprints fingerprints) {
   check_format_version(line, "a result line");
   CaseResult r;
-  r.id = util::string_field(line, "id");
-  r.suite = util::string_field(line, "suite");
-  r.prompt = util::string_field(line, "prompt");
-  r.provider = util::string_field(line, "provider");
-  r.model = util::string_field(line, "model");
-  r.prompt_version = util::string_field(line, "prompt_version");
-  if (const ordered_json& output = member(line, "output"); output.is_string()) {
-    r.output = output.get<std::string>();
+  r.id = take_string(line, "id");
+  r.suite = take_string(line, "suite");
+  r.prompt = take_string(line, "prompt");
+  r.provider = take_string(line, "provider");
+  r.model = take_string(line, "model");
+  r.prompt_version = take_string(line, "prompt_version");
+  if (member(line, "output").is_string()) {
+    r.output = take_string(line, "output");
   }
   const std::string_view status = util::string_view_field(line, "status");
   r.status = status == "pass"   ? CaseStatus::pass
              : status == "fail" ? CaseStatus::fail
                                 : CaseStatus::error;
   r.score = number_field<double>(line, "score");
-  for_each_object(line, "evaluations", [&r](const ordered_json& e) {
-    r.evaluations.push_back(evaluation_from_json(e));
-  });
+  if (const ordered_json& evaluations = member(line, "evaluations"); evaluations.is_array()) {
+    r.evaluations.reserve(evaluations.size());
+  }
+  for_each_object(line, "evaluations",
+                  [&r](auto& e) { r.evaluations.push_back(evaluation_from_json(e)); });
   r.latency_ms = number_field<double>(line, "latency_ms");
   const ordered_json& usage = member(line, "usage");
   r.usage.input_tokens = number_field<std::int64_t>(usage, "input_tokens");
@@ -438,15 +464,34 @@ CaseResult case_result_from_json(const ordered_json& line, Fingerprints fingerpr
       r.fingerprint = fingerprint_from_json(print);
     }
   }
-  r.system_fingerprint = util::string_field(line, "system_fingerprint");
+  r.system_fingerprint = take_string(line, "system_fingerprint");
   r.attempts = number_field<int>(line, "attempts").value_or(0);
   // A line without "cached" was not a call of this run: its latency is not one to compare.
   r.cached = bool_field(line, "cached", true);
   if (const ordered_json& judge = member(line, "judge"); judge.is_object()) {
     r.judge = judge_from_json(judge);
   }
-  r.error = util::string_field(line, "error");
+  r.error = take_string(line, "error");
   return r;
+}
+
+} // namespace
+
+CaseResult case_result_from_json(const ordered_json& line, Fingerprints fingerprints) {
+  return read_case_result(line, fingerprints);
+}
+
+CaseResult case_result_from_json(ordered_json&& line, Fingerprints fingerprints) {
+  return read_case_result(line, fingerprints);
+}
+
+RunStart run_start_from_json(const ordered_json& value) {
+  RunStart start;
+  start.started = util::string_field(value, "started");
+  start.filters = strings_field(value, "filters");
+  start.provider = util::string_field(value, "provider");
+  start.shard_count = number_field<int>(value, "shard_count").value_or(0);
+  return start;
 }
 
 void CaseTotals::add(CaseStatus status) {

@@ -93,6 +93,9 @@ enum class Fingerprints { skip, read };
 // of the right type and leaves the rest unset (a missing or unknown status is "error").
 // Throws InputError(problem only) for a format_version newer than this build reads.
 CaseResult case_result_from_json(const nlohmann::ordered_json& line, Fingerprints fingerprints);
+// The same, moving the line's strings (its output above all) into the result instead of copying
+// them: for a reader that drops the line next. `line` is left valid but emptied of them.
+CaseResult case_result_from_json(nlohmann::ordered_json&& line, Fingerprints fingerprints);
 
 // A suite's or a run's case counts.
 struct CaseTotals {
@@ -171,6 +174,18 @@ struct ProviderChange {
   std::size_t cases = 0; // the run's cases that reported the new one
   std::string message;
 };
+
+// run.json as the reports and baselines read it: when the run started and what it selected (the
+// runner reads the rest when it resumes).
+struct RunStart {
+  std::string started;              // ISO 8601, UTC; "" when unknown
+  std::vector<std::string> filters; // --filter
+  std::string provider;             // --provider; "" : every provider
+  int shard_count = 0;              // --shard i/n: n; 0 or 1: not sharded
+};
+
+// The run.json in `value`, read leniently: what is missing or of another type is left unset.
+RunStart run_start_from_json(const nlohmann::ordered_json& value);
 
 // summary.json.
 struct RunSummary {

@@ -26,13 +26,18 @@ namespace {
 
 using nlohmann::json;
 
-std::string now_iso() {
+// The time now in UTC, as strftime's `format` writes it.
+std::string utc_now(const char* format) {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::strftime(when, sizeof when, format, &tm);
   return when;
+}
+
+std::string now_iso() {
+  return utc_now("%Y-%m-%dT%H:%M:%SZ");
 }
 
 // The selection of the run being resumed, from its run.json.
@@ -134,8 +139,8 @@ public:
     const RunSummary summary = tally.summarize(
         {outcome.run_id, outcome.interrupted, outcome.requests_sent, outcome.cached, now_iso()});
     outcome.exit_code = exit_code(summary);
-    outcome.summary = to_json(summary);
-    util::write_file_atomic(outcome.dir / "summary.json", outcome.summary.dump(2) + "\n");
+    util::write_file_atomic(outcome.dir / "summary.json", to_json(summary).dump(2) + "\n");
+    outcome.summary = summary;
     return outcome;
   }
 
@@ -183,15 +188,11 @@ private:
 } // namespace
 
 std::string new_run_id() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  const std::string stamp = utc_now("%Y%m%d-%H%M%S");
   std::random_device rd;
   char suffix[8];
   std::snprintf(suffix, sizeof suffix, "%04x", static_cast<unsigned>(rd() & 0xffff));
-  return std::string(stamp) + "-" + suffix;
+  return stamp + "-" + suffix;
 }
 
 std::optional<Failure> failure_of(const CaseResult& result) {
@@ -200,10 +201,6 @@ std::optional<Failure> failure_of(const CaseResult& result) {
   }
   return Failure{result.suite, result.provider, result.id, to_string(result.status),
                  failure_reason(result)};
-}
-
-std::optional<Failure> failure_of(const nlohmann::ordered_json& result) {
-  return failure_of(case_result_from_json(result, Fingerprints::skip));
 }
 
 RunOutcome run_tests(const registry::Registry& registry, const TestOptions& options,

@@ -3,8 +3,6 @@
 #include "golden/result.hpp"
 #include "registry/registry.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -52,13 +50,11 @@ struct Failure {
 // The failure of a case that did not pass (its reason by failure_reason), or std::nullopt
 // when it passed.
 std::optional<Failure> failure_of(const CaseResult& result);
-// The same for a stored result line, read leniently.
-std::optional<Failure> failure_of(const nlohmann::ordered_json& result);
 
 struct RunOutcome {
   std::string run_id;
   std::filesystem::path dir;
-  nlohmann::ordered_json summary; // summary.json as written
+  RunSummary summary; // summary.json
   std::vector<Failure> failures;
   std::size_t requests_sent = 0; // replies not taken from the cache or a resumed run
   std::size_t cached = 0;

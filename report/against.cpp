@@ -2,11 +2,9 @@
 
 #include "golden/baseline.hpp"
 #include "golden/compare.hpp"
-#include "golden/fingerprint.hpp"
 #include "golden/usage_drift.hpp"
 #include "registry/config.hpp"
 #include "util/error.hpp"
-#include "util/json_fields.hpp"
 
 #include <map>
 #include <set>
@@ -16,8 +14,6 @@
 namespace promptops::report {
 
 namespace {
-
-using nlohmann::ordered_json;
 
 std::string pair_key(const std::string& suite, const std::string& provider) {
   std::string key = suite;
@@ -29,29 +25,21 @@ std::string pair_key(const std::string& suite, const std::string& provider) {
 // RUN holds every case of its suites: not made with --filter, --provider or --shard, and not
 // interrupted. Only then do OTHER's cases it lacks count as removed.
 bool whole(const RunRecord& run) {
-  if (!array_field(run.run, "filters").empty() ||
-      !util::string_field(run.run, "provider").empty()) {
-    return false;
-  }
-  if (const auto shards = run.run.find("shard_count");
-      shards != run.run.end() && shards->is_number_integer() && shards->get<long long>() > 1) {
-    return false;
-  }
-  return !true_field(run.summary, "interrupted");
+  return run.run.filters.empty() && run.run.provider.empty() && run.run.shard_count <= 1 &&
+         !run.summary.interrupted;
 }
 
 // OTHER's refs by suite, provider, prompt and version, from its summary's candidates.
 std::map<std::string, std::string> candidate_refs(const RunRecord& other) {
   std::map<std::string, std::string> refs;
-  for (const auto& suite : array_field(other.summary, "suites")) {
-    const std::string name = util::string_field(suite, "name");
-    for (const auto& c : array_field(suite, "candidates")) {
-      std::string key = pair_key(name, util::string_field(c, "provider"));
+  for (const golden::SuiteSummary& suite : other.summary.suites) {
+    for (const golden::CandidateEntry& c : suite.candidates) {
+      std::string key = pair_key(suite.name, c.provider);
       key += '\x1f';
-      key += util::string_field(c, "prompt");
+      key += c.prompt;
       key += '\x1f';
-      key += util::string_field(c, "prompt_version");
-      refs.emplace(std::move(key), util::string_field(c, "ref"));
+      key += c.prompt_version;
+      refs.emplace(std::move(key), c.ref);
     }
   }
   return refs;
@@ -62,26 +50,23 @@ std::map<std::string, std::string> candidate_refs(const RunRecord& other) {
 // else the first), else OTHER's first group of the suite on that provider. nullptr: none.
 const ResultGroup* choose_group(const std::vector<ResultGroup>& other_groups,
                                 const std::map<std::string, std::string>& other_refs,
-                                const ordered_json& suite, const std::string& provider) {
-  const std::string name = util::string_field(suite, "name");
+                                const golden::SuiteSummary& suite, const std::string& provider) {
   std::vector<const ResultGroup*> groups;
   for (const ResultGroup& g : other_groups) {
-    if (g.suite == name && g.provider == provider) {
+    if (g.suite == suite.name && g.provider == provider) {
       groups.push_back(&g);
     }
   }
   if (groups.empty()) {
     return nullptr;
   }
-  for (const auto& c : array_field(suite, "candidates")) {
-    if (util::string_field(c, "provider") != provider) {
+  for (const golden::CandidateEntry& c : suite.candidates) {
+    if (c.provider != provider) {
       continue;
     }
-    const std::string prompt = util::string_field(c, "prompt");
-    const std::string ref = util::string_field(c, "ref");
     const ResultGroup* same_prompt = nullptr;
     for (const ResultGroup* g : groups) {
-      if (g->prompt != prompt) {
+      if (g->prompt != c.prompt) {
         continue;
       }
       std::string key = pair_key(g->suite, g->provider);
@@ -90,7 +75,7 @@ const ResultGroup* choose_group(const std::vector<ResultGroup>& other_groups,
       key += '\x1f';
       key += g->prompt_version;
       const auto found = other_refs.find(key);
-      if (found != other_refs.end() && found->second == ref) {
+      if (found != other_refs.end() && found->second == c.ref) {
         return g;
       }
       if (same_prompt == nullptr) {
@@ -115,33 +100,23 @@ golden::Baseline baseline_of(const RunRecord& other, const ResultGroup& group,
   b.shown = "run ";
   b.shown += other.run_id;
   std::vector<double> latencies; // of OTHER's uncached calls, in error or not
-  for (const ordered_json* r : group.results) {
+  for (const golden::CaseResult* r : group.results) {
     if (const auto ms = golden::uncached_latency_ms(*r)) {
       latencies.push_back(*ms);
     }
-    const auto output = r->find("output");
-    const std::string* text = output == r->end() ? nullptr : output->get_ptr<const std::string*>();
-    const std::string status = util::string_field(*r, "status");
-    if (text == nullptr || status == "error") {
+    if (!r->output || r->status == golden::CaseStatus::error) {
       continue;
     }
     golden::BaselineCase c;
-    c.output = *text;
-    if (!status.empty()) {
-      c.status = status;
-    }
-    if (const auto score = r->find("score"); score != r->end() && score->is_number()) {
-      c.score = score->get<double>();
-    }
-    c.model = util::string_field(*r, "model");
-    c.system_fingerprint = util::string_field(*r, "system_fingerprint");
-    c.usage = golden::token_usage_of(*r);
-    if (const auto print = r->find("fingerprint"); print != r->end()) {
-      c.print = golden::fingerprint_from_json(*print);
-    }
-    const std::string id = util::string_field(*r, "id");
-    if (b.cases.emplace(id, std::move(c)).second) {
-      outputs.outputs[{group.suite, group.provider, id}] = *text;
+    c.output = *r->output;
+    c.status = golden::to_string(r->status);
+    c.score = r->score;
+    c.model = r->model;
+    c.system_fingerprint = r->system_fingerprint;
+    c.usage = r->usage;
+    c.print = r->fingerprint; // unset (load_run skips them): computed from the output
+    if (b.cases.emplace(r->id, std::move(c)).second) {
+      outputs.outputs[{group.suite, group.provider, r->id}] = *r->output;
     }
   }
   b.latency = golden::summarize_latency(latencies, other.run_id);
@@ -168,7 +143,7 @@ golden::SuiteGate recorded_gate(const golden::SuiteSummary& suite, const std::st
 } // namespace
 
 AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::Config& config) {
-  if (true_field(other.summary, "interrupted")) {
+  if (other.summary.interrupted) {
     throw InputError(std::string("run ") + other.run_id +
                      " was interrupted: the cases it lacks would look removed; complete it " +
                      "with promptops test --resume " + other.run_id + " first");
@@ -176,20 +151,18 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::C
   AgainstRun out;
   const std::vector<ResultGroup> other_groups = group_results(other);
   const std::map<std::string, std::string> other_refs = candidate_refs(other);
-  ordered_json& summary = run.summary;
+  golden::RunSummary& summary = run.summary;
 
   // A baseline per suite and provider of RUN that OTHER has lines of, and its comparison.
   std::map<std::string, golden::Baseline> baselines; // suite \x1f provider
   std::map<std::string, golden::BaselineComparison> comparisons;
-  for (const auto& suite : array_field(summary, "suites")) {
-    const std::string name = util::string_field(suite, "name");
-    for (const auto& c : array_field(suite, "candidates")) {
-      const std::string provider = util::string_field(c, "provider");
-      const std::string key = pair_key(name, provider);
+  for (const golden::SuiteSummary& suite : summary.suites) {
+    for (const golden::CandidateEntry& c : suite.candidates) {
+      const std::string key = pair_key(suite.name, c.provider);
       if (baselines.count(key) > 0) {
         continue;
       }
-      const ResultGroup* group = choose_group(other_groups, other_refs, suite, provider);
+      const ResultGroup* group = choose_group(other_groups, other_refs, suite, c.provider);
       if (group == nullptr) {
         continue;
       }
@@ -198,21 +171,19 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::C
       comparisons.try_emplace(key, b);
     }
   }
-  for (const auto& r : run.results) {
-    const auto found = comparisons.find(
-        pair_key(util::string_field(r, "suite"), util::string_field(r, "provider")));
+  for (const golden::CaseResult& r : run.results) {
+    const auto found = comparisons.find(pair_key(r.suite, r.provider));
     if (found != comparisons.end()) {
-      found->second.add(golden::case_result_from_json(r, golden::Fingerprints::read));
+      found->second.add(r);
     }
   }
 
   // The summary's comparison fields and gates, as `promptops test` makes them.
-  golden::RunSummary typed = golden::run_summary_from_json(summary);
   const bool complete = whole(run);
   bool gate_passed = true;
   std::vector<std::string> reasons;
   golden::RunComparisons compared;
-  for (golden::SuiteSummary& suite : typed.suites) {
+  for (golden::SuiteSummary& suite : summary.suites) {
     golden::SuiteGate gate = recorded_gate(suite, "run " + other.run_id);
     suite.baselines.clear();
     std::set<std::string> providers_seen;
@@ -230,10 +201,10 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::C
     reasons.insert(reasons.end(), suite.gate.reasons.begin(), suite.gate.reasons.end());
     gate_passed = gate_passed && suite.gate.passed;
   }
-  if (typed.interrupted) {
+  if (summary.interrupted) {
     // The run's own words for it, else those `promptops test` uses.
     std::string said = "the run was interrupted; finish it with --resume " + run.run_id;
-    for (const std::string& reason : typed.gate_reasons) {
+    for (const std::string& reason : summary.gate_reasons) {
       if (reason.rfind("the run was interrupted", 0) == 0) {
         said = reason;
         break;
@@ -241,20 +212,15 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::C
     }
     reasons.push_back(std::move(said));
   }
-  typed.regressions = std::move(compared.regressions);
-  typed.fixed = std::move(compared.fixed);
-  typed.drift = std::move(compared.drift);
-  typed.provider_changes = std::move(compared.provider_changes);
-  typed.gate_passed = gate_passed && !typed.interrupted;
-  typed.gate_reasons = std::move(reasons);
-  typed.against = other.run_id;
-  summary = golden::to_json(typed);
+  summary.regressions = std::move(compared.regressions);
+  summary.fixed = std::move(compared.fixed);
+  summary.drift = std::move(compared.drift);
+  summary.provider_changes = std::move(compared.provider_changes);
+  summary.gate_passed = gate_passed && !summary.interrupted;
+  summary.gate_reasons = std::move(reasons);
+  summary.against = other.run_id;
   out.record = std::move(run);
   return out;
-}
-
-int verdict_exit_code(const nlohmann::ordered_json& summary) {
-  return golden::exit_code(golden::run_summary_from_json(summary));
 }
 
 } // namespace promptops::report

@@ -32,8 +32,4 @@ struct AgainstRun {
 // Throws InputError when OTHER was interrupted (its missing cases would look removed).
 AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::Config& config);
 
-// A summary's verdict as the exit code of `promptops test`: 3 when a case is in error or the
-// run was interrupted, else 0 when the gate passed, 1 when it failed.
-int verdict_exit_code(const nlohmann::ordered_json& summary);
-
 } // namespace promptops::report

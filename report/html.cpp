@@ -2,12 +2,13 @@
 
 #include "report/escape.hpp"
 #include "util/hash.hpp"
-#include "util/json_fields.hpp"
 #include "util/line_diff.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -15,8 +16,6 @@
 namespace promptops::report {
 
 namespace {
-
-using nlohmann::ordered_json;
 
 constexpr std::size_t k_max_cell_bytes = 200;    // an id or a reason in a case row
 constexpr std::size_t k_max_reason_bytes = 1000; // gate reasons, findings, evaluation reasons
@@ -150,34 +149,9 @@ std::string format(const char* pattern, double value) {
   return text;
 }
 
-const ordered_json& field(const ordered_json& object, const char* key) {
-  static const ordered_json null_value;
-  if (!object.is_object()) {
-    return null_value;
-  }
-  const auto it = object.find(key);
-  return it == object.end() ? null_value : *it;
-}
-
-// A count as text: a number as it is, an array by its size, "-" otherwise.
-std::string count_text(const ordered_json& object, const char* key) {
-  const ordered_json& value = field(object, key);
-  if (value.is_array()) {
-    return std::to_string(value.size());
-  }
-  return value.is_number() ? value.dump() : std::string("-");
-}
-
-std::string string_or_dump(const ordered_json& value) {
-  const std::string* text = value.get_ptr<const std::string*>();
-  return text != nullptr ? *text
-                         : value.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
-}
-
-// pass, fail or error: a status the page does not know counts as undecided.
-std::string status_key(const ordered_json& result) {
-  const std::string status = util::string_field(result, "status");
-  return status == "pass" || status == "fail" ? status : std::string("error");
+// A count that may be unknown: "-" then.
+std::string count_text(const std::optional<std::int64_t>& count) {
+  return count ? std::to_string(*count) : std::string("-");
 }
 
 std::string key3(std::string_view a, std::string_view b, std::string_view c) {
@@ -229,9 +203,8 @@ std::vector<std::string> split_lines(const std::string& text) {
 
 // What the run is compared with: "run <id>" for `promptops report --against`, else the
 // baseline.
-std::string reference_of(const ordered_json& summary) {
-  const std::string against = util::string_field(summary, "against");
-  return against.empty() ? std::string("the baseline") : "run " + against;
+std::string reference_of(const golden::RunSummary& summary) {
+  return summary.against.empty() ? std::string("the baseline") : "run " + summary.against;
 }
 
 // The lines the texts begin and end with in common are matched first; dtl gets at most
@@ -342,7 +315,7 @@ std::string diff_html(std::string_view before_raw, std::string_view after_raw,
 
 struct Row {
   const ResultGroup* group = nullptr;
-  const ordered_json* result = nullptr;
+  const golden::CaseResult* result = nullptr;
   std::string status; // pass, fail, error
   std::size_t group_index = 0;
   bool regressed = false;
@@ -358,18 +331,13 @@ struct Row {
   bool listed = true;
 };
 
-const std::string* output_of(const ordered_json& result) {
-  const auto it = result.find("output");
-  return it == result.end() ? nullptr : it->get_ptr<const std::string*>();
-}
-
 std::string row_head(const Row& row) {
-  const ordered_json& r = *row.result;
+  const golden::CaseResult& r = *row.result;
   std::string out =
       std::string(k_row_open) + row.status + "\" id=\"" + row.anchor + "\" data-g=\"" +
       std::to_string(row.group_index) + "\"><summary><b>" + row.status + "</b><span>" +
       page_text(group_name(*row.group), k_max_cell_bytes) + "</span><span class=\"id\">" +
-      page_text(util::string_field(r, "id"), k_max_cell_bytes) + "</span><span class=\"rs\">";
+      page_text(r.id, k_max_cell_bytes) + "</span><span class=\"rs\">";
   if (row.regressed) {
     out += "<b class=\"tag fail\">regressed</b> ";
   }
@@ -379,70 +347,64 @@ std::string row_head(const Row& row) {
   if (row.baseline_output != nullptr) {
     out += "<b class=\"tag\">changed</b> ";
   }
-  out += page_text(failure_reason(r), k_max_cell_bytes) + "</span></summary>";
+  out += page_text(golden::failure_reason(r), k_max_cell_bytes) + "</span></summary>";
   return out;
 }
 
-// The case's facts, its error and its evaluations.
-std::string row_evaluations(const Row& row) {
-  const ordered_json& r = *row.result;
+// The case's facts: model, latency, score, tokens, cost, whether it came from the cache.
+std::string row_facts(const golden::CaseResult& r) {
   std::vector<std::string> facts;
-  if (const std::string model = util::string_field(r, "model"); !model.empty()) {
-    facts.push_back("model <code>" + page_text(model, k_max_cell_bytes) + "</code>");
+  if (!r.model.empty()) {
+    facts.push_back("model <code>" + page_text(r.model, k_max_cell_bytes) + "</code>");
   }
-  if (const ordered_json& latency = field(r, "latency_ms"); latency.is_number()) {
-    facts.push_back(format("%.3f s", latency.get<double>() / 1000));
+  if (r.latency_ms) {
+    facts.push_back(format("%.3f s", *r.latency_ms / 1000));
   }
-  if (const ordered_json& score = field(r, "score"); score.is_number()) {
-    facts.push_back(format("score %.2f", score.get<double>()));
+  if (r.score) {
+    facts.push_back(format("score %.2f", *r.score));
   }
-  if (const ordered_json& usage = field(r, "usage"); usage.is_object()) {
-    facts.push_back("tokens " + count_text(usage, "input_tokens") + " in, " +
-                    count_text(usage, "output_tokens") + " out");
+  facts.push_back("tokens " + count_text(r.usage.input_tokens) + " in, " +
+                  count_text(r.usage.output_tokens) + " out");
+  if (r.cost) {
+    facts.push_back(format("cost $%.4f", *r.cost));
   }
-  if (const ordered_json& cost = field(r, "cost"); cost.is_number()) {
-    facts.push_back(format("cost $%.4f", cost.get<double>()));
-  }
-  if (true_field(r, "cached")) {
+  if (r.cached) {
     facts.emplace_back("from the cache");
-  } else if (field(r, "attempts").is_number_unsigned()) {
-    const std::size_t attempts = count_field(r, "attempts");
-    facts.push_back(std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts"));
   }
   std::string out = "<p class=\"muted\">";
   for (std::size_t i = 0; i < facts.size(); ++i) {
     out += (i == 0 ? "" : " \xC2\xB7 ") + facts[i];
   }
   out += "</p>";
+  return out;
+}
+
+// The case's facts, its error and its evaluations.
+std::string row_evaluations(const Row& row) {
+  const golden::CaseResult& r = *row.result;
+  std::string out = row_facts(r);
   if (row.status == "error") {
-    out += "<p class=\"error\"><b>error</b>: " + page_text(failure_reason(r), k_max_reason_bytes) +
-           "</p>";
+    out += "<p class=\"error\"><b>error</b>: " +
+           page_text(golden::failure_reason(r), k_max_reason_bytes) + "</p>";
   }
-  const ordered_json& evaluations = array_field(r, "evaluations");
-  if (!evaluations.empty()) {
+  if (!r.evaluations.empty()) {
     out += "<ul>";
     std::size_t n = 0;
-    for (const auto& e : evaluations) {
+    for (const golden::EvaluationResult& e : r.evaluations) {
       if (n++ == k_max_evaluations) {
-        out += "<li>and " + std::to_string(evaluations.size() - k_max_evaluations) +
+        out += "<li>and " + std::to_string(r.evaluations.size() - k_max_evaluations) +
                " more (results.jsonl has them)</li>";
         break;
       }
-      const bool errored = true_field(e, "error");
-      const bool passed = true_field(e, "pass");
-      const ordered_json& required = field(e, "required");
-      const bool optional = required.is_boolean() && !required.get<bool>();
-      const char* verdict = errored ? "error" : passed ? "pass" : "fail";
+      const char* verdict = e.error ? "error" : e.pass ? "pass" : "fail";
       out += std::string("<li><b class=\"") + verdict + "\">" +
-             (errored  ? "ERROR"
-              : passed ? "PASS"
+             (e.error  ? "ERROR"
+              : e.pass ? "PASS"
                        : "FAIL") +
-             "</b> <code>" + page_text(util::string_field(e, "type"), k_max_cell_bytes) + "</code>";
-      const ordered_json& score = field(e, "score");
-      out += " (score " + (score.is_number() ? format("%.2f", score.get<double>()) : "-") +
-             (optional ? ", not required)" : ")");
-      if (const std::string reason = util::string_field(e, "reason"); !reason.empty()) {
-        out += ": " + page_text(reason, k_max_reason_bytes);
+             "</b> <code>" + page_text(e.type, k_max_cell_bytes) + "</code>";
+      out += " (score " + format("%.2f", e.score) + (e.required ? ")" : ", not required)");
+      if (!e.reason.empty()) {
+        out += ": " + page_text(e.reason, k_max_reason_bytes);
       }
       out += "</li>";
     }
@@ -453,8 +415,8 @@ std::string row_evaluations(const Row& row) {
 
 // The case's output, cut at `max_bytes`.
 std::string row_output(const Row& row, std::size_t max_bytes) {
-  const std::string* output = output_of(*row.result);
-  if (output == nullptr) {
+  const std::optional<std::string>& output = row.result->output;
+  if (!output) {
     return "<p class=\"muted\">No output: the provider did not answer.</p>";
   }
   const std::string note =
@@ -469,116 +431,91 @@ std::string row_output(const Row& row, std::size_t max_bytes) {
 // The sections above the case table
 
 std::string verdict_section(const RunRecord& run) {
-  const ordered_json& summary = run.summary;
-  const ordered_json& gate = field(summary, "gate");
-  const bool passed = true_field(gate, "passed");
+  const golden::RunSummary& summary = run.summary;
+  const bool passed = summary.gate_passed;
   std::string out =
       std::string("<header class=\"verdict") + (passed ? " passed" : "") + "\"><h1>" +
       (passed ? "\xE2\x9C\x94 promptops: gate passed" : "\xE2\x9C\x98 promptops: gate FAILED") +
       "</h1>";
-  const ordered_json& totals = field(summary, "totals");
+  const golden::CaseTotals& totals = summary.totals;
   out += "<p>Run <code>" + html_escape(run.run_id) + "</code> \xC2\xB7 <b>" +
-         std::to_string(count_field(totals, "cases")) + " cases</b>: <span class=\"pass\">" +
-         std::to_string(count_field(totals, "pass")) + " pass</span>, <span class=\"fail\">" +
-         std::to_string(count_field(totals, "fail")) + " fail</span>, <span class=\"error\">" +
-         std::to_string(count_field(totals, "error")) + " error</span>";
-  if (const ordered_json& rate = field(summary, "pass_rate"); rate.is_number()) {
-    out += " (" + percent(rate.get<double>()) + " pass)";
+         std::to_string(totals.cases) + " cases</b>: <span class=\"pass\">" +
+         std::to_string(totals.pass) + " pass</span>, <span class=\"fail\">" +
+         std::to_string(totals.fail) + " fail</span>, <span class=\"error\">" +
+         std::to_string(totals.error) + " error</span>";
+  if (const auto rate = totals.pass_rate()) {
+    out += " (" + percent(*rate) + " pass)";
   }
-  if (const std::string started = util::string_field(run.run, "started"); !started.empty()) {
-    out += " \xC2\xB7 started " + html_escape(started);
+  if (!run.run.started.empty()) {
+    out += " \xC2\xB7 started " + html_escape(run.run.started);
   }
   out += "</p>";
-  if (true_field(summary, "interrupted")) {
+  if (summary.interrupted) {
     out += "<p class=\"fail\"><b>The run was interrupted</b>: complete it with <code>promptops "
            "test --resume " +
            html_escape(run.run_id) + "</code>.</p>";
   }
-  const ordered_json& reasons = array_field(gate, "reasons");
+  const std::vector<std::string>& reasons = summary.gate_reasons;
   if (!reasons.empty()) {
     out += "<ul class=\"reasons\">";
-    std::size_t n = 0;
-    for (const auto& reason : reasons) {
-      if (n++ == k_max_list_items) {
+    for (std::size_t n = 0; n < reasons.size(); ++n) {
+      if (n == k_max_list_items) {
         out += "<li>and " + std::to_string(reasons.size() - k_max_list_items) + " more</li>";
         break;
       }
-      out += "<li>" + page_text(string_or_dump(reason), k_max_reason_bytes) + "</li>";
+      out += "<li>" + page_text(reasons[n], k_max_reason_bytes) + "</li>";
     }
     out += "</ul>";
   }
-  std::vector<std::string> parts;
-  if (const ordered_json& usage = field(summary, "usage"); usage.is_object()) {
-    parts.push_back("tokens " + count_text(usage, "input_tokens") + " in, " +
-                    count_text(usage, "output_tokens") + " out");
-  }
-  if (const ordered_json& cost = field(summary, "cost"); cost.is_number()) {
-    parts.push_back(format("cost $%.4f", cost.get<double>()));
-  }
-  if (field(summary, "requests").is_number()) {
-    parts.push_back("requests " + count_text(summary, "requests") + " (" +
-                    count_text(summary, "cached") + " from the cache)");
-  }
-  if (const ordered_json& judge = field(summary, "judge"); count_field(judge, "calls") > 0) {
-    std::string text = "judge calls " + count_text(judge, "calls");
-    if (const ordered_json& cost = field(judge, "cost"); cost.is_number()) {
-      text += format(" ($%.4f)", cost.get<double>());
-    }
-    parts.push_back(std::move(text));
-  }
-  if (!parts.empty()) {
-    out += "<p class=\"muted\">";
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-      out += (i == 0 ? "" : " \xC2\xB7 ") + parts[i];
-    }
-    out += "</p>";
-  }
+  out += "<p class=\"muted\">" + usage_line(summary, " ") + "</p>";
   out += "</header>\n";
   return out;
 }
 
 // Drift findings or provider changes: "suite on provider (feature): message".
 // `none` (HTML) is said when the list is empty; "": the section is left out then.
-std::string findings_section(const ordered_json& list, const std::string& id,
+template <class Finding>
+std::string findings_section(const std::vector<Finding>& list, const std::string& id,
                              const std::string& heading, const std::string& none) {
-  if (!list.is_array() || list.empty()) {
+  if (list.empty()) {
     return none.empty() ? std::string()
                         : "<section id=\"" + id + "\"><h2>" + heading + "</h2><p class=\"muted\">" +
                               none + "</p></section>\n";
   }
   std::string out = "<section id=\"" + id + "\"><h2>" + heading + " (" +
                     std::to_string(list.size()) + ")</h2><ul>";
-  std::size_t n = 0;
-  for (const auto& f : list) {
-    if (n++ == k_max_list_items) {
+  for (std::size_t n = 0; n < list.size(); ++n) {
+    if (n == k_max_list_items) {
       out += "<li>and " + std::to_string(list.size() - k_max_list_items) +
              " more (summary.json has them)</li>";
       break;
     }
-    out += "<li><b>" + page_text(util::string_field(f, "suite"), k_max_cell_bytes) + " on " +
-           page_text(util::string_field(f, "provider"), k_max_cell_bytes) + "</b>";
-    if (const std::string feature = util::string_field(f, "feature"); !feature.empty()) {
-      out += " (" + page_text(feature, k_max_cell_bytes) + ")";
+    const Finding& f = list[n];
+    out += "<li><b>" + page_text(f.suite, k_max_cell_bytes) + " on " +
+           page_text(f.provider, k_max_cell_bytes) + "</b>";
+    if (!f.feature.empty()) {
+      out += " (" + page_text(f.feature, k_max_cell_bytes) + ")";
     }
-    out += ": " + page_text(util::string_field(f, "message"), k_max_reason_bytes) + "</li>";
+    out += ": " + page_text(f.message, k_max_reason_bytes) + "</li>";
   }
   out += "</ul></section>\n";
   return out;
 }
 
-std::string baseline_section(const ordered_json& summary, const std::vector<Row>& rows) {
+std::string baseline_section(const golden::RunSummary& summary, const std::vector<Row>& rows) {
   std::string table;
-  for (const auto& suite : array_field(summary, "suites")) {
-    for (const auto& b : array_field(suite, "baselines")) {
-      table += "<tr><td>" + page_text(util::string_field(suite, "name"), k_max_cell_bytes) +
-               "</td><td>" + page_text(util::string_field(b, "provider"), k_max_cell_bytes) +
-               "</td><td><code>" + page_text(util::string_field(b, "file"), k_max_cell_bytes) +
-               "</code></td><td class=\"n\">" + count_text(b, "compared") +
-               "</td><td class=\"n fail\">" + count_text(b, "regressed") +
-               "</td><td class=\"n pass\">" + count_text(b, "fixed") + "</td><td class=\"n\">" +
-               count_text(b, "still_failing") + "</td><td class=\"n\">" + count_text(b, "new") +
-               "</td><td class=\"n\">" + count_text(b, "removed") + "</td><td class=\"n\">" +
-               count_text(b, "changed_outputs") + "</td></tr>";
+  for (const golden::SuiteSummary& suite : summary.suites) {
+    for (const golden::BaselineEntry& b : suite.baselines) {
+      table += "<tr><td>" + page_text(suite.name, k_max_cell_bytes) + "</td><td>" +
+               page_text(b.provider, k_max_cell_bytes) + "</td><td><code>" +
+               page_text(b.file, k_max_cell_bytes) + "</code></td><td class=\"n\">" +
+               std::to_string(b.compared) + "</td><td class=\"n fail\">" +
+               std::to_string(b.regressed.size()) + "</td><td class=\"n pass\">" +
+               std::to_string(b.fixed.size()) + "</td><td class=\"n\">" +
+               std::to_string(b.still_failing) + "</td><td class=\"n\">" +
+               std::to_string(b.new_cases) + "</td><td class=\"n\">" +
+               (b.removed ? std::to_string(*b.removed) : std::string("-")) +
+               "</td><td class=\"n\">" + std::to_string(b.changed_outputs) + "</td></tr>";
     }
   }
   std::string out =
@@ -604,8 +541,8 @@ std::string baseline_section(const ordered_json& summary, const std::vector<Row>
     }
     list += "<tr><td>" + page_text(group_name(*row.group), k_max_cell_bytes) +
             "</td><td><a href=\"#" + row.anchor + "\">" +
-            page_text(util::string_field(*row.result, "id"), k_max_cell_bytes) + "</a></td><td>" +
-            page_text(failure_reason(*row.result), k_max_reason_bytes) + "</td></tr>";
+            page_text(row.result->id, k_max_cell_bytes) + "</a></td><td>" +
+            page_text(golden::failure_reason(*row.result), k_max_reason_bytes) + "</td></tr>";
   }
   out += "<h2 id=\"regressions\">Regressions (" + std::to_string(regressed) + ")</h2>";
   if (regressed == 0) {
@@ -623,34 +560,25 @@ std::string baseline_section(const ordered_json& summary, const std::vector<Row>
   return out;
 }
 
-std::string suites_section(const ordered_json& summary) {
-  const ordered_json& suites = array_field(summary, "suites");
-  if (suites.empty()) {
+std::string suites_section(const golden::RunSummary& summary) {
+  if (summary.suites.empty()) {
     return {};
   }
   std::string out = "<section id=\"suites\"><h2>Suites</h2><table><tr><th>suite</th>"
                     "<th>providers</th><th>cases</th><th>pass</th><th>fail</th><th>error</th>"
                     "<th>pass rate</th><th>gate</th></tr>";
-  for (const auto& s : suites) {
-    const std::string provider_list = suite_providers(s);
-    const ordered_json& totals = field(s, "totals");
-    const ordered_json& gate = field(s, "gate");
-    std::string gate_cell = "-";
-    if (gate.is_object()) {
-      gate_cell = true_field(gate, "passed") ? "<span class=\"pass\">passed</span>"
-                                             : "<span class=\"fail\">FAILED</span>";
-      if (const ordered_json& min = field(gate, "min_pass_rate"); min.is_number()) {
-        gate_cell += " (min " + percent(min.get<double>()) + ")";
-      }
-    }
-    const ordered_json& rate = field(s, "pass_rate");
-    out += "<tr><td>" + page_text(util::string_field(s, "name"), k_max_cell_bytes) + "</td><td>" +
-           page_text(provider_list, k_max_reason_bytes) + "</td><td class=\"n\">" +
-           count_text(totals, "cases") + "</td><td class=\"n\">" + count_text(totals, "pass") +
-           "</td><td class=\"n\">" + count_text(totals, "fail") + "</td><td class=\"n\">" +
-           count_text(totals, "error") + "</td><td class=\"n\">" +
-           (rate.is_number() ? percent(rate.get<double>()) : std::string("-")) + "</td><td>" +
-           gate_cell + "</td></tr>";
+  for (const golden::SuiteSummary& s : summary.suites) {
+    const golden::CaseTotals& totals = s.totals;
+    const std::string gate_cell = (s.gate.passed ? "<span class=\"pass\">passed</span>"
+                                                 : "<span class=\"fail\">FAILED</span>") +
+                                  std::string(" (min ") + percent(s.gate.min_pass_rate) + ")";
+    const auto rate = totals.pass_rate();
+    out += "<tr><td>" + page_text(s.name, k_max_cell_bytes) + "</td><td>" +
+           page_text(suite_providers(s), k_max_reason_bytes) + "</td><td class=\"n\">" +
+           std::to_string(totals.cases) + "</td><td class=\"n\">" + std::to_string(totals.pass) +
+           "</td><td class=\"n\">" + std::to_string(totals.fail) + "</td><td class=\"n\">" +
+           std::to_string(totals.error) + "</td><td class=\"n\">" +
+           (rate ? percent(*rate) : std::string("-")) + "</td><td>" + gate_cell + "</td></tr>";
   }
   out += "</table></section>\n";
   return out;
@@ -678,17 +606,15 @@ struct BaselineCases {
   std::set<std::string> fixed;
 };
 
-BaselineCases baseline_cases(const ordered_json& summary) {
+BaselineCases baseline_cases(const golden::RunSummary& summary) {
   BaselineCases cases;
-  for (const auto& suite : array_field(summary, "suites")) {
-    const std::string name = util::string_field(suite, "name");
-    for (const auto& b : array_field(suite, "baselines")) {
-      const std::string provider = util::string_field(b, "provider");
-      for (const auto& id : array_field(b, "regressed")) {
-        cases.regressed.insert(key3(name, provider, string_or_dump(id)));
+  for (const golden::SuiteSummary& suite : summary.suites) {
+    for (const golden::BaselineEntry& b : suite.baselines) {
+      for (const std::string& id : b.regressed) {
+        cases.regressed.insert(key3(suite.name, b.provider, id));
       }
-      for (const auto& id : array_field(b, "fixed")) {
-        cases.fixed.insert(key3(name, provider, string_or_dump(id)));
+      for (const std::string& id : b.fixed) {
+        cases.fixed.insert(key3(suite.name, b.provider, id));
       }
     }
   }
@@ -701,18 +627,18 @@ std::vector<Row> case_rows(const std::vector<ResultGroup>& groups, const Baselin
   std::vector<Row> rows;
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     const ResultGroup& g = groups[gi];
-    for (const ordered_json* r : g.results) {
+    for (const golden::CaseResult* r : g.results) {
       Row row;
       row.group = &g;
       row.result = r;
-      row.status = status_key(*r);
+      row.status = golden::to_string(r->status);
       row.group_index = gi;
-      const std::string id = util::string_field(*r, "id");
+      const std::string& id = r->id;
       row.regressed = cases.regressed.count(key3(g.suite, g.provider, id)) > 0;
       row.fixed = cases.fixed.count(key3(g.suite, g.provider, id)) > 0;
-      if (const std::string* output = output_of(*r); output != nullptr) {
+      if (r->output) {
         const auto it = baseline.outputs.find({g.suite, g.provider, id});
-        if (it != baseline.outputs.end() && it->second != *output) {
+        if (it != baseline.outputs.end() && it->second != *r->output) {
           row.baseline_output = &it->second;
         }
       }
@@ -767,7 +693,7 @@ std::string filters_bar(const std::vector<ResultGroup>& groups) {
 // Everything above the case table: the document's head, then the verdict, drift, provider
 // changes, the comparison with the baseline and the suites.
 std::string page_head(const RunRecord& run, const std::vector<Row>& rows) {
-  const ordered_json& summary = run.summary;
+  const golden::RunSummary& summary = run.summary;
   std::string head = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
                      "script-src " +
@@ -776,17 +702,17 @@ std::string page_head(const RunRecord& run, const std::vector<Row>& rows) {
                      "<meta name=\"referrer\" content=\"no-referrer\">\n"
                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                      "<meta name=\"generator\" content=\"promptops\">\n<title>";
-  head += true_field(field(summary, "gate"), "passed") ? "promptops: gate passed \xC2\xB7 "
-                                                       : "promptops: gate FAILED \xC2\xB7 ";
+  head +=
+      summary.gate_passed ? "promptops: gate passed \xC2\xB7 " : "promptops: gate FAILED \xC2\xB7 ";
   head += html_escape(run.run_id);
   head += "</title>\n<style>";
   head += k_style;
   head += "</style>\n</head>\n<body>\n";
   head += verdict_section(run);
   const bool any_baseline =
-      std::any_of(array_field(summary, "suites").begin(), array_field(summary, "suites").end(),
-                  [](const ordered_json& s) { return !array_field(s, "baselines").empty(); });
-  for (const DriftGroup& group : drift_groups(field(summary, "drift"))) {
+      std::any_of(summary.suites.begin(), summary.suites.end(),
+                  [](const golden::SuiteSummary& s) { return !s.baselines.empty(); });
+  for (const DriftGroup& group : drift_groups(summary.drift)) {
     // Format drift says so when the form held; the other kinds show only when they drifted.
     const bool format = group.kind == "format";
     const bool plain = std::all_of(group.kind.begin(), group.kind.end(),
@@ -800,8 +726,7 @@ std::string page_head(const RunRecord& run, const std::vector<Row>& rows) {
                                                           html_escape(reference_of(summary)) + "."
                                                     : std::string());
   }
-  head += findings_section(field(summary, "provider_changes"), "provider-changes",
-                           "Provider changes", "");
+  head += findings_section(summary.provider_changes, "provider-changes", "Provider changes", "");
   head += baseline_section(summary, rows);
   head += suites_section(summary);
   return head;
@@ -852,7 +777,7 @@ void add_details(const std::vector<Row*>& by_rank, bool passing, const std::stri
     if (row->baseline_output != nullptr) {
       if (counts.diffs < k_html_max_diffs &&
           spend(*row, row->diff,
-                diff_html(*row->baseline_output, *output_of(*row->result), reference))) {
+                diff_html(*row->baseline_output, *row->result->output, reference))) {
         ++counts.diffs;
       } else {
         row->cut = true;
@@ -863,8 +788,8 @@ void add_details(const std::vector<Row*>& by_rank, bool passing, const std::stri
         spend(*row, row->output, row_output(*row, k_output_preview_bytes)) ? 0 : 1;
   }
   for (Row* row : by_rank) {
-    const std::string* output = output_of(*row->result);
-    if (!row->listed || (row->rank == 4) != passing || row->output.empty() || output == nullptr ||
+    const std::optional<std::string>& output = row->result->output;
+    if (!row->listed || (row->rank == 4) != passing || row->output.empty() || !output ||
         output->size() <= k_output_preview_bytes) {
       continue;
     }

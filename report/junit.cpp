@@ -1,15 +1,12 @@
 #include "report/junit.hpp"
 
 #include "report/escape.hpp"
-#include "util/json_fields.hpp"
 
 #include <cstdio>
 
 namespace promptops::report {
 
 namespace {
-
-using nlohmann::ordered_json;
 
 // Model output kept in a report: enough to see what went wrong; the whole output stays in
 // results.jsonl.
@@ -22,48 +19,26 @@ std::string seconds(double ms) {
   return text;
 }
 
-double latency_ms(const ordered_json& result) {
-  const auto it = result.find("latency_ms");
-  return it != result.end() && it->is_number() && it->get<double>() > 0 ? it->get<double>() : 0.0;
+double latency_ms(const golden::CaseResult& result) {
+  return result.latency_ms && *result.latency_ms > 0 ? *result.latency_ms : 0.0;
 }
 
-std::string number_text(const ordered_json& value) {
-  if (value.is_number_float()) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.2f", value.get<double>());
-    return text;
-  }
-  if (value.is_number()) {
-    return value.dump();
-  }
-  return "-";
+std::string score_text(double score) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2f", score);
+  return text;
 }
 
 // Every evaluation of `result`, one a line: "FAIL contains (score 0.00): reason".
-std::string evaluations_text(const ordered_json& result) {
+std::string evaluations_text(const golden::CaseResult& result) {
   std::string out;
-  const auto evaluations = result.find("evaluations");
-  if (evaluations == result.end() || !evaluations->is_array()) {
-    return out;
-  }
-  for (const auto& e : *evaluations) {
-    if (!e.is_object()) {
-      continue;
-    }
-    const auto pass = e.find("pass");
-    const bool passed = pass != e.end() && pass->is_boolean() && pass->get<bool>();
-    const auto error = e.find("error");
-    const bool errored = error != e.end() && error->is_boolean() && error->get<bool>();
-    const auto required = e.find("required");
-    const bool optional = required != e.end() && required->is_boolean() && !required->get<bool>();
-    out += errored ? "ERROR " : passed ? "PASS  " : "FAIL  ";
-    out += util::string_field(e, "type");
-    const auto score = e.find("score");
-    out += " (score " + (score == e.end() ? std::string("-") : number_text(*score));
-    out += optional ? ", not required)" : ")";
-    const std::string reason = util::string_field(e, "reason");
-    if (!reason.empty()) {
-      out += ": " + reason;
+  for (const golden::EvaluationResult& e : result.evaluations) {
+    out += e.error ? "ERROR " : e.pass ? "PASS  " : "FAIL  ";
+    out += e.type;
+    out += " (score " + score_text(e.score);
+    out += e.required ? ")" : ", not required)";
+    if (!e.reason.empty()) {
+      out += ": " + e.reason;
     }
     out += '\n';
   }
@@ -91,15 +66,8 @@ std::string counts_attributes(const Counts& c) {
          "\"";
 }
 
-std::string output_text(const ordered_json& result, const std::string& run_id) {
-  const auto output = result.find("output");
-  // get_ptr, not is_string() + get_ref(): GCC 12 -O2 sees a null dereference in the latter.
-  const std::string* text =
-      output == result.end() ? nullptr : output->get_ptr<const std::string*>();
-  if (text == nullptr) {
-    return {};
-  }
-  return clean_cut(*text, k_max_output_bytes,
+std::string output_text(const std::string& output, const std::string& run_id) {
+  return clean_cut(output, k_max_output_bytes,
                    "\n[... output cut; the whole output is in .promptops/runs/" + run_id +
                        "/results.jsonl]");
 }
@@ -108,7 +76,7 @@ std::string output_text(const ordered_json& result, const std::string& run_id) {
 
 std::string junit_xml(const RunRecord& record) {
   const std::vector<ResultGroup> groups = group_results(record);
-  const std::string started = util::string_field(record.run, "started");
+  const std::string& started = record.run.started;
   // The common JUnit schemas want a local time without a zone; ours is UTC.
   const std::string timestamp =
       !started.empty() && started.back() == 'Z' ? started.substr(0, started.size() - 1) : started;
@@ -123,53 +91,49 @@ std::string junit_xml(const RunRecord& record) {
     Counts counts;
     std::string cases;
     std::string model;
-    for (const ordered_json* r : g.results) {
-      const std::string status = util::string_field(*r, "status");
+    for (const golden::CaseResult* r : g.results) {
       const double ms = latency_ms(*r);
       ++counts.tests;
       counts.ms += ms;
       if (model.empty()) {
-        model = util::string_field(*r, "model");
+        model = r->model;
       }
-      cases += "    <testcase name=\"" +
-               xml_escape(util::string_field(*r, "id"), XmlContext::attribute) + "\" classname=\"" +
-               xml_escape(classname, XmlContext::attribute) + "\"";
+      cases += "    <testcase name=\"" + xml_escape(r->id, XmlContext::attribute) +
+               "\" classname=\"" + xml_escape(classname, XmlContext::attribute) + "\"";
       if (!g.suite_file.empty()) {
         cases += " file=\"" + xml_escape(g.suite_file, XmlContext::attribute) + "\"";
       }
       cases += " time=\"" + seconds(ms) + "\"";
-      if (status == "pass") {
+      if (r->status == golden::CaseStatus::pass) {
         cases += "/>\n";
         continue;
       }
       cases += ">\n";
-      const bool failed = status == "fail";
+      const bool failed = r->status == golden::CaseStatus::fail;
       if (failed) {
         ++counts.failures;
       } else {
         ++counts.errors;
       }
-      const std::string message = clean_cut(failure_reason(*r), k_max_message_bytes, " [...]");
-      const auto output = r->find("output");
-      const bool has_output = output != r->end() && output->is_string();
+      const std::string message =
+          clean_cut(golden::failure_reason(*r), k_max_message_bytes, " [...]");
       const char* element = failed ? "failure" : "error";
-      const char* type = failed ? "evaluation" : has_output ? "evaluation" : "provider";
+      const char* type = failed || r->output ? "evaluation" : "provider";
       // GitLab shows the body, not the message attribute: the body starts with the message.
       std::string detail = message + "\n";
       const std::string evaluations = evaluations_text(*r);
       if (!evaluations.empty()) {
         detail += "\nevaluations:\n" + evaluations;
       }
-      if (const auto attempts = r->find("attempts");
-          !failed && attempts != r->end() && attempts->is_number_integer()) {
-        detail += "\nattempts: " + attempts->dump() + "\n";
+      if (!failed) {
+        detail += "\nattempts: " + std::to_string(r->attempts) + "\n";
       }
       cases += "      <" + std::string(element) + " message=\"" +
                xml_escape(message, XmlContext::attribute) + "\" type=\"" + type + "\">" +
                xml_escape(detail) + "</" + element + ">\n";
-      if (has_output) {
-        cases +=
-            "      <system-out>" + xml_escape(output_text(*r, record.run_id)) + "</system-out>\n";
+      if (r->output) {
+        cases += "      <system-out>" + xml_escape(output_text(*r->output, record.run_id)) +
+                 "</system-out>\n";
       }
       cases += "    </testcase>\n";
     }

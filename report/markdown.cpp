@@ -1,20 +1,17 @@
 #include "report/markdown.hpp"
 
-#include "registry/config.hpp"
 #include "report/escape.hpp"
-#include "util/json_fields.hpp"
 #include "util/line_diff.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 namespace promptops::report {
 
 namespace {
-
-using nlohmann::ordered_json;
 
 constexpr std::size_t k_max_failure_rows = 50;
 constexpr std::size_t k_max_ids_in_cell = 20;
@@ -65,91 +62,51 @@ std::string reason_text(std::string_view text) {
   return markdown_inline(clean_cut(text, k_max_reason_bytes, " [...]"));
 }
 
-std::string rate_text(const ordered_json& value) {
-  return value.is_number() ? percent(value.get<double>()) : std::string("-");
-}
-
-std::string count_text(const ordered_json& object, const char* key) {
-  const auto it = object.is_object() ? object.find(key) : object.end();
-  return it != object.end() && it->is_number() ? it->dump() : std::string("-");
+std::string rate_text(const std::optional<double>& rate) {
+  return rate ? percent(*rate) : std::string("-");
 }
 
 // "3: a, b, c" with at most k_max_ids_in_cell ids, "-" for none.
-std::string ids_cell(const ordered_json& ids) {
-  if (!ids.is_array() || ids.empty()) {
+std::string ids_cell(const std::vector<std::string>& ids) {
+  if (ids.empty()) {
     return "-";
   }
   std::string out = "**" + std::to_string(ids.size()) + "**: ";
-  std::size_t shown = 0;
-  for (const auto& id : ids) {
+  for (std::size_t shown = 0; shown < ids.size(); ++shown) {
     if (shown == k_max_ids_in_cell) {
       out += ", and " + std::to_string(ids.size() - shown) + " more";
       break;
     }
-    out += (shown == 0 ? "" : ", ") + cell(id.is_string() ? id.get<std::string>() : id.dump());
-    ++shown;
+    out += (shown == 0 ? "" : ", ") + cell(ids[shown]);
   }
   return out;
 }
 
-std::string totals_line(const ordered_json& summary) {
-  const ordered_json& totals =
-      summary.contains("totals") ? summary["totals"] : ordered_json::object();
-  std::string out = std::to_string(count_field(totals, "cases")) +
-                    " cases: " + std::to_string(count_field(totals, "pass")) + " pass, " +
-                    std::to_string(count_field(totals, "fail")) + " fail, " +
-                    std::to_string(count_field(totals, "error")) + " error";
-  if (const auto rate = summary.find("pass_rate"); rate != summary.end() && rate->is_number()) {
-    out += " (" + percent(rate->get<double>()) + " pass)";
-  }
-  return out;
-}
-
-std::string usage_line(const ordered_json& summary) {
-  std::vector<std::string> parts;
-  if (const auto usage = summary.find("usage"); usage != summary.end() && usage->is_object()) {
-    parts.push_back("tokens: " + count_text(*usage, "input_tokens") + " in, " +
-                    count_text(*usage, "output_tokens") + " out");
-  }
-  if (const auto cost = summary.find("cost"); cost != summary.end() && cost->is_number()) {
-    char text[64];
-    std::snprintf(text, sizeof text, "cost: $%.4f", cost->get<double>());
-    parts.emplace_back(text);
-  }
-  if (summary.contains("requests")) {
-    parts.push_back("requests: " + count_text(summary, "requests") + " (" +
-                    count_text(summary, "cached") + " from the cache)");
-  }
-  if (const auto judge = summary.find("judge");
-      judge != summary.end() && judge->is_object() && count_field(*judge, "calls") > 0) {
-    std::string text = "judge calls: " + count_text(*judge, "calls");
-    if (const auto cost = judge->find("cost"); cost != judge->end() && cost->is_number()) {
-      char money[64];
-      std::snprintf(money, sizeof money, " ($%.4f)", cost->get<double>());
-      text += money;
-    }
-    parts.push_back(std::move(text));
-  }
-  std::string out;
-  for (const auto& p : parts) {
-    out += (out.empty() ? "" : " · ") + p;
+std::string totals_line(const golden::RunSummary& summary) {
+  const golden::CaseTotals& totals = summary.totals;
+  std::string out = std::to_string(totals.cases) + " cases: " + std::to_string(totals.pass) +
+                    " pass, " + std::to_string(totals.fail) + " fail, " +
+                    std::to_string(totals.error) + " error";
+  if (const auto rate = totals.pass_rate()) {
+    out += " (" + percent(*rate) + " pass)";
   }
   return out;
 }
 
 // Drift findings and provider changes: "- **suite on provider** (feature): message".
-void findings(Blocks& blocks, const ordered_json& list, const std::string& heading) {
-  if (!list.is_array() || list.empty()) {
+template <class Finding>
+void findings(Blocks& blocks, const std::vector<Finding>& list, const std::string& heading) {
+  if (list.empty()) {
     return;
   }
   blocks.add("\n### " + markdown_inline(heading) + "\n\n");
-  for (const auto& f : list) {
-    std::string item = "- **" + markdown_inline(util::string_field(f, "suite")) + " on " +
-                       markdown_inline(util::string_field(f, "provider")) + "**";
-    if (const std::string feature = util::string_field(f, "feature"); !feature.empty()) {
-      item += " (" + markdown_inline(feature) + ")";
+  for (const Finding& f : list) {
+    std::string item =
+        "- **" + markdown_inline(f.suite) + " on " + markdown_inline(f.provider) + "**";
+    if (!f.feature.empty()) {
+      item += " (" + markdown_inline(f.feature) + ")";
     }
-    item += ": " + reason_text(util::string_field(f, "message"));
+    item += ": " + reason_text(f.message);
     blocks.add(item + "\n");
   }
 }
@@ -157,127 +114,96 @@ void findings(Blocks& blocks, const ordered_json& list, const std::string& headi
 // The suite table's gate cell: ✅ and the minimum pass rate when the gate passed, else ❌ and
 // why, briefly: the first reason the gate gives (the pass rate below its minimum, more
 // regressions than it allows, drift of a kind listed in fail_on_drift, cases in error).
-std::string gate_cell(const ordered_json& suite, const ordered_json& summary) {
-  const auto g = suite.find("gate");
-  if (g == suite.end() || !g->is_object()) {
-    return "-";
+std::string gate_cell(const golden::SuiteSummary& suite, const golden::RunSummary& summary) {
+  const golden::GateVerdict& gate = suite.gate;
+  const std::string min_text = std::string("min ") + percent(gate.min_pass_rate);
+  if (gate.passed) {
+    return std::string("✅ ") + min_text;
   }
-  const auto p = g->find("passed");
-  const bool passed = p != g->end() && p->is_boolean() && p->get<bool>();
-  const auto min = g->find("min_pass_rate");
-  const bool has_min = min != g->end() && min->is_number();
-  const std::string min_text =
-      has_min ? std::string("min ") + percent(min->get<double>()) : std::string();
-  if (passed) {
-    return has_min ? std::string("✅ ") + min_text : std::string("✅");
-  }
-  const ordered_json& totals = suite.contains("totals") ? suite["totals"] : ordered_json::object();
-  const std::size_t cases = count_field(totals, "cases");
-  const double rate =
-      cases == 0 ? 1.0
-                 : static_cast<double>(count_field(totals, "pass")) / static_cast<double>(cases);
-  if (has_min && rate + 1e-12 < min->get<double>()) {
+  const golden::CaseTotals& totals = suite.totals;
+  if (totals.pass_rate().value_or(1.0) + 1e-12 < gate.min_pass_rate) {
     return std::string("❌ ") + min_text;
   }
   std::size_t regressed = 0;
-  for (const auto& b : array_field(suite, "baselines")) {
-    regressed += array_field(b, "regressed").size();
+  for (const golden::BaselineEntry& b : suite.baselines) {
+    regressed += b.regressed.size();
   }
-  if (const auto max = g->find("max_regressions");
-      max != g->end() && max->is_number_integer() &&
-      static_cast<long long>(regressed) > max->get<long long>()) {
-    return std::string("❌ ") + std::to_string(regressed) + " regressed (max " + max->dump() + ")";
+  if (gate.max_regressions && static_cast<long long>(regressed) > *gate.max_regressions) {
+    return std::string("❌ ") + std::to_string(regressed) + " regressed (max " +
+           std::to_string(*gate.max_regressions) + ")";
   }
-  if (const auto kinds = g->find("fail_on_drift"); kinds != g->end()) {
-    // A list of kinds; a summary.json of before the other kinds says true or false.
-    const std::string name = util::string_field(suite, "name");
-    for (const std::string& kind : registry::drift_kinds(nlohmann::json(*kinds))) {
-      for (const auto& d : array_field(summary, "drift")) {
-        if (util::string_field(d, "suite") == name && drift_kind(d) == kind) {
-          return "❌ " + kind + " drift";
-        }
+  for (const std::string& kind : gate.fail_on_drift) {
+    for (const golden::DriftEntry& d : summary.drift) {
+      if (d.suite == suite.name && d.kind == kind) {
+        return "❌ " + kind + " drift";
       }
     }
   }
-  if (const std::size_t errors = count_field(totals, "error"); errors > 0) {
-    return std::string("❌ ") + std::to_string(errors) + (errors == 1 ? " error" : " errors");
+  if (totals.error > 0) {
+    return std::string("❌ ") + std::to_string(totals.error) +
+           (totals.error == 1 ? " error" : " errors");
   }
   return "❌ failed";
 }
 
 struct Failure {
   const ResultGroup* group;
-  const ordered_json* result;
+  const golden::CaseResult* result;
   bool regressed;
 };
 
 // A folded case's <summary>: group, case id and whether it regressed, on one HTML line.
-std::string case_summary(const ResultGroup& group, const ordered_json& result, bool regressed) {
+std::string case_summary(const ResultGroup& group, const golden::CaseResult& result,
+                         bool regressed) {
   return "<details><summary>" +
-         markdown_html_line(clean_cut(group_name(group) + ": " + util::string_field(result, "id") +
-                                          (regressed ? " (regressed)" : ""),
-                                      k_max_cell_bytes, " [...]")) +
+         markdown_html_line(
+             clean_cut(group_name(group) + ": " + result.id + (regressed ? " (regressed)" : ""),
+                       k_max_cell_bytes, " [...]")) +
          "</summary>\n\n";
 }
 
-std::string case_key(const ResultGroup& group, const std::string& id) {
-  return group.suite + '\x1f' + group.provider + '\x1f' + id;
+std::string case_key(const std::string& suite, const std::string& provider, const std::string& id) {
+  return suite + '\x1f' + provider + '\x1f' + id;
 }
 
 // What the run is compared with, as Markdown: "run <id>" for `promptops report RUN --against
 // OTHER`, else the baseline.
-std::string reference_of(const ordered_json& summary) {
-  const std::string against = util::string_field(summary, "against");
-  return against.empty() ? std::string("the baseline")
-                         : std::string("run ") + markdown_inline(against);
+std::string reference_of(const golden::RunSummary& summary) {
+  return summary.against.empty() ? std::string("the baseline")
+                                 : std::string("run ") + markdown_inline(summary.against);
 }
 
 // The hidden marker, the verdict, the run's totals, the gate's reasons and the usage.
 void add_verdict(Blocks& blocks, const RunRecord& record, const std::string& reference) {
-  const ordered_json& summary = record.summary;
-  const auto gate = summary.find("gate");
-  const bool has_gate = gate != summary.end() && gate->is_object();
-  const auto passed_it = has_gate ? gate->find("passed") : summary.end();
-  const bool passed =
-      has_gate && passed_it != gate->end() && passed_it->is_boolean() && passed_it->get<bool>();
+  const golden::RunSummary& summary = record.summary;
   blocks.add("<!-- promptops:report -->\n");
-  blocks.add(passed ? "## ✅ promptops: gate passed\n\n" : "## ❌ promptops: gate FAILED\n\n");
+  blocks.add(summary.gate_passed ? "## ✅ promptops: gate passed\n\n"
+                                 : "## ❌ promptops: gate FAILED\n\n");
   std::string headline = "Run " + markdown_inline(record.run_id);
-  if (!util::string_field(summary, "against").empty()) {
+  if (!summary.against.empty()) {
     headline += std::string(" against ") + reference;
   }
   headline += " · " + totals_line(summary);
-  if (const auto interrupted = summary.find("interrupted");
-      interrupted != summary.end() && interrupted->is_boolean() && interrupted->get<bool>()) {
+  if (summary.interrupted) {
     headline += ". **The run was interrupted**: complete it with `promptops test --resume`";
   }
   blocks.add(headline + "\n");
-  if (has_gate) {
-    const ordered_json& reasons = array_field(*gate, "reasons");
-    if (!reasons.empty()) {
-      blocks.add("\n");
-    }
-    for (const auto& reason : reasons) {
-      blocks.add("- " +
-                 reason_text(reason.is_string() ? reason.get<std::string>() : reason.dump()) +
-                 "\n");
-    }
+  if (!summary.gate_reasons.empty()) {
+    blocks.add("\n");
   }
-  if (const std::string usage = usage_line(summary); !usage.empty()) {
-    blocks.add("\n" + usage + "\n");
+  for (const std::string& reason : summary.gate_reasons) {
+    blocks.add("- " + reason_text(reason) + "\n");
   }
+  blocks.add("\n" + usage_line(summary, ": ") + "\n");
 }
 
 // The cases that regressed against the baselines: suite \x1f provider \x1f id.
-std::set<std::string> regressed_cases(const ordered_json& summary) {
+std::set<std::string> regressed_cases(const golden::RunSummary& summary) {
   std::set<std::string> regressed;
-  for (const auto& suite : array_field(summary, "suites")) {
-    for (const auto& b : array_field(suite, "baselines")) {
-      for (const auto& id : array_field(b, "regressed")) {
-        if (id.is_string()) {
-          regressed.insert(util::string_field(suite, "name") + '\x1f' +
-                           util::string_field(b, "provider") + '\x1f' + id.get<std::string>());
-        }
+  for (const golden::SuiteSummary& suite : summary.suites) {
+    for (const golden::BaselineEntry& b : suite.baselines) {
+      for (const std::string& id : b.regressed) {
+        regressed.insert(case_key(suite.name, b.provider, id));
       }
     }
   }
@@ -285,13 +211,13 @@ std::set<std::string> regressed_cases(const ordered_json& summary) {
 }
 
 // The comparison with the baselines (or the other run), a row per suite and provider.
-void add_baselines(Blocks& blocks, const ordered_json& summary, const std::string& reference) {
-  const ordered_json& suites = array_field(summary, "suites");
-  const bool any_baseline = std::any_of(suites.begin(), suites.end(), [](const ordered_json& s) {
-    return !array_field(s, "baselines").empty();
-  });
+void add_baselines(Blocks& blocks, const golden::RunSummary& summary,
+                   const std::string& reference) {
+  const bool any_baseline =
+      std::any_of(summary.suites.begin(), summary.suites.end(),
+                  [](const golden::SuiteSummary& s) { return !s.baselines.empty(); });
   if (!any_baseline) {
-    blocks.add(util::string_field(summary, "against").empty()
+    blocks.add(summary.against.empty()
                    ? "\nNo baseline to compare with: record one with `promptops baseline record`.\n"
                    : std::string("\nNothing to compare with: ") + reference +
                          " has no result of these suites on these providers.\n");
@@ -300,33 +226,29 @@ void add_baselines(Blocks& blocks, const ordered_json& summary, const std::strin
   blocks.add(std::string("\n### Against ") + reference + "\n\n");
   blocks.add("| suite | provider | regressed (passed before, not now) | fixed | compared | "
              "still failing | changed outputs |\n|---|---|---|---|--:|--:|--:|\n");
-  for (const auto& suite : suites) {
-    for (const auto& b : array_field(suite, "baselines")) {
-      blocks.add("| " + cell(util::string_field(suite, "name")) + " | " +
-                 cell(util::string_field(b, "provider")) + " | " +
-                 ids_cell(array_field(b, "regressed")) + " | " + ids_cell(array_field(b, "fixed")) +
-                 " | " + count_text(b, "compared") + " | " + count_text(b, "still_failing") +
-                 " | " + count_text(b, "changed_outputs") + " |\n");
+  for (const golden::SuiteSummary& suite : summary.suites) {
+    for (const golden::BaselineEntry& b : suite.baselines) {
+      blocks.add("| " + cell(suite.name) + " | " + cell(b.provider) + " | " +
+                 ids_cell(b.regressed) + " | " + ids_cell(b.fixed) + " | " +
+                 std::to_string(b.compared) + " | " + std::to_string(b.still_failing) + " | " +
+                 std::to_string(b.changed_outputs) + " |\n");
     }
   }
 }
 
 // Each suite's totals and gate.
-void add_suites(Blocks& blocks, const ordered_json& summary) {
-  const ordered_json& suites = array_field(summary, "suites");
-  if (suites.empty()) {
+void add_suites(Blocks& blocks, const golden::RunSummary& summary) {
+  if (summary.suites.empty()) {
     return;
   }
   blocks.add("\n### Suites\n\n| suite | providers | cases | pass | fail | error | pass rate | "
              "gate |\n|---|---|--:|--:|--:|--:|--:|---|\n");
-  for (const auto& s : suites) {
-    const std::string provider_list = suite_providers(s);
-    const ordered_json& totals = s.contains("totals") ? s["totals"] : ordered_json::object();
-    blocks.add("| " + cell(util::string_field(s, "name")) + " | " + cell(provider_list) + " | " +
-               count_text(totals, "cases") + " | " + count_text(totals, "pass") + " | " +
-               count_text(totals, "fail") + " | " + count_text(totals, "error") + " | " +
-               rate_text(s.contains("pass_rate") ? s["pass_rate"] : ordered_json()) + " | " +
-               gate_cell(s, summary) + " |\n");
+  for (const golden::SuiteSummary& s : summary.suites) {
+    const golden::CaseTotals& totals = s.totals;
+    blocks.add("| " + cell(s.name) + " | " + cell(suite_providers(s)) + " | " +
+               std::to_string(totals.cases) + " | " + std::to_string(totals.pass) + " | " +
+               std::to_string(totals.fail) + " | " + std::to_string(totals.error) + " | " +
+               rate_text(totals.pass_rate()) + " | " + gate_cell(s, summary) + " |\n");
   }
 }
 
@@ -335,14 +257,14 @@ std::vector<Failure> failures_of(const std::vector<ResultGroup>& groups,
                                  const std::set<std::string>& regressed) {
   std::vector<Failure> failures;
   for (const ResultGroup& g : groups) {
-    for (const ordered_json* r : g.results) {
-      if (util::string_field(*r, "status") != "pass") {
-        failures.push_back({&g, r, regressed.count(case_key(g, util::string_field(*r, "id"))) > 0});
+    for (const golden::CaseResult* r : g.results) {
+      if (r->status != golden::CaseStatus::pass) {
+        failures.push_back({&g, r, regressed.count(case_key(g.suite, g.provider, r->id)) > 0});
       }
     }
   }
   const auto rank = [](const Failure& f) {
-    return f.regressed ? 0 : util::string_field(*f.result, "status") == "fail" ? 1 : 2;
+    return f.regressed ? 0 : f.result->status == golden::CaseStatus::fail ? 1 : 2;
   };
   std::stable_sort(failures.begin(), failures.end(),
                    [&rank](const Failure& a, const Failure& b) { return rank(a) < rank(b); });
@@ -359,16 +281,15 @@ void add_failure_table(Blocks& blocks, const std::vector<Failure>& failures,
              ")\n\n| suite | provider | case | reason |\n|---|---|---|---|\n");
   for (std::size_t i = 0; i < failures.size() && i < k_max_failure_rows; ++i) {
     const Failure& f = failures[i];
-    const std::string status = util::string_field(*f.result, "status");
     std::string reason = f.regressed ? "**regressed** " : "";
-    if (status != "fail") {
+    if (f.result->status != golden::CaseStatus::fail) {
       reason += "**error** ";
     }
-    reason += cell(failure_reason(*f.result));
+    reason += cell(golden::failure_reason(*f.result));
     blocks.add("| " + cell(f.group->suite) + " | " +
                cell(f.group->provider +
                     (f.group->shares_provider ? " (" + f.group->prompt + ")" : std::string())) +
-               " | " + cell(util::string_field(*f.result, "id")) + " | " + reason + " |\n");
+               " | " + cell(f.result->id) + " | " + reason + " |\n");
   }
   if (failures.size() > k_max_failure_rows) {
     blocks.add("\n… and " + std::to_string(failures.size() - k_max_failure_rows) +
@@ -379,28 +300,22 @@ void add_failure_table(Blocks& blocks, const std::vector<Failure>& failures,
 
 // One failed case, folded, with its error, its evaluations and its output.
 std::string failed_case(const Failure& f) {
-  const ordered_json& r = *f.result;
+  const golden::CaseResult& r = *f.result;
   // Inside an HTML block: HTML escapes, and no line break (a blank line would end it).
   std::string block = case_summary(*f.group, r, f.regressed);
-  if (util::string_field(r, "status") != "fail") {
-    block += "**error**: " + reason_text(failure_reason(r)) + "\n\n";
+  if (r.status != golden::CaseStatus::fail) {
+    block += "**error**: " + reason_text(golden::failure_reason(r)) + "\n\n";
   }
-  for (const auto& e : array_field(r, "evaluations")) {
-    const auto pass = e.find("pass");
-    const bool ok = pass != e.end() && pass->is_boolean() && pass->get<bool>();
-    block += std::string("- ") + (ok ? "✅ " : "❌ ") +
-             markdown_inline(util::string_field(e, "type")) + ": " +
-             reason_text(util::string_field(e, "reason")) + "\n";
+  for (const golden::EvaluationResult& e : r.evaluations) {
+    block += std::string("- ") + (e.pass ? "✅ " : "❌ ") + markdown_inline(e.type) + ": " +
+             reason_text(e.reason) + "\n";
   }
-  const auto output = r.find("output");
-  // get_ptr, not is_string() + get_ref(): GCC 12 -O2 sees a null dereference in the latter.
-  const std::string* text = output == r.end() ? nullptr : output->get_ptr<const std::string*>();
-  if (text != nullptr) {
+  if (r.output) {
     block += "\nOutput";
-    if (const std::string model = util::string_field(r, "model"); !model.empty()) {
-      block += " of " + markdown_inline(model);
+    if (!r.model.empty()) {
+      block += " of " + markdown_inline(r.model);
     }
-    block += ":\n\n" + markdown_fence(clean_cut(*text, k_max_output_bytes,
+    block += ":\n\n" + markdown_fence(clean_cut(*r.output, k_max_output_bytes,
                                                 "\n[... output cut; the whole output is in "
                                                 "results.jsonl]"));
   } else {
@@ -427,7 +342,7 @@ void add_failed_cases(Blocks& blocks, const std::vector<Failure>& failures, std:
 
 struct Changed {
   const ResultGroup* group;
-  const ordered_json* result;
+  const golden::CaseResult* result;
   const std::string* before;
   bool regressed;
 };
@@ -438,13 +353,11 @@ std::vector<Changed> changed_outputs(const std::vector<ResultGroup>& groups,
                                      const std::set<std::string>& regressed) {
   std::vector<Changed> changed;
   for (const ResultGroup& g : groups) {
-    for (const ordered_json* r : g.results) {
-      const std::string id = util::string_field(*r, "id");
-      const auto b = baseline.outputs.find({g.suite, g.provider, id});
-      const auto output = r->find("output");
-      const std::string* now = output == r->end() ? nullptr : output->get_ptr<const std::string*>();
-      if (b != baseline.outputs.end() && now != nullptr && *now != b->second) {
-        changed.push_back({&g, r, &b->second, regressed.count(case_key(g, id)) > 0});
+    for (const golden::CaseResult* r : g.results) {
+      const auto b = baseline.outputs.find({g.suite, g.provider, r->id});
+      if (b != baseline.outputs.end() && r->output && *r->output != b->second) {
+        changed.push_back(
+            {&g, r, &b->second, regressed.count(case_key(g.suite, g.provider, r->id)) > 0});
       }
     }
   }
@@ -455,9 +368,8 @@ std::vector<Changed> changed_outputs(const std::vector<ResultGroup>& groups,
 
 // One changed output as a folded unified diff of the baseline's output against this run's.
 std::string changed_output(const Changed& c) {
-  const auto* output = c.result->find("output")->get_ptr<const std::string*>();
   std::string diff;
-  for (const auto& hunk : util::diff_lines(clean_text(*c.before), clean_text(*output))) {
+  for (const auto& hunk : util::diff_lines(clean_text(*c.before), clean_text(*c.result->output))) {
     diff += hunk.header() + "\n";
     for (const auto& line : hunk.lines) {
       diff += std::string(1, line.op) + line.text + "\n";
@@ -495,20 +407,17 @@ void add_changed_outputs(Blocks& blocks, const std::vector<ResultGroup>& groups,
 
 std::string markdown_report(const RunRecord& record, std::size_t max_diffs, std::size_t max_bytes,
                             const BaselineOutputs& baseline) {
-  const ordered_json& summary = record.summary;
+  const golden::RunSummary& summary = record.summary;
   const std::vector<ResultGroup> groups = group_results(record);
   const std::string reference = reference_of(summary);
   const std::set<std::string> regressed = regressed_cases(summary);
   Blocks blocks;
   add_verdict(blocks, record, reference);
   add_baselines(blocks, summary, reference);
-  for (const DriftGroup& group :
-       drift_groups(summary.contains("drift") ? summary["drift"] : ordered_json())) {
+  for (const DriftGroup& group : drift_groups(summary.drift)) {
     findings(blocks, group.entries, drift_heading(group.kind));
   }
-  findings(blocks,
-           summary.contains("provider_changes") ? summary["provider_changes"] : ordered_json(),
-           "Provider changes");
+  findings(blocks, summary.provider_changes, "Provider changes");
   add_suites(blocks, summary);
   const std::vector<Failure> failures = failures_of(groups, regressed);
   add_failure_table(blocks, failures, record.run_id);

@@ -4,12 +4,17 @@
 #include "registry/config.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
-#include "util/json_fields.hpp"
 #include "util/json_lines.hpp"
+#include "util/lines.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iterator>
 #include <map>
+#include <string_view>
+#include <thread>
 
 namespace promptops::report {
 
@@ -40,6 +45,130 @@ ordered_json parse_object(const std::string& text, const std::string& shown) {
     throw InputError(shown, {}, "not a JSON object");
   }
   return j;
+}
+
+// summary.json's text as a RunSummary; InputError naming the file when it is not a JSON object
+// or of a newer format_version.
+golden::RunSummary summary_of(const std::string& text, const std::string& shown) {
+  try {
+    return golden::run_summary_from_json(parse_object(text, shown));
+  } catch (const InputError& e) {
+    if (!e.path().empty()) {
+      throw;
+    }
+    throw InputError(shown, {}, e.problem());
+  }
+}
+
+// Below this many lines a second thread costs more than it saves.
+constexpr std::size_t k_threaded_lines = 4096;
+
+// The bytes of `text` up to and including its `lines`th newline (all of it when it has fewer).
+std::size_t prefix_of_lines(std::string_view text, std::size_t lines) {
+  std::size_t end = 0;
+  for (std::size_t n = 0; n < lines && end < text.size(); ++n) {
+    const void* nl = std::memchr(text.data() + end, '\n', text.size() - end);
+    end = nl == nullptr ? text.size()
+                        : static_cast<std::size_t>(static_cast<const char*>(nl) - text.data()) + 1;
+  }
+  return end;
+}
+
+// The lines of `text`, a last one without its newline counted (even an empty one): no fewer than
+// the results it holds.
+std::size_t lines_in(std::string_view text) {
+  std::size_t lines = 0;
+  for (const char* at = text.data(); at != nullptr;) {
+    const std::size_t left = text.size() - static_cast<std::size_t>(at - text.data());
+    at = static_cast<const char*>(std::memchr(at, '\n', left));
+    if (at != nullptr) {
+      ++lines;
+      ++at;
+    }
+  }
+  return lines + 1;
+}
+
+// The results of `part` (whole lines of results.jsonl's `text`) appended to `out`, without
+// their fingerprints. A last line cut short by a kill (no final newline, not JSON) is left out;
+// InputError names the file and line of any other line that is not a JSON object, or of a
+// newer format_version.
+void append_results(std::string_view text, std::string_view part, const std::string& shown,
+                    std::vector<golden::CaseResult>& out) {
+  // A run killed mid-write leaves a last line without its newline: that case did not finish.
+  const bool cut_short = !text.empty() && text.back() != '\n';
+  const auto line_number = [text](std::string_view line) {
+    return line_of(text, static_cast<std::size_t>(line.data() - text.data()));
+  };
+  // One line's JSON at a time, in the same object: the next line reuses the memory that the
+  // last one's freeing gives back, where parsing many lines before freeing them kept the
+  // allocator busy sorting the freed pieces.
+  ordered_json value;
+  util::for_each_line(part, [&](std::size_t, std::string_view line) {
+    if (line.find_first_not_of(" \t") == std::string_view::npos) {
+      return;
+    }
+    // The fingerprint (a third of a line) is for drift, which the reports do not compute.
+    if (util::parse_json_object_line(line, value, {"fingerprint"})) {
+      try {
+        out.push_back(golden::case_result_from_json(std::move(value), golden::Fingerprints::skip));
+      } catch (const InputError& e) { // a newer format_version
+        throw InputError(shown, {line_number(line), 0}, e.problem());
+      }
+      return;
+    }
+    // The line cut short, if any, is the one that reaches the end of the text (its '\r' aside).
+    if (cut_short && line.data() + line.size() + 1 >= text.data() + text.size()) {
+      return;
+    }
+    const ordered_json j = ordered_json::parse(line, nullptr, false);
+    throw InputError(shown, {line_number(line), 0},
+                     j.is_discarded() ? "not valid JSON" : "not a JSON object");
+  });
+}
+
+// results.jsonl's `text` as results, in order, read by append_results on two threads (the
+// machines this runs on have two cores or more; converting a line costs about as much as
+// parsing it): the second half's lines on a second thread, whose results are then moved after
+// the first half's. The error of the earliest bad line is thrown.
+std::vector<golden::CaseResult> read_results(const std::string& text, const std::string& shown) {
+  const std::size_t lines = lines_in(text);
+  const std::size_t half =
+      lines < k_threaded_lines ? text.size() : prefix_of_lines(text, lines / 2);
+  const std::string_view first(text.data(), half);
+  const std::string_view second(text.data() + half, text.size() - half);
+  std::vector<golden::CaseResult> results;
+  results.reserve(lines);
+  std::vector<golden::CaseResult> second_results;
+  std::exception_ptr second_error;
+  std::thread worker;
+  if (!second.empty()) {
+    second_results.reserve(lines - lines / 2);
+    worker = std::thread([&] {
+      try {
+        append_results(text, second, shown, second_results);
+      } catch (...) {
+        second_error = std::current_exception();
+      }
+    });
+  }
+  std::exception_ptr first_error;
+  try {
+    append_results(text, first, shown, results);
+  } catch (...) {
+    first_error = std::current_exception();
+  }
+  if (worker.joinable()) {
+    worker.join();
+  }
+  for (const std::exception_ptr& error : {first_error, second_error}) {
+    if (error) {
+      std::rethrow_exception(error);
+    }
+  }
+  results.insert(results.end(), std::make_move_iterator(second_results.begin()),
+                 std::make_move_iterator(second_results.end()));
+  return results;
 }
 
 } // namespace
@@ -73,37 +202,17 @@ RunRecord load_run(const std::filesystem::path& dir) {
                          " did not finish (complete it with promptops test --resume " +
                          record.run_id + ")");
   }
-  record.summary = parse_object(*summary_text, summary_path.string());
-  record.run = run_text ? parse_object(*run_text, run_path.string()) : ordered_json::object();
-  if (const std::string id = util::string_field(record.summary, "run_id"); !id.empty()) {
-    record.run_id = id;
+  record.summary = summary_of(*summary_text, summary_path.string());
+  if (run_text) {
+    record.run = golden::run_start_from_json(parse_object(*run_text, run_path.string()));
+  }
+  if (!record.summary.run_id.empty()) {
+    record.run_id = record.summary.run_id;
   }
   if (!results_text) {
     throw InputError(results_path.string(), {}, "missing: the run's results are gone");
   }
-
-  const std::string& text = *results_text;
-  // A run killed mid-write leaves a last line without its newline: that case did not finish.
-  const bool cut_short = !text.empty() && text.back() != '\n';
-  // The fingerprint (a third of a line) is for drift, which the reports do not compute.
-  std::vector<util::JsonLine> lines = util::parse_json_object_lines(text, {"fingerprint"});
-  // The line cut short, if any, is the one that reaches the end of the text (its '\r' aside).
-  const auto is_last = [end = text.data() + text.size()](const util::JsonLine& line) {
-    return line.text.data() + line.text.size() + 1 >= end;
-  };
-  record.results.reserve(lines.size());
-  for (util::JsonLine& line : lines) {
-    if (line.parsed) {
-      record.results.push_back(std::move(line.value));
-      continue;
-    }
-    if (cut_short && is_last(line)) {
-      continue;
-    }
-    const ordered_json j = ordered_json::parse(line.text, nullptr, false);
-    throw InputError(results_path.string(), {line.number, 0},
-                     j.is_discarded() ? "not valid JSON" : "not a JSON object");
-  }
+  record.results = read_results(*results_text, results_path.string());
   return record;
 }
 
@@ -183,30 +292,19 @@ std::vector<ResultGroup> group_results(const RunRecord& record) {
   };
 
   std::map<std::string, std::string> suite_files;
-  if (const auto s = record.summary.find("suites"); s != record.summary.end() && s->is_array()) {
-    for (const auto& suite : *s) {
-      const std::string name = util::string_field(suite, "name");
-      suite_files.emplace(name, util::string_field(suite, "file"));
-      if (const auto c = suite.find("candidates"); c != suite.end() && c->is_array()) {
-        for (const auto& cand : *c) {
-          find_or_add(name, util::string_field(cand, "provider"),
-                      util::string_field(cand, "prompt"),
-                      util::string_field(cand, "prompt_version"));
-        }
-      }
+  for (const golden::SuiteSummary& suite : record.summary.suites) {
+    suite_files.emplace(suite.name, suite.file);
+    for (const golden::CandidateEntry& c : suite.candidates) {
+      find_or_add(suite.name, c.provider, c.prompt, c.prompt_version);
     }
   }
   // Results come in runs of one group: the previous line's group is tried first.
   std::size_t last = groups.size();
-  for (const auto& r : record.results) {
-    const std::string_view suite = util::string_view_field(r, "suite");
-    const std::string_view provider = util::string_view_field(r, "provider");
-    const std::string_view prompt = util::string_view_field(r, "prompt");
-    const std::string_view version = util::string_view_field(r, "prompt_version");
-    if (last == groups.size() || groups[last].suite != suite || groups[last].provider != provider ||
-        groups[last].prompt != prompt || groups[last].prompt_version != version) {
-      last = find_or_add(std::string(suite), std::string(provider), std::string(prompt),
-                         std::string(version));
+  for (const golden::CaseResult& r : record.results) {
+    if (last == groups.size() || groups[last].suite != r.suite ||
+        groups[last].provider != r.provider || groups[last].prompt != r.prompt ||
+        groups[last].prompt_version != r.prompt_version) {
+      last = find_or_add(r.suite, r.provider, r.prompt, r.prompt_version);
     }
     groups[last].results.push_back(&r);
   }
@@ -221,28 +319,17 @@ std::vector<ResultGroup> group_results(const RunRecord& record) {
     if (const auto f = suite_files.find(g.suite); f != suite_files.end()) {
       g.suite_file = f->second;
     }
-    // Sorted by id, each id looked up once.
-    std::vector<std::pair<std::string_view, const nlohmann::ordered_json*>> by_id;
-    by_id.reserve(g.results.size());
-    for (const nlohmann::ordered_json* r : g.results) {
-      by_id.emplace_back(util::string_view_field(*r, "id"), r);
-    }
-    const auto less = [](const auto& a, const auto& b) { return natural_less(a.first, b.first); };
+    const auto less = [](const golden::CaseResult* a, const golden::CaseResult* b) {
+      return natural_less(a->id, b->id);
+    };
     // Results of a replay or a cached rerun come in order already.
-    if (!std::is_sorted(by_id.begin(), by_id.end(), less)) {
-      std::stable_sort(by_id.begin(), by_id.end(), less);
-    }
-    for (std::size_t i = 0; i < by_id.size(); ++i) {
-      g.results[i] = by_id[i].second;
+    if (!std::is_sorted(g.results.begin(), g.results.end(), less)) {
+      std::stable_sort(g.results.begin(), g.results.end(), less);
     }
   }
   record.grouped = std::make_shared<const std::vector<ResultGroup>>(groups);
   record.grouped_for = record.results.data();
   return groups;
-}
-
-std::string failure_reason(const nlohmann::ordered_json& result) {
-  return golden::failure_reason(golden::case_result_from_json(result, golden::Fingerprints::skip));
 }
 
 std::string group_name(const ResultGroup& group) {
@@ -253,34 +340,39 @@ std::string group_name(const ResultGroup& group) {
   return name;
 }
 
-const nlohmann::ordered_json& array_field(const nlohmann::ordered_json& object, const char* key) {
-  static const nlohmann::ordered_json empty = nlohmann::ordered_json::array();
-  const auto it = object.is_object() ? object.find(key) : object.end();
-  return it != object.end() && it->is_array() ? *it : empty;
-}
-
-bool true_field(const nlohmann::ordered_json& object, const char* key) {
-  const auto it = object.is_object() ? object.find(key) : object.end();
-  return it != object.end() && it->is_boolean() && it->get<bool>();
-}
-
-std::size_t count_field(const nlohmann::ordered_json& object, const char* key) {
-  const auto it = object.is_object() ? object.find(key) : object.end();
-  return it != object.end() && it->is_number_unsigned() ? it->get<std::size_t>() : 0;
-}
-
 std::string percent(double rate) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f%%", rate * 100);
   return text;
 }
 
-std::string suite_providers(const nlohmann::ordered_json& suite) {
+std::string usage_line(const golden::RunSummary& summary, const std::string& after_label) {
+  const auto money = [](const char* pattern, double cost) {
+    char text[64];
+    std::snprintf(text, sizeof text, pattern, cost);
+    return std::string(text);
+  };
+  std::string out = "tokens" + after_label + std::to_string(summary.input_tokens) + " in, " +
+                    std::to_string(summary.output_tokens) + " out";
+  if (summary.cost) {
+    out += " \xC2\xB7 cost" + after_label + money("$%.4f", *summary.cost);
+  }
+  out += " \xC2\xB7 requests" + after_label + std::to_string(summary.requests) + " (" +
+         std::to_string(summary.cached) + " from the cache)";
+  if (const golden::JudgeUsage& judge = summary.judge; judge.calls > 0) {
+    out += " \xC2\xB7 judge calls" + after_label + std::to_string(judge.calls);
+    if (judge.cost) {
+      out += money(" ($%.4f)", *judge.cost);
+    }
+  }
+  return out;
+}
+
+std::string suite_providers(const golden::SuiteSummary& suite) {
   std::vector<std::string> providers;
-  for (const auto& c : array_field(suite, "candidates")) {
-    const std::string p = util::string_field(c, "provider");
-    if (std::find(providers.begin(), providers.end(), p) == providers.end()) {
-      providers.push_back(p);
+  for (const golden::CandidateEntry& c : suite.candidates) {
+    if (std::find(providers.begin(), providers.end(), c.provider) == providers.end()) {
+      providers.push_back(c.provider);
     }
   }
   std::string list;
@@ -288,11 +380,6 @@ std::string suite_providers(const nlohmann::ordered_json& suite) {
     list += (list.empty() ? "" : ", ") + p;
   }
   return list;
-}
-
-std::string drift_kind(const nlohmann::ordered_json& entry) {
-  const std::string kind = util::string_field(entry, "kind");
-  return kind.empty() ? "format" : kind;
 }
 
 std::string drift_heading(const std::string& kind) {
@@ -311,20 +398,16 @@ std::string drift_heading(const std::string& kind) {
   return "Drift (" + kind + ")";
 }
 
-std::vector<DriftGroup> drift_groups(const nlohmann::ordered_json& drift) {
+std::vector<DriftGroup> drift_groups(const std::vector<golden::DriftEntry>& drift) {
   std::vector<DriftGroup> groups;
   for (const char* kind : registry::k_drift_kinds) {
-    groups.push_back({kind});
+    groups.push_back({kind, {}});
   }
-  if (!drift.is_array()) {
-    return groups;
-  }
-  for (const auto& entry : drift) {
-    const std::string kind = drift_kind(entry);
+  for (const golden::DriftEntry& entry : drift) {
     auto group = std::find_if(groups.begin(), groups.end(),
-                              [&](const DriftGroup& g) { return g.kind == kind; });
+                              [&](const DriftGroup& g) { return g.kind == entry.kind; });
     if (group == groups.end()) {
-      groups.push_back({kind});
+      groups.push_back({entry.kind, {}});
       group = groups.end() - 1;
     }
     group->entries.push_back(entry);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 namespace promptops::report {
 namespace {
@@ -26,50 +27,48 @@ std::string pad(std::string text, std::size_t width) {
   return text;
 }
 
-using ordered_json = nlohmann::ordered_json;
-
 // "PASSED: every gate passed" or "FAILED: the gate failed", then the gate's reasons.
-std::string verdict(const ordered_json& s, bool color) {
-  const bool passed = s["gate"].value("passed", false);
+std::string verdict(const golden::RunSummary& s, bool color) {
+  const bool passed = s.gate_passed;
   std::string out = paint(passed ? "PASSED" : "FAILED", passed ? k_green : k_red, color) +
                     (passed ? ": every gate passed\n" : ": the gate failed\n");
-  for (const auto& reason : s["gate"]["reasons"]) {
-    out += "  " + terminal_safe(reason.get<std::string>(), 300) + "\n";
+  for (const std::string& reason : s.gate_reasons) {
+    out += "  " + terminal_safe(reason, 300) + "\n";
   }
   return out;
 }
 
+// "suite on provider: message" of a drift finding or a provider change.
+template <class Finding> std::string finding_line(const Finding& f) {
+  return terminal_safe(f.suite, 60) + " on " + terminal_safe(f.provider, 60) + ": " +
+         terminal_safe(f.message, 300) + "\n";
+}
+
 // What moved against the baseline: regressions, drift, the provider's model.
-std::string what_moved(const ordered_json& s, bool color) {
+std::string what_moved(const golden::RunSummary& s, bool color) {
   std::string out;
-  for (const auto& suite : s["suites"]) {
-    for (const auto& b : suite.value("baselines", ordered_json::array())) {
-      if (b["regressed"].empty()) {
+  for (const golden::SuiteSummary& suite : s.suites) {
+    for (const golden::BaselineEntry& b : suite.baselines) {
+      if (b.regressed.empty()) {
         continue;
       }
       std::string ids;
-      for (std::size_t i = 0; i < b["regressed"].size() && i < 10; ++i) {
-        ids += (i == 0 ? "" : ", ") + terminal_safe(b["regressed"][i].get<std::string>(), 60);
+      for (std::size_t i = 0; i < b.regressed.size() && i < 10; ++i) {
+        ids += (i == 0 ? "" : ", ") + terminal_safe(b.regressed[i], 60);
       }
-      if (b["regressed"].size() > 10) {
-        ids += ", and " + std::to_string(b["regressed"].size() - 10) + " more";
+      if (b.regressed.size() > 10) {
+        ids += ", and " + std::to_string(b.regressed.size() - 10) + " more";
       }
-      out += paint("regressed", k_red, color) + ": " +
-             terminal_safe(suite["name"].get<std::string>(), 60) + " on " +
-             terminal_safe(b["provider"].get<std::string>(), 60) + ": " + ids + "\n";
+      out += paint("regressed", k_red, color) + ": " + terminal_safe(suite.name, 60) + " on " +
+             terminal_safe(b.provider, 60) + ": " + ids + "\n";
     }
   }
-  for (const auto& drift : s.value("drift", ordered_json::array())) {
-    out += paint(terminal_safe(drift_kind(drift), 20) + " drift", k_red, color) + ": " +
-           terminal_safe(drift["suite"].get<std::string>(), 60) + " on " +
-           terminal_safe(drift["provider"].get<std::string>(), 60) + ": " +
-           terminal_safe(drift["message"].get<std::string>(), 300) + "\n";
+  for (const golden::DriftEntry& drift : s.drift) {
+    out +=
+        paint(terminal_safe(drift.kind, 20) + " drift", k_red, color) + ": " + finding_line(drift);
   }
-  for (const auto& change : s.value("provider_changes", ordered_json::array())) {
-    out += paint("provider changed", k_yellow, color) + ": " +
-           terminal_safe(change["suite"].get<std::string>(), 60) + " on " +
-           terminal_safe(change["provider"].get<std::string>(), 60) + ": " +
-           terminal_safe(change["message"].get<std::string>(), 300) + "\n";
+  for (const golden::ProviderChange& change : s.provider_changes) {
+    out += paint("provider changed", k_yellow, color) + ": " + finding_line(change);
   }
   return out;
 }
@@ -107,74 +106,67 @@ std::string failure_table(const golden::RunOutcome& outcome, std::size_t max_row
 }
 
 // Each suite's totals and gate, and against the baseline, per provider, what moved.
-std::string suite_lines(const ordered_json& s, bool color) {
+std::string suite_lines(const golden::RunSummary& s, bool color) {
   std::string out;
-  for (const auto& suite : s["suites"]) {
-    const auto& t = suite["totals"];
-    const bool passed = suite["gate"]["passed"].get<bool>();
-    std::string line = terminal_safe(suite["name"].get<std::string>(), 60) + ": " +
-                       std::to_string(t["cases"].get<std::size_t>()) + " cases, " +
-                       std::to_string(t["pass"].get<std::size_t>()) + " pass, " +
-                       std::to_string(t["fail"].get<std::size_t>()) + " fail, " +
-                       std::to_string(t["error"].get<std::size_t>()) + " error";
-    if (suite["pass_rate"].is_number()) {
-      line += " (" + percent(suite["pass_rate"].get<double>()) + ")";
+  for (const golden::SuiteSummary& suite : s.suites) {
+    const golden::CaseTotals& t = suite.totals;
+    const bool passed = suite.gate.passed;
+    std::string line = terminal_safe(suite.name, 60) + ": " + std::to_string(t.cases) + " cases, " +
+                       std::to_string(t.pass) + " pass, " + std::to_string(t.fail) + " fail, " +
+                       std::to_string(t.error) + " error";
+    if (const auto rate = t.pass_rate()) {
+      line += " (" + percent(*rate) + ")";
     }
-    line += "; gate (min " + percent(suite["gate"]["min_pass_rate"].get<double>()) + "): ";
+    line += "; gate (min " + percent(suite.gate.min_pass_rate) + "): ";
     out += line + paint(passed ? "passed" : "FAILED", passed ? k_green : k_red, color) + "\n";
-    for (const auto& b : suite.value("baselines", ordered_json::array())) {
-      std::string moved = "  vs " + terminal_safe(b["file"].get<std::string>(), 120) + ": " +
-                          std::to_string(b["regressed"].size()) + " regressed, " +
-                          std::to_string(b["fixed"].size()) + " fixed, " +
-                          std::to_string(b["still_failing"].get<std::size_t>()) +
-                          " still failing, " + std::to_string(b["new"].get<std::size_t>()) + " new";
-      if (b["removed"].is_number()) {
-        moved += ", " + std::to_string(b["removed"].get<std::size_t>()) + " removed";
+    for (const golden::BaselineEntry& b : suite.baselines) {
+      std::string moved = "  vs " + terminal_safe(b.file, 120) + ": " +
+                          std::to_string(b.regressed.size()) + " regressed, " +
+                          std::to_string(b.fixed.size()) + " fixed, " +
+                          std::to_string(b.still_failing) + " still failing, " +
+                          std::to_string(b.new_cases) + " new";
+      if (b.removed) {
+        moved += ", " + std::to_string(*b.removed) + " removed";
       }
-      moved += "; " + std::to_string(b["changed_outputs"].get<std::size_t>()) + " of " +
-               std::to_string(b["compared"].get<std::size_t>()) + " outputs changed";
+      moved += "; " + std::to_string(b.changed_outputs) + " of " + std::to_string(b.compared) +
+               " outputs changed";
       out += moved + "\n";
     }
   }
   return out;
 }
 
+// "; cost 0.1234", or "" when nothing had a price.
+std::string cost_text(const std::optional<double>& cost) {
+  if (!cost) {
+    return {};
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "; cost %.4f", *cost);
+  return text;
+}
+
 // The run's totals, tokens, cost, time, the judges' share, and where its files are.
 std::string run_totals(const golden::RunOutcome& outcome, double seconds, bool color) {
-  const auto& s = outcome.summary;
-  const auto& t = s["totals"];
+  const golden::RunSummary& s = outcome.summary;
+  const golden::CaseTotals& t = s.totals;
   char tail[512];
   std::snprintf(tail, sizeof tail,
-                "%zu cases: %zu pass, %zu fail, %zu error; %lld tokens in, %lld out",
-                t["cases"].get<std::size_t>(), t["pass"].get<std::size_t>(),
-                t["fail"].get<std::size_t>(), t["error"].get<std::size_t>(),
-                static_cast<long long>(s["usage"]["input_tokens"].get<std::int64_t>()),
-                static_cast<long long>(s["usage"]["output_tokens"].get<std::int64_t>()));
-  std::string out = paint(tail, k_bold, color);
-  if (s["cost"].is_number()) {
-    char cost[64];
-    std::snprintf(cost, sizeof cost, "; cost %.4f", s["cost"].get<double>());
-    out += cost;
-  }
+                "%zu cases: %zu pass, %zu fail, %zu error; %lld tokens in, %lld out", t.cases,
+                t.pass, t.fail, t.error, static_cast<long long>(s.input_tokens),
+                static_cast<long long>(s.output_tokens));
+  std::string out = paint(tail, k_bold, color) + cost_text(s.cost);
   char timing[160];
   std::snprintf(timing, sizeof timing, "; %.2f s; %zu requests sent, %zu cached\n", seconds,
                 outcome.requests_sent, outcome.cached);
   out += timing;
-  if (const auto j = s.find("judge"); j != s.end() && j->value("calls", 0) > 0) {
+  if (const golden::JudgeUsage& j = s.judge; j.calls > 0) {
     char judged[256];
     std::snprintf(judged, sizeof judged,
                   "judges: %zu calls (%zu requests sent, %zu cached); %lld tokens in, %lld out",
-                  (*j)["calls"].get<std::size_t>(), (*j)["requests"].get<std::size_t>(),
-                  (*j)["cached"].get<std::size_t>(),
-                  static_cast<long long>((*j)["usage"]["input_tokens"].get<std::int64_t>()),
-                  static_cast<long long>((*j)["usage"]["output_tokens"].get<std::int64_t>()));
-    out += judged;
-    if ((*j)["cost"].is_number()) {
-      char cost[64];
-      std::snprintf(cost, sizeof cost, "; cost %.4f", (*j)["cost"].get<double>());
-      out += cost;
-    }
-    out += "\n";
+                  j.calls, j.requests, j.cached, static_cast<long long>(j.input_tokens),
+                  static_cast<long long>(j.output_tokens));
+    out += judged + cost_text(j.cost) + "\n";
   }
   out += "run " + outcome.run_id + ": " + outcome.dir.string() + "\n";
   if (outcome.interrupted) {

@@ -1,8 +1,10 @@
 #pragma once
 
 // Runs written to a temp folder the way `promptops test` leaves them (run.json, summary.json,
-// results.jsonl), for the report tests.
+// results.jsonl), or built in memory and read as load_run reads them, for the report tests.
 
+#include "golden/result.hpp"
+#include "report/run_record.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <nlohmann/json.hpp>
@@ -114,6 +116,32 @@ inline ordered_json summary_json(const std::string& run_id, ordered_json suites,
   j["finished"] = "2026-01-02T03:04:10Z";
   return j;
 }
+
+// A result line read as load_run reads one (without its fingerprint).
+inline golden::CaseResult read_result(const ordered_json& line) {
+  return golden::case_result_from_json(line, golden::Fingerprints::skip);
+}
+
+// A run built in memory as the JSON of its files (for texts a file could not hold: invalid
+// UTF-8), then read through golden's typed readers as load_run reads the files.
+struct RunJson {
+  std::string run_id;
+  ordered_json run = ordered_json::object();
+  ordered_json summary = ordered_json::object();
+  std::vector<ordered_json> results;
+
+  report::RunRecord read() const {
+    report::RunRecord record;
+    record.run_id = run_id;
+    record.run = golden::run_start_from_json(run);
+    record.summary = golden::run_summary_from_json(summary);
+    record.results.reserve(results.size());
+    for (const ordered_json& line : results) {
+      record.results.push_back(read_result(line));
+    }
+    return record;
+  }
+};
 
 // Write run.json, summary.json and results.jsonl under runs/<run_id> and return the folder.
 inline std::filesystem::path write_run(const TempDir& dir, const std::string& run_id,

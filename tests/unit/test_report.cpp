@@ -28,6 +28,7 @@ using promptops::report::RunRecord;
 using promptops::test::count_of;
 using promptops::test::evaluation;
 using promptops::test::result;
+using promptops::test::RunJson;
 using promptops::test::suite_json;
 using promptops::test::summary_json;
 using promptops::test::TempDir;
@@ -281,7 +282,7 @@ const std::string k_hostile = std::string("</testcase><script>alert(1)</script> 
 // A record with the hostile text as case id, output, reason and error (built in memory: a
 // results.jsonl line could not hold the invalid UTF-8).
 RunRecord hostile_record() {
-  RunRecord record;
+  RunJson record;
   record.run_id = "hostile-run";
   record.run = ordered_json{{"run_id", "hostile-run"}, {"started", "2026-01-02T03:04:05Z"}};
   record.results.push_back(result(k_hostile, "classify", "openai", "fail", k_hostile,
@@ -298,7 +299,7 @@ RunRecord hostile_record() {
                                                             {"still_failing", 0},
                                                             {"changed_outputs", 1}}}))}),
       false, {k_hostile});
-  return record;
+  return record.read();
 }
 
 // `markdown` without the contents of its fenced code blocks (backtick fences at the start of a
@@ -341,9 +342,9 @@ TEST_CASE("report::load_run, a finished run", "[report]") {
   CHECK(run.run_id == "20260102-030405-abcd");
   CHECK(run.dir == run_dir);
   CHECK(run.results.size() == 5);
-  CHECK(run.results[0]["id"] == "c10");
-  CHECK(run.summary["gate"]["passed"] == false);
-  CHECK(run.run["started"] == "2026-01-02T03:04:05Z");
+  CHECK(run.results[0].id == "c10");
+  CHECK(run.summary.gate_passed == false);
+  CHECK(run.run.started == "2026-01-02T03:04:05Z");
 }
 
 TEST_CASE("report::load_run, a run without summary.json did not finish", "[report]") {
@@ -390,6 +391,23 @@ TEST_CASE("report::load_run, a bad results line names file and line", "[report]"
     REQUIRE_THROWS_WITH(load_run(run_dir),
                         (run_dir / "results.jsonl").string() + ":6: not valid JSON");
   }
+  SECTION("a line of a newer format_version") {
+    dir.write("runs/20260102-030405-abcd/results.jsonl",
+              lines.substr(0, second) + "{\"id\": \"x\", \"format_version\": 99}\n" +
+                  lines.substr(second));
+    REQUIRE_THROWS_WITH(load_run(run_dir),
+                        Catch::StartsWith((run_dir / "results.jsonl").string() +
+                                          ":2: a result line is of format_version 99"));
+  }
+}
+
+TEST_CASE("report::load_run, a summary.json of a newer format_version names the file", "[report]") {
+  TempDir dir;
+  const auto run_dir = write_mixed_run(dir);
+  dir.write("runs/20260102-030405-abcd/summary.json", "{\"format_version\": 99}\n");
+  REQUIRE_THROWS_WITH(load_run(run_dir),
+                      Catch::StartsWith((run_dir / "summary.json").string() +
+                                        ": summary.json is of format_version 99"));
 }
 
 TEST_CASE("report::load_run, a last line cut short by a kill is ignored", "[report]") {
@@ -407,6 +425,54 @@ TEST_CASE("report::load_run, blank lines are skipped", "[report]") {
   const std::string lines = dir.read("runs/20260102-030405-abcd/results.jsonl");
   dir.write("runs/20260102-030405-abcd/results.jsonl", "\n" + lines + "\n");
   CHECK(load_run(run_dir).results.size() == 5);
+}
+
+TEST_CASE("report::load_run, a big run read on two threads keeps order and line numbers",
+          "[report]") {
+  TempDir dir;
+  std::vector<ordered_json> results;
+  for (int i = 0; i < 9000; ++i) {
+    results.push_back(result("c" + std::to_string(i), "classify", "openai", "pass", "ok"));
+  }
+  const auto run_dir = write_run(
+      dir, "big",
+      summary_json("big",
+                   ordered_json::array({suite_json("classify", {"openai"}, 9000, 0, 0, true)}),
+                   true, ordered_json::array()),
+      results);
+  const std::string lines = dir.read("runs/big/results.jsonl");
+  SECTION("every line in order, a last line cut short left out") {
+    dir.write("runs/big/results.jsonl", lines + "{\"id\": \"c9000\", \"outp");
+    const RunRecord run = load_run(run_dir);
+    REQUIRE(run.results.size() == 9000);
+    for (std::size_t i = 0; i < run.results.size(); i += 499) {
+      CHECK(run.results[i].id == "c" + std::to_string(i));
+    }
+    CHECK(run.results.back().id == "c8999");
+  }
+  SECTION("the earliest bad line is named, whichever half it is in") {
+    std::vector<std::string> split;
+    for (std::size_t start = 0; start < lines.size();) {
+      const std::size_t end = lines.find('\n', start);
+      split.push_back(lines.substr(start, end + 1 - start));
+      start = end + 1;
+    }
+    split[7000] = "[7000]\n";
+    const auto joined = [&split] {
+      std::string text;
+      for (const auto& line : split) {
+        text += line;
+      }
+      return text;
+    };
+    dir.write("runs/big/results.jsonl", joined());
+    REQUIRE_THROWS_WITH(load_run(run_dir),
+                        (run_dir / "results.jsonl").string() + ":7001: not a JSON object");
+    split[99] = "{oops\n";
+    dir.write("runs/big/results.jsonl", joined());
+    REQUIRE_THROWS_WITH(load_run(run_dir),
+                        (run_dir / "results.jsonl").string() + ":100: not valid JSON");
+  }
 }
 
 TEST_CASE("report::load_run, a summary.json that is not JSON names its line", "[report]") {
@@ -437,17 +503,16 @@ TEST_CASE("report::group_results, summary order and natural case order", "[repor
   CHECK(promptops::report::group_name(groups[1]) == "classify on anthropic");
   CHECK(promptops::report::group_name(groups[2]) == "summarize on openai");
   REQUIRE(groups[0].results.size() == 2);
-  CHECK((*groups[0].results[0])["id"] == "c2"); // before c10
-  CHECK((*groups[0].results[1])["id"] == "c10");
+  CHECK(groups[0].results[0]->id == "c2"); // before c10
+  CHECK(groups[0].results[1]->id == "c10");
   CHECK(groups[0].suite_file == "golden/classify.yaml");
 }
 
 TEST_CASE("report::group_results, several prompts on one provider get their own groups",
           "[report]") {
-  RunRecord record;
-  record.run_id = "r";
-  record.run = ordered_json::object();
-  record.summary = summary_json("r", ordered_json::array(), true, ordered_json::array());
+  RunJson built;
+  built.run_id = "r";
+  built.summary = summary_json("r", ordered_json::array(), true, ordered_json::array());
   auto a = result("c1", "classify", "openai", "pass", "x");
   auto b = a;
   b["prompt"] = "support/classify-v2";
@@ -455,7 +520,8 @@ TEST_CASE("report::group_results, several prompts on one provider get their own 
   auto c = a;
   c["prompt_version"] = "0123456789abcdef0123456789abcdef";
   auto other = result("c1", "classify", "anthropic", "pass", "x");
-  record.results = {a, b, c, other};
+  built.results = {a, b, c, other};
+  const RunRecord record = built.read();
   const auto groups = promptops::report::group_results(record);
   REQUIRE(groups.size() == 4);
   CHECK(promptops::report::group_name(groups[0]) ==
@@ -481,8 +547,11 @@ TEST_CASE("report::group_results, several prompts on one provider get their own 
   CHECK(seen.count("classify.anthropic\nc1") == 1);
 }
 
-TEST_CASE("report::failure_reason, the first failed required evaluation", "[report]") {
-  using promptops::report::failure_reason;
+TEST_CASE("golden::failure_reason of a stored line, the first failed required evaluation",
+          "[report]") {
+  const auto failure_reason = [](const ordered_json& line) {
+    return promptops::golden::failure_reason(promptops::test::read_result(line));
+  };
   auto r = result("c", "s", "p", "fail", "out",
                   ordered_json::array({evaluation("similarity", false, "low", false),
                                        evaluation("is_json", false, "not JSON")}));
@@ -604,7 +673,7 @@ TEST_CASE("report::junit_xml, hostile model output stays escaped and well-formed
 TEST_CASE("report::junit_xml, very long output is cut with a note", "[report]") {
   RunRecord record = hostile_record();
   record.results.resize(1);
-  record.results[0]["output"] = std::string(100000, 'x') + "\xc3\xa9";
+  record.results[0].output = std::string(100000, 'x') + "\xc3\xa9";
   const auto root = parse_xml(promptops::report::junit_xml(record));
   const std::string out = root->one("testsuite").one("testcase").one("system-out").text;
   CHECK(out.size() < 20000);
@@ -612,10 +681,10 @@ TEST_CASE("report::junit_xml, very long output is cut with a note", "[report]") 
 }
 
 TEST_CASE("report::junit_xml, a run with no results is still a document", "[report]") {
-  RunRecord record;
-  record.run_id = "empty";
-  record.run = ordered_json::object();
-  record.summary = summary_json("empty", ordered_json::array(), true, ordered_json::array());
+  RunJson built;
+  built.run_id = "empty";
+  built.summary = summary_json("empty", ordered_json::array(), true, ordered_json::array());
+  const RunRecord record = built.read();
   const auto root = parse_xml(promptops::report::junit_xml(record));
   CHECK(root->attr("tests") == "0");
   CHECK(root->all("testsuite").empty());
@@ -784,17 +853,17 @@ TEST_CASE("report::markdown_report, hostile output cannot inject HTML, cells or 
 }
 
 TEST_CASE("report::markdown_report, long runs stay within the limits", "[report]") {
-  RunRecord record;
-  record.run_id = "big";
-  record.run = ordered_json::object();
+  RunJson built;
+  built.run_id = "big";
   for (int i = 0; i < 120; ++i) {
-    record.results.push_back(
+    built.results.push_back(
         result("case-" + std::to_string(i), "classify", "openai", "fail", std::string(20000, 'o'),
                ordered_json::array({evaluation("contains", false, "missing \"x\"")})));
   }
-  record.summary = summary_json(
+  built.summary = summary_json(
       "big", ordered_json::array({suite_json("classify", {"openai"}, 0, 120, 0, false)}), false,
       {"classify: pass rate 0.0% (0 of 120) is below the gate's 100.0%"});
+  const RunRecord record = built.read();
 
   SECTION("at most 50 failure rows and max_diffs folded cases") {
     const std::string md = promptops::report::markdown_report(record, 3);
@@ -864,7 +933,7 @@ bool has_raw_bidi(const std::string& text) {
 
 RunRecord bidi_record() {
   const std::string sneaky = "pay " + k_rlo + "txt.exe" + k_lri + " now" + k_c1_csi + "2J";
-  RunRecord record;
+  RunJson record;
   record.run_id = "bidi";
   record.run = ordered_json{{"run_id", "bidi"}, {"started", "2026-01-02T03:04:05Z"}};
   record.results.push_back(result("c1 " + sneaky, "classify", "openai", "fail", sneaky,
@@ -872,7 +941,7 @@ RunRecord bidi_record() {
   record.summary = summary_json(
       "bidi", ordered_json::array({suite_json("classify", {"openai"}, 0, 1, 0, false)}), false,
       ordered_json::array({"pass rate 0% " + sneaky}));
-  return record;
+  return record.read();
 }
 
 } // namespace
@@ -942,6 +1011,64 @@ TEST_CASE("report::junit_xml, markdown_report and html_report escape bidirection
     const std::string page = promptops::report::html_report(record);
     CHECK_FALSE(has_raw_bidi(page));
     CHECK(page.find("<pre class=\"out\">" + shown + "</pre>") != std::string::npos);
+  }
+}
+
+// golden::failure_reason is the one rule: every format shows the same reason for a case, here
+// for a case whose optional evaluation failed before its required one (the required one is the
+// reason) and for a case in error from its provider (the provider's error is).
+TEST_CASE("report: a case's failure reason is the same on the terminal, in JUnit, Markdown and "
+          "HTML",
+          "[report]") {
+  RunJson built;
+  built.run_id = "reasons";
+  built.results = {
+      result("optional-first", "classify", "openai", "fail", "Sure! Here it is",
+             ordered_json::array({evaluation("similarity", false, "too far from the reference",
+                                             /*required=*/false),
+                                  evaluation("contains", false, "no label in the answer")})),
+      result("provider-error", "classify", "openai", "error",
+             "provider error 529 overloaded after 3 tries"),
+  };
+  built.summary = summary_json(
+      "reasons", ordered_json::array({suite_json("classify", {"openai"}, 0, 1, 1, false)}), false,
+      {"classify: pass rate 0.0% (0 of 2) is below the gate's 100.0%"});
+  const RunRecord record = built.read();
+  const std::map<std::string, std::string> reasons = {
+      {"optional-first", "contains: no label in the answer"},
+      {"provider-error", "provider error 529 overloaded after 3 tries"}};
+
+  // The terminal's table of failures, as `promptops report` builds it from the results.
+  promptops::golden::RunOutcome outcome;
+  outcome.run_id = record.run_id;
+  outcome.dir = "runs/reasons";
+  outcome.summary = record.summary;
+  for (const promptops::golden::CaseResult& r : record.results) {
+    if (auto failure = promptops::golden::failure_of(r)) {
+      outcome.failures.push_back(std::move(*failure));
+    }
+  }
+  const std::string terminal = promptops::report::format_outcome(outcome, 1.0, false);
+  const auto xml = parse_xml(promptops::report::junit_xml(record));
+  const std::string md = promptops::report::markdown_report(record);
+  const std::string page = promptops::report::html_report(record);
+
+  std::map<std::string, std::string> junit;
+  for (const Element* test : xml->one("testsuite").all("testcase")) {
+    const auto failure = test->all("failure");
+    const auto error = test->all("error");
+    REQUIRE(failure.size() + error.size() == 1);
+    junit[test->attr("name")] = (failure.empty() ? error : failure).front()->attr("message");
+  }
+  for (const auto& [id, reason] : reasons) {
+    INFO(id);
+    CHECK(terminal.find("  " + id + "  " + reason + "\n") != std::string::npos);
+    CHECK(junit[id] == reason);
+    const std::string error = id == "provider-error" ? "**error** " : "";
+    CHECK(md.find("| classify | openai | " + id + " | " + error + reason + " |\n") !=
+          std::string::npos);
+    CHECK(page.find("<span class=\"id\">" + id + "</span><span class=\"rs\">" + reason +
+                    "</span></summary>") != std::string::npos);
   }
 }
 

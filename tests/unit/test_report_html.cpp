@@ -22,6 +22,7 @@ using promptops::report::RunRecord;
 using promptops::test::count_of;
 using promptops::test::evaluation;
 using promptops::test::result;
+using promptops::test::RunJson;
 using promptops::test::suite_json;
 using promptops::test::summary_json;
 using promptops::test::TempDir;
@@ -179,7 +180,7 @@ std::string all_payloads() {
 // a results.jsonl line could not hold the invalid UTF-8.
 RunRecord hostile_record() {
   const std::string hostile = all_payloads();
-  RunRecord record;
+  RunJson record;
   record.run_id = "hostile-run";
   record.run = ordered_json{{"run_id", "hostile-run"}, {"started", "2026-01-02T03:04:05Z"}};
   for (std::size_t i = 0; i < k_payloads.size(); ++i) {
@@ -209,7 +210,7 @@ RunRecord hostile_record() {
                                 {"message", hostile}};
   record.summary["drift"] = ordered_json::array({finding});
   record.summary["provider_changes"] = ordered_json::array({finding});
-  return record;
+  return record.read();
 }
 
 BaselineOutputs hostile_baseline() {
@@ -327,13 +328,12 @@ TEST_CASE("report::html_report, the verdict first, then drift, regressions and t
 }
 
 TEST_CASE("report::html_report, a passing run without baseline", "[report][html]") {
-  RunRecord record;
+  RunJson record;
   record.run_id = "ok";
-  record.run = ordered_json::object();
   record.results.push_back(result("a", "s", "p", "pass", "fine"));
   record.summary = summary_json("ok", ordered_json::array({suite_json("s", {"p"}, 1, 0, 0, true)}),
                                 true, ordered_json::array());
-  const std::string page = html_report(record);
+  const std::string page = html_report(record.read());
   CHECK(
       page.find("<header class=\"verdict passed\"><h1>\xE2\x9C\x94 promptops: gate passed</h1>") !=
       std::string::npos);
@@ -409,9 +409,8 @@ TEST_CASE("report::html_report, a Content-Security-Policy that allows only its o
 
 TEST_CASE("report::html_report, long outputs are cut and long diffs folded short",
           "[report][html]") {
-  RunRecord record;
+  RunJson record;
   record.run_id = "long";
-  record.run = ordered_json::object();
   std::string lines;
   for (int i = 0; i < 400; ++i) {
     lines += "line " + std::to_string(i) + "\n";
@@ -445,7 +444,7 @@ TEST_CASE("report::html_report, long outputs are cut and long diffs folded short
   baseline.outputs[{"s", "p", "wide"}] = std::string(50000, 'v');
   baseline.outputs[{"s", "p", "many"}] = many_before;
   baseline.outputs[{"s", "p", "deep"}] = deep;
-  const std::string page = html_report(record, baseline);
+  const std::string page = html_report(record.read(), baseline);
 
   const std::string big = between(row_of(page, "big"), "<pre class=\"out\">", "</pre>");
   CHECK(big.size() < promptops::report::k_html_max_output_bytes + 100);
@@ -477,9 +476,8 @@ TEST_CASE("report::html_report, long outputs are cut and long diffs folded short
 }
 
 TEST_CASE("report::html_report, 10000 cases stay under 5 MB", "[report][html]") {
-  RunRecord record;
+  RunJson record;
   record.run_id = "huge";
-  record.run = ordered_json::object();
   BaselineOutputs baseline;
   ordered_json regressed = ordered_json::array();
   std::size_t changed = 0;
@@ -519,7 +517,7 @@ TEST_CASE("report::html_report, 10000 cases stay under 5 MB", "[report][html]") 
                                 false, {"classify: pass rate below the gate"});
   record.summary["regressions"] = regressed;
 
-  const std::string page = html_report(record, baseline);
+  const std::string page = html_report(record.read(), baseline);
   INFO("page size " << page.size());
   CHECK(page.size() < 5'000'000);
   CHECK(page.size() <= promptops::report::k_html_max_bytes);
@@ -542,9 +540,8 @@ TEST_CASE("report::html_report, 10000 cases stay under 5 MB", "[report][html]") 
 
 TEST_CASE("report::html_report, a run too large for its rows lists the failures first",
           "[report][html]") {
-  RunRecord record;
+  RunJson record;
   record.run_id = "vast";
-  record.run = ordered_json::object();
   const std::string long_id(150, 'i');
   for (std::size_t i = 0; i < 15000; ++i) {
     const std::string status = i % 100 == 42 ? "fail" : "pass";
@@ -552,7 +549,7 @@ TEST_CASE("report::html_report, a run too large for its rows lists the failures 
   }
   record.summary = summary_json(
       "vast", ordered_json::array({suite_json("s", {"p"}, 14850, 150, 0, false)}), false, {"x"});
-  const std::string page = html_report(record);
+  const std::string page = html_report(record.read());
   INFO("page size " << page.size());
   CHECK(page.size() <= promptops::report::k_html_max_bytes);
   const std::size_t rows = count_of(page, "<details class=\"case ");
