@@ -22,12 +22,12 @@ void print_recorded(const std::vector<golden::RecordedBaseline>& written, const 
 } // namespace
 
 Action add_baseline(CLI::App& app) {
+  // A new run's options bound straight to the runner's; `test.suites` also names the suites
+  // that --from and accept record.
   struct Options {
     std::string action;
-    std::vector<std::string> suites;
+    golden::TestOptions test;
     std::string from;
-    std::string provider;
-    int concurrency = 0;
     bool no_cache = false;
   };
   auto options = std::make_shared<Options>();
@@ -36,20 +36,20 @@ Action add_baseline(CLI::App& app) {
   cmd->require_subcommand(1);
   auto* record = cmd->add_subcommand(
       "record", "Run the suites (or take run --from RUN) and write golden/baselines/ from it");
-  record->add_option("suites", options->suites, "Suites (names under golden/); default: all")
+  record->add_option("suites", options->test.suites, "Suites (names under golden/); default: all")
       ->type_name("SUITE");
   record->add_option("--from", options->from, "Record this run instead of running the suites")
       ->type_name("RUN");
-  record->add_option("--provider", options->provider, "Only the candidates on this provider")
+  record->add_option("--provider", options->test.provider, "Only the candidates on this provider")
       ->type_name("NAME");
-  record->add_option("--concurrency", options->concurrency, "Requests in flight per provider")
+  record->add_option("--concurrency", options->test.concurrency, "Requests in flight per provider")
       ->type_name("N")
       ->check(CLI::Range(1, 4096));
   record->add_flag("--no-cache", options->no_cache, "Ask the providers again");
   record->callback([options] { options->action = "record"; });
   auto* accept = cmd->add_subcommand(
       "accept", "Take the latest run (or --from RUN) in as the baseline, after reviewing it");
-  accept->add_option("suites", options->suites, "Suites; default: every suite of the run")
+  accept->add_option("suites", options->test.suites, "Suites; default: every suite of the run")
       ->type_name("SUITE");
   accept->add_option("--from", options->from, "The run to accept (default: the latest)")
       ->type_name("RUN");
@@ -59,24 +59,21 @@ Action add_baseline(CLI::App& app) {
     const auto registry = registry::Registry::open(".");
     if (options->action == "accept") {
       const std::filesystem::path dir = golden::run_folder(registry, options->from, " to accept");
-      print_recorded(golden::record_baselines(registry, dir, options->suites),
+      print_recorded(golden::record_baselines(registry, dir, options->test.suites),
                      "accepted run " + dir.filename().string() + " as");
       return 0;
     }
     if (!options->from.empty()) {
-      if (!options->provider.empty() || options->concurrency != 0 || options->no_cache) {
+      if (!options->test.provider.empty() || options->test.concurrency != 0 || options->no_cache) {
         throw UsageError("--from records a run as it is: --provider, --concurrency and "
                          "--no-cache are for a new run");
       }
       print_recorded(golden::record_baselines(registry, golden::run_folder(registry, options->from),
-                                              options->suites),
+                                              options->test.suites),
                      "recorded");
       return 0;
     }
-    golden::TestOptions test;
-    test.suites = options->suites;
-    test.provider = options->provider;
-    test.concurrency = options->concurrency;
+    golden::TestOptions& test = options->test;
     test.use_cache = !options->no_cache;
     const auto started = std::chrono::steady_clock::now();
     const golden::RunOutcome outcome = golden::run_tests(registry, test);
