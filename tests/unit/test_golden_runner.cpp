@@ -51,8 +51,11 @@ struct FakeCalls {
   std::size_t stop_after = std::numeric_limits<std::size_t>::max();
   std::atomic<bool>* stop_flag = nullptr;
 
-  std::size_t engines = 0;                 // engines the factory made
-  std::vector<Job> jobs;                   // every job added, by index
+  std::size_t engines = 0; // engines the factory made
+  std::vector<Job> jobs;   // every job added, by index
+  // Copies of the providers the jobs name: the runner's are freed when run_tests returns, and
+  // the tests read the jobs after that.
+  std::map<std::string, promptops::providers::ProviderRuntime> providers;
   std::vector<std::size_t> replies_before; // per job: replies given when it was added
   std::vector<std::size_t> answered;       // job indices in the order they were answered
 };
@@ -64,6 +67,8 @@ public:
 
   std::size_t add(Job job) override {
     const std::size_t index = m_calls.jobs.size();
+    job.provider =
+        &m_calls.providers.try_emplace(job.provider->settings.name, *job.provider).first->second;
     m_calls.jobs.push_back(std::move(job));
     m_calls.replies_before.push_back(m_calls.answered.size());
     m_pending.push_back(index);
