@@ -25,7 +25,16 @@ std::vector<std::string> files_of(const ResolvedPrompt& resolved) {
 }
 
 std::string version_label(int number, const std::string& id) {
-  return (number > 0 ? "v" + std::to_string(number) + " " : std::string()) + id.substr(0, 12);
+  // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false positive) on
+  // "v" + std::to_string(n) inlined here.
+  std::string label;
+  if (number > 0) {
+    label += 'v';
+    label += std::to_string(number);
+    label += ' ';
+  }
+  label += id.substr(0, 12);
+  return label;
 }
 
 namespace {
