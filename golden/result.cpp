@@ -455,9 +455,7 @@ template <class Json> CaseResult read_case_result(Json& line, Fingerprints finge
   for_each_object(line, "evaluations",
                   [&r](auto& e) { r.evaluations.push_back(evaluation_from_json(e)); });
   r.latency_ms = number_field<double>(line, "latency_ms");
-  const ordered_json& usage = member(line, "usage");
-  r.usage.input_tokens = number_field<std::int64_t>(usage, "input_tokens");
-  r.usage.output_tokens = number_field<std::int64_t>(usage, "output_tokens");
+  r.usage = token_usage_of(line);
   r.cost = number_field<double>(line, "cost");
   if (fingerprints == Fingerprints::read) {
     if (const ordered_json& print = member(line, "fingerprint"); !print.is_null()) {

@@ -143,16 +143,6 @@ TokenUsage token_usage_of(const ordered_json& line) {
   return out;
 }
 
-std::optional<double> uncached_latency_ms(const ordered_json& line) {
-  const auto cached = line.find("cached");
-  const auto latency = line.find("latency_ms");
-  if (cached == line.end() || !cached->is_boolean() || cached->get<bool>() ||
-      latency == line.end() || !latency->is_number()) {
-    return std::nullopt;
-  }
-  return latency->get<double>();
-}
-
 std::optional<Pricing> pricing_of(const registry::Config& config, const std::string& provider) {
   const registry::ProviderConfig* p = config.find_provider(provider);
   if (p == nullptr || !p->settings.is_object()) {

@@ -25,10 +25,6 @@ struct TokenUsage {
 // The "usage" of a result or baseline line; what is missing or not an integer stays unset.
 TokenUsage token_usage_of(const nlohmann::ordered_json& line);
 
-// The latency of a result line's call when it was made (not taken from the cache or a
-// resumed run): its "latency_ms" when "cached" is false, else std::nullopt.
-std::optional<double> uncached_latency_ms(const nlohmann::ordered_json& line);
-
 // A provider's prices per million tokens (promptops.yaml's providers.<name>.pricing).
 struct Pricing {
   std::optional<double> input_per_mtok;

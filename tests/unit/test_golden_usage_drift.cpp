@@ -1,3 +1,4 @@
+#include "golden/result.hpp"
 #include "golden/usage_drift.hpp"
 
 #include <catch2/catch.hpp>
@@ -177,6 +178,10 @@ TEST_CASE("golden::token_usage_of and uncached_latency_ms read result lines",
   CHECK(u.input_tokens == 12);
   CHECK_FALSE(u.output_tokens);
   CHECK_FALSE(token_usage_of(line(R"({"usage": "x"})")).input_tokens);
+  // The latency rule is the result model's, on the line read as a CaseResult.
+  const auto uncached_latency_ms = [](const ordered_json& l) {
+    return promptops::golden::uncached_latency_ms(case_result_from_json(l, Fingerprints::skip));
+  };
   CHECK(uncached_latency_ms(line(R"({"latency_ms": 820, "cached": false})")) == 820);
   CHECK_FALSE(uncached_latency_ms(line(R"({"latency_ms": 3, "cached": true})")));
   CHECK_FALSE(uncached_latency_ms(line(R"({"latency_ms": 3})")));
