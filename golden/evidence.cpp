@@ -6,7 +6,6 @@
 #include "registry/environment.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
-#include "util/json_fields.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -15,8 +14,6 @@
 #include <set>
 
 namespace promptops::golden {
-
-using nlohmann::json;
 
 EvidenceCheck find_evidence(const registry::Registry& registry, const std::string& name,
                             const std::string& version) {
@@ -42,12 +39,12 @@ EvidenceCheck find_evidence(const registry::Registry& registry, const std::strin
     if (!run_text || !summary_text) {
       continue;
     }
-    const json run = json::parse(*run_text, nullptr, false);
+    const nlohmann::ordered_json run = nlohmann::ordered_json::parse(*run_text, nullptr, false);
     const nlohmann::ordered_json summary_json =
         nlohmann::ordered_json::parse(*summary_text, nullptr, false);
+    // A summary that does not say whether the run was interrupted proves nothing.
     if (!run.is_object() || !summary_json.is_object() ||
-        !run.value("filters", json::array()).empty() ||
-        !util::string_field(run, "provider").empty() || run.value("shard_count", 0) > 1) {
+        summary_json.find("interrupted") == summary_json.end()) {
       continue;
     }
     RunSummary summary;
@@ -56,7 +53,7 @@ EvidenceCheck find_evidence(const registry::Registry& registry, const std::strin
     } catch (const InputError&) {
       continue; // written by a newer promptops: not evidence this one can read
     }
-    if (summary.interrupted || summary_json.find("interrupted") == summary_json.end()) {
+    if (!is_whole_run(run_start_from_json(run), summary)) {
       continue;
     }
     std::error_code time_ec;

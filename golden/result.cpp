@@ -514,6 +514,11 @@ std::optional<double> CaseTotals::pass_rate() const {
   return static_cast<double>(pass) / static_cast<double>(cases);
 }
 
+bool is_whole_run(const RunStart& start, const RunSummary& summary) {
+  return start.filters.empty() && start.provider.empty() && start.shard_count <= 1 &&
+         !summary.interrupted;
+}
+
 int exit_code(const RunSummary& summary) {
   if (summary.totals.error > 0 || summary.interrupted) {
     return 3;

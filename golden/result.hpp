@@ -187,6 +187,12 @@ struct RunStart {
 // The run.json in `value`, read leniently: what is missing or of another type is left unset.
 RunStart run_start_from_json(const nlohmann::ordered_json& value);
 
+struct RunSummary;
+// The run holds every case of its suites: not made with --filter, --provider or --shard, and
+// not interrupted. Only such a run is promotion evidence, and only against it do a baseline's
+// missing cases count as removed (a merge of shards is whole).
+bool is_whole_run(const RunStart& start, const RunSummary& summary);
+
 // summary.json.
 struct RunSummary {
   int format_version = k_results_format_version;

@@ -22,13 +22,6 @@ std::string pair_key(const std::string& suite, const std::string& provider) {
   return key;
 }
 
-// RUN holds every case of its suites: not made with --filter, --provider or --shard, and not
-// interrupted. Only then do OTHER's cases it lacks count as removed.
-bool whole(const RunRecord& run) {
-  return run.run.filters.empty() && run.run.provider.empty() && run.run.shard_count <= 1 &&
-         !run.summary.interrupted;
-}
-
 // OTHER's refs by suite, provider, prompt and version, from its summary's candidates.
 std::map<std::string, std::string> candidate_refs(const RunRecord& other) {
   std::map<std::string, std::string> refs;
@@ -179,7 +172,7 @@ AgainstRun compare_runs(RunRecord run, const RunRecord& other, const registry::C
   }
 
   // The summary's comparison fields and gates, as `promptops test` makes them.
-  const bool complete = whole(run);
+  const bool complete = golden::is_whole_run(run.run, run.summary);
   bool gate_passed = true;
   std::vector<std::string> reasons;
   golden::RunComparisons compared;
