@@ -703,7 +703,39 @@ void check_spec(const nlohmann::json& spec, const std::string& where) {
   }
 }
 
+std::optional<Evaluation> unusable(const nlohmann::json& spec, const EvalInput& input) {
+  if (input.facts == nullptr) {
+    return std::nullopt;
+  }
+  const std::string type = util::string_field(spec, "type");
+  // These judge the reply's facts or its cost, not its text.
+  if (type == "latency_ms" || type == "cost" || type == "finish_reason" || type == "refusal" ||
+      type == "tool_call" || util::string_field(spec, "on") == "tool_calls") {
+    return std::nullopt;
+  }
+  reply::Allowances allowed = input.allowed != nullptr ? *input.allowed : reply::Allowances{};
+  if (const auto allow = spec.find("allow"); allow != spec.end() && allow->is_array()) {
+    for (const auto& word : *allow) {
+      if (auto a = word.is_string() ? reply::allowance_from_string(word.get<std::string>())
+                                    : std::nullopt) {
+        allowed.insert(*a);
+      }
+    }
+  }
+  std::optional<std::string> reason = reply::unusable_reason(input.output, *input.facts, allowed);
+  if (!reason) {
+    return std::nullopt;
+  }
+  Evaluation e;
+  e.reason = std::move(*reason);
+  label(spec, e);
+  return e;
+}
+
 Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input) {
+  if (std::optional<Evaluation> e = unusable(spec, input)) {
+    return std::move(*e);
+  }
   Context ctx{spec, input, check_common(spec, "")};
   if (const auto path = spec.find("path"); path != spec.end()) {
     ctx.path = path->get<std::string>();

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "reply/reply.hpp"
+
 // Scorers for one output. Each returns pass/fail, a score in [0,1] and a reason a person can
 // act on. llm_judge needs provider calls: the runner makes them, and judge.hpp reads the
 // verdicts; evaluate() scores every other type.
@@ -50,6 +52,14 @@ struct EvalInput {
   std::function<std::shared_ptr<const jsonschema::Validator>(const std::string& path,
                                                              bool format_assertion)>
       compile_schema = {};
+  // What the reply says apart from its text (null: nothing, as for a stored output).
+  const reply::Facts* facts = nullptr;
+  // What the suite allows of a reply the trust rule would fail (an evaluator's own `allow`
+  // adds to it).
+  const reply::Allowances* allowed = nullptr;
+  // The tools the request declared, [{"name", "description", "parameters"}] (null: none), for
+  // tool_call's argument check.
+  const nlohmann::json* tools = nullptr;
 };
 
 // True for the types this module evaluates.
@@ -71,6 +81,12 @@ void check_spec(const nlohmann::json& spec, const std::string& where);
 // Throws InputError for a spec check_spec() refuses, and for a json_schema schema that
 // load_schema cannot load or that does not compile.
 Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input);
+
+// The trust rule applied to `spec`: a failed evaluation with the reason when `spec` judges the
+// reply's text (`on: output`, the default; not finish_reason, refusal, tool_call, latency_ms
+// or cost) and the reply is unusable for a reason neither the suite (input.allowed) nor the
+// spec's own `allow` accepts. evaluate() applies it first; the runner applies it to llm_judge.
+std::optional<Evaluation> unusable(const nlohmann::json& spec, const EvalInput& input);
 
 // What evaluate() does last, for scorers outside it (llm_judge): the spec's `name`, `required`
 // and `weight` applied to `e`, and its reason made safe to print.

@@ -202,8 +202,8 @@ void read_wire(const std::string& type, const std::uint8_t* data, std::size_t si
   provider.name = type;
   provider.type = type;
   provider.model = "model";
-  provider.input_per_mtok = 1.0;
-  provider.output_per_mtok = 2.0;
+  provider.pricing.input_per_mtok = 1.0;
+  provider.pricing.output_per_mtok = 2.0;
   const std::string body(as_text(data, size));
   for (const long status : {200L, 429L, 500L}) {
     const providers::WireOutcome outcome = providers::read_response(provider, status, body);

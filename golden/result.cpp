@@ -398,6 +398,14 @@ ordered_json to_json(const CaseResult& r) {
   o["model"] = or_null(r.model);
   o["prompt_version"] = r.prompt_version;
   o["output"] = or_null(r.output);
+  o["finish_reason"] = or_null(std::string(reply::to_string(r.facts.finish_reason)));
+  if (!r.facts.vendor_finish_reason.empty()) {
+    o["vendor_finish_reason"] = r.facts.vendor_finish_reason;
+  }
+  if (!r.facts.refusal.empty()) {
+    o["refusal"] = r.facts.refusal;
+  }
+  o["tool_calls"] = ordered_json(reply::to_json(r.facts.tool_calls));
   o["status"] = to_string(r.status);
   o["score"] = or_null(r.score);
   ordered_json evaluations = ordered_json::array();
@@ -409,6 +417,13 @@ ordered_json to_json(const CaseResult& r) {
   ordered_json usage = ordered_json::object();
   usage["input_tokens"] = or_null(r.usage.input_tokens);
   usage["output_tokens"] = or_null(r.usage.output_tokens);
+  for (auto [key, count] : {std::pair{"cached_input_tokens", &r.usage.cached_input_tokens},
+                            std::pair{"cache_write_tokens", &r.usage.cache_write_tokens},
+                            std::pair{"reasoning_tokens", &r.usage.reasoning_tokens}}) {
+    if (*count) {
+      usage[key] = **count;
+    }
+  }
   o["usage"] = std::move(usage);
   o["cost"] = or_null(r.cost);
   o["fingerprint"] = r.fingerprint ? to_ordered_json(*r.fingerprint) : ordered_json(nullptr);
@@ -417,6 +432,9 @@ ordered_json to_json(const CaseResult& r) {
   o["cached"] = r.cached;
   if (r.judge) {
     o["judge"] = judge_json(*r.judge);
+  }
+  if (!r.notes.empty()) {
+    o["notes"] = r.notes;
   }
   if (r.status == CaseStatus::error) {
     o["error"] = r.error;
@@ -444,6 +462,13 @@ template <class Json> CaseResult read_case_result(Json& line, Fingerprints finge
   if (member(line, "output").is_string()) {
     r.output = take_string(line, "output");
   }
+  r.facts.finish_reason =
+      reply::finish_reason_from_string(util::string_view_field(line, "finish_reason"));
+  r.facts.vendor_finish_reason = take_string(line, "vendor_finish_reason");
+  r.facts.refusal = take_string(line, "refusal");
+  if (const ordered_json& calls = member(line, "tool_calls"); calls.is_array() && !calls.empty()) {
+    r.facts.tool_calls = reply::tool_calls_from_json(nlohmann::json(calls));
+  }
   const std::string_view status = util::string_view_field(line, "status");
   r.status = status == "pass"   ? CaseStatus::pass
              : status == "fail" ? CaseStatus::fail
@@ -469,6 +494,7 @@ template <class Json> CaseResult read_case_result(Json& line, Fingerprints finge
   if (const ordered_json& judge = member(line, "judge"); judge.is_object()) {
     r.judge = judge_from_json(judge);
   }
+  r.notes = strings_field(line, "notes");
   r.error = take_string(line, "error");
   return r;
 }

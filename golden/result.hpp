@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "reply/reply.hpp"
+
 // A run's results as types: a CaseResult is one line of results.jsonl (or of a baseline), a
 // RunSummary is summary.json. This file is the only reader and writer of both: the runner
 // writes them, the tally and the comparison with the baseline read them, every report renders
@@ -59,6 +61,7 @@ struct CaseResult {
   std::string model;                 // as the provider reported it; "" when it did not (null)
   std::string prompt_version;        // "" when unknown
   std::optional<std::string> output; // unset: the provider gave none
+  reply::Facts facts;                // stop reason, refusal, tool calls
   CaseStatus status = CaseStatus::error;
   std::optional<double> score;
   std::vector<EvaluationResult> evaluations;
@@ -70,6 +73,7 @@ struct CaseResult {
   int attempts = 0;
   bool cached = false;
   std::optional<JudgeUsage> judge; // set when the case has judges
+  std::vector<std::string> notes;  // what was mended to read the reply
   std::string error;               // why it is in error (status error)
 };
 

@@ -433,6 +433,7 @@ providers::Request RunPlan::render(const registry::ResolvedPrompt& prompt,
     r.output_schema_name = p.name;
     std::replace(r.output_schema_name.begin(), r.output_schema_name.end(), '/', '_');
   }
+  r.tools = p.tools;
   return r;
 }
 

@@ -32,6 +32,8 @@ CaseResult case_result(const RunPlan& plan, const PlannedCase& pc, const provide
   r.error = reply.error;
   if (reply.ok) {
     r.output = reply.output;
+    r.facts = reply.facts;
+    r.notes = reply.notes;
     double weighted = 0;
     double weights = 0;
     bool pass = true;
@@ -54,7 +56,7 @@ CaseResult case_result(const RunPlan& plan, const PlannedCase& pc, const provide
     r.score = weights > 0 ? weighted / weights : 1.0;
     r.latency_ms = reply.latency_ms;
   }
-  r.usage = {reply.usage.input_tokens, reply.usage.output_tokens};
+  r.usage = reply.usage;
   r.cost = reply.cost;
   r.system_fingerprint = reply.system_fingerprint;
   r.attempts = reply.attempts;
@@ -68,7 +70,8 @@ void CaseScorer::score(EndedCase& ended) {
   if (ended.reply.ok) {
     std::vector<evaluators::Evaluation> scored = evaluate(pc, ended.reply);
     for (std::size_t i = 0; i < pc.judges.size() && i < scored.size(); ++i) {
-      if (pc.judges[i] != nullptr) {
+      // A judge of a reply the trust rule fails keeps that failure, whatever it said.
+      if (pc.judges[i] != nullptr && scored[i].type.empty()) {
         scored[i] = std::move(ended.evaluations[i]);
       }
     }
@@ -99,14 +102,19 @@ std::vector<evaluators::Evaluation> CaseScorer::evaluate(const PlannedCase& pc,
       &pc.test_case->vars,
       [this, prompt](const std::string& path, bool format_assertion) {
         return compiled_schema(*prompt, path, format_assertion);
-      }};
+      },
+      &reply.facts,
+      &m_plan.suites()[pc.suite].suite.allow,
+      prompt->prompt.tools.get()};
   std::vector<evaluators::Evaluation> out;
   out.reserve(pc.evaluators().size());
   for (std::size_t i = 0; i < pc.evaluators().size(); ++i) {
     const nlohmann::json& spec = pc.evaluators()[i];
     evaluators::Evaluation e;
     if (!pc.judges.empty() && pc.judges[i] != nullptr) {
-      out.push_back(e); // graded by the dispatch stage
+      // Graded by the dispatch stage (an empty type), unless the reply cannot be graded.
+      std::optional<evaluators::Evaluation> unusable = evaluators::unusable(spec, input);
+      out.push_back(unusable ? std::move(*unusable) : e);
       continue;
     }
     try {

@@ -28,6 +28,15 @@ Suite parse_suite(std::string_view name, std::string_view text, const std::strin
   s.path = path;
   s.display_path = display_path;
   s.evaluators = v.value("evaluators", nlohmann::json::array());
+  if (const auto allow = v.find("allow"); allow != v.end() && allow->is_array()) {
+    for (const auto& word : *allow) {
+      // The schema has checked the words.
+      if (auto a = word.is_string() ? reply::allowance_from_string(word.get<std::string>())
+                                    : std::nullopt) {
+        s.allow.insert(*a);
+      }
+    }
+  }
   if (auto it = v.find("gate"); it != v.end()) {
     s.gate = registry::gate_from_json(*it);
   }

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "reply/reply.hpp"
+
 namespace promptops::golden {
 
 // One line of a suite's .jsonl file.
@@ -39,6 +41,7 @@ struct Suite {
   SourcePosition cases_position;
   std::vector<Candidate> candidates;
   nlohmann::json evaluators; // an array, as written
+  reply::Allowances allow;   // `allow:` what the trust rule would fail, accepted suite-wide
   registry::Gate gate;
   util::SourceMap source_map;
 };

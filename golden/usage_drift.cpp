@@ -109,18 +109,6 @@ std::optional<DriftFinding> paired_change(const UsageFeature& f, const std::vect
   return finding;
 }
 
-std::optional<double> cost_at(const Pricing& pricing, const TokenUsage& usage) {
-  // A price without its tokens makes the cost unknown, not smaller.
-  if ((pricing.input_per_mtok && !usage.input_tokens) ||
-      (pricing.output_per_mtok && !usage.output_tokens)) {
-    return std::nullopt;
-  }
-  return (static_cast<double>(usage.input_tokens.value_or(0)) * pricing.input_per_mtok.value_or(0) +
-          static_cast<double>(usage.output_tokens.value_or(0)) *
-              pricing.output_per_mtok.value_or(0)) /
-         1e6;
-}
-
 std::string milliseconds(double ms) {
   return with_commas(ms) + " ms";
 }
@@ -128,19 +116,8 @@ std::string milliseconds(double ms) {
 } // namespace
 
 TokenUsage token_usage_of(const ordered_json& line) {
-  TokenUsage out;
   const auto usage = line.find("usage");
-  if (usage == line.end() || !usage->is_object()) {
-    return out;
-  }
-  for (auto [key, field] : {std::pair{"input_tokens", &out.input_tokens},
-                            std::pair{"output_tokens", &out.output_tokens}}) {
-    const auto it = usage->find(key);
-    if (it != usage->end() && it->is_number_integer()) {
-      *field = it->get<std::int64_t>();
-    }
-  }
-  return out;
+  return usage == line.end() ? TokenUsage{} : reply::usage_from_json(*usage);
 }
 
 std::optional<Pricing> pricing_of(const registry::Config& config, const std::string& provider) {
@@ -149,17 +126,11 @@ std::optional<Pricing> pricing_of(const registry::Config& config, const std::str
     return std::nullopt;
   }
   const auto pricing = p->settings.find("pricing");
-  if (pricing == p->settings.end() || !pricing->is_object()) {
+  if (pricing == p->settings.end()) {
     return std::nullopt;
   }
-  Pricing out;
-  for (auto [key, field] : {std::pair{"input_per_mtok", &out.input_per_mtok},
-                            std::pair{"output_per_mtok", &out.output_per_mtok}}) {
-    if (const auto it = pricing->find(key); it != pricing->end() && it->is_number()) {
-      *field = it->get<double>();
-    }
-  }
-  if (!out.input_per_mtok && !out.output_per_mtok) {
+  Pricing out = reply::pricing_from_json(*pricing, p->type);
+  if (out.empty()) {
     return std::nullopt;
   }
   return out;
@@ -247,7 +218,7 @@ std::vector<DriftFinding> detect_usage_drift(const std::vector<UsageCase>& cases
         std::max(pricing->input_per_mtok.value_or(0), pricing->output_per_mtok.value_or(0)) / 1e6;
     const UsageFeature cost{
         "cost", "cost", "cost per case", money, " at current pricing", unit > 0 ? unit : 1e-9};
-    compare(cost, [&](const TokenUsage& u) { return cost_at(*pricing, u); });
+    compare(cost, [&](const TokenUsage& u) { return reply::cost(*pricing, u); });
   }
   return out;
 }

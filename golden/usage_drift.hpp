@@ -11,25 +11,21 @@
 #include <string>
 #include <vector>
 
+#include "reply/reply.hpp"
+
 // Tokens, cost and latency drift: a run that costs more (or less) per case than its baseline
 // with the same text, as when a silent update bills hidden reasoning tokens or answers slower.
 // Pure functions; the rules and thresholds are in docs/drift.md ("Tokens, cost and latency").
 namespace promptops::golden {
 
 // The tokens of one call, as its result line's "usage" recorded them (unset: not reported).
-struct TokenUsage {
-  std::optional<std::int64_t> input_tokens;
-  std::optional<std::int64_t> output_tokens;
-};
+using TokenUsage = reply::Usage;
 
 // The "usage" of a result or baseline line; what is missing or not an integer stays unset.
 TokenUsage token_usage_of(const nlohmann::ordered_json& line);
 
 // A provider's prices per million tokens (promptops.yaml's providers.<name>.pricing).
-struct Pricing {
-  std::optional<double> input_per_mtok;
-  std::optional<double> output_per_mtok;
-};
+using Pricing = reply::Pricing;
 
 // The pricing of `provider` in `config`, or std::nullopt when it has none (or is not there).
 std::optional<Pricing> pricing_of(const registry::Config& config, const std::string& provider);

@@ -280,7 +280,15 @@ private:
     r.model = util::string_field(entry, "model");
     r.system_fingerprint = util::string_field(entry, "system_fingerprint");
     if (auto u = entry.find("usage"); u != entry.end()) {
-      r.usage = usage_from_json(*u);
+      r.usage = reply::usage_from_json(*u);
+    }
+    // Entries written before the reply model have none of these: an unknown stop reason.
+    r.facts.finish_reason =
+        reply::finish_reason_from_string(util::string_field(entry, "finish_reason"));
+    r.facts.vendor_finish_reason = util::string_field(entry, "vendor_finish_reason");
+    r.facts.refusal = util::string_field(entry, "refusal");
+    if (auto t = entry.find("tool_calls"); t != entry.end()) {
+      r.facts.tool_calls = reply::tool_calls_from_json(*t);
     }
     r.latency_ms = entry.value("latency_ms", 0.0);
     return r;
@@ -295,14 +303,15 @@ private:
                   {"model", r.model},
                   {"system_fingerprint", r.system_fingerprint},
                   {"latency_ms", r.latency_ms}};
-    json usage = json::object();
-    if (r.usage.input_tokens) {
-      usage["input_tokens"] = *r.usage.input_tokens;
+    entry["usage"] = reply::to_json(r.usage);
+    entry["finish_reason"] = reply::to_string(r.facts.finish_reason);
+    entry["vendor_finish_reason"] = r.facts.vendor_finish_reason;
+    if (!r.facts.refusal.empty()) {
+      entry["refusal"] = r.facts.refusal;
     }
-    if (r.usage.output_tokens) {
-      usage["output_tokens"] = *r.usage.output_tokens;
+    if (!r.facts.tool_calls.empty()) {
+      entry["tool_calls"] = reply::to_json(r.facts.tool_calls);
     }
-    entry["usage"] = usage;
     // Written by a thread of its own: a commit can wait on a busy disk or on another process's
     // batch, and on this thread a stall would hold every transfer in flight.
     // It is woken when a batch is full, and otherwise looks every k_cache_flush on its own: a
@@ -547,7 +556,7 @@ private:
       reply.output = j["output"].get<std::string>();
       reply.model = util::string_field(j, "model");
       if (auto u = j.find("usage"); u != j.end()) {
-        reply.usage = usage_from_json(*u);
+        reply.usage = reply::usage_from_json(*u);
       }
       return;
     }

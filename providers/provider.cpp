@@ -12,21 +12,6 @@ namespace promptops::providers {
 
 using nlohmann::json;
 
-Usage usage_from_json(const json& usage) {
-  Usage out;
-  if (!usage.is_object()) {
-    return out;
-  }
-  for (auto [key, field] : {std::pair{"input_tokens", &out.input_tokens},
-                            std::pair{"output_tokens", &out.output_tokens}}) {
-    auto it = usage.find(key);
-    if (it != usage.end() && it->is_number_integer()) {
-      *field = it->get<std::int64_t>();
-    }
-  }
-  return out;
-}
-
 std::string ProviderSettings::api_key() const {
   if (api_key_env.empty()) {
     return {};
@@ -36,12 +21,7 @@ std::string ProviderSettings::api_key() const {
 }
 
 std::optional<double> ProviderSettings::cost(const Usage& usage) const {
-  if (!input_per_mtok && !output_per_mtok) {
-    return std::nullopt;
-  }
-  const double in = static_cast<double>(usage.input_tokens.value_or(0));
-  const double out = static_cast<double>(usage.output_tokens.value_or(0));
-  return (in * input_per_mtok.value_or(0) + out * output_per_mtok.value_or(0)) / 1e6;
+  return reply::cost(pricing, usage);
 }
 
 std::string expand_environment(const std::string& text, const std::string& where) {
@@ -108,15 +88,10 @@ ProviderSettings settings_from_config(const registry::ProviderConfig& config,
     out.requests_per_minute = rl->value("requests_per_minute", 0.0);
     out.tokens_per_minute = rl->value("tokens_per_minute", 0.0);
   }
-  out.timeout_s = s.value("timeout_s", 60.0);
-  out.retries = s.value("retries", 4);
+  out.timeout_s = s.value("timeout_s", out.timeout_s);
+  out.retries = s.value("retries", out.retries);
   if (auto p = s.find("pricing"); p != s.end()) {
-    if (p->contains("input_per_mtok")) {
-      out.input_per_mtok = (*p)["input_per_mtok"].get<double>();
-    }
-    if (p->contains("output_per_mtok")) {
-      out.output_per_mtok = (*p)["output_per_mtok"].get<double>();
-    }
+    out.pricing = reply::pricing_from_json(*p, out.type);
   }
   if (out.type == "exec") {
     auto c = s.find("command");
@@ -143,9 +118,10 @@ ProviderSettings settings_from_config(const registry::ProviderConfig& config,
 
 std::string cache_key(const ProviderSettings& provider, const Request& request) {
   // The canonical JSON of {"command", "endpoint", "messages": [[role, content]...], "model",
-  // "output_schema", "params", "sample" (after the first), "type", "v": 1}, keys sorted as
-  // nlohmann sorts them, hashed. Written out here rather than built as a json object: that
-  // copied the output schema for every request. The bytes are the same (a test checks).
+  // "output_schema", "params", "sample" (after the first), "tools" (when any), "type", "v": 1},
+  // keys sorted as nlohmann sorts them, hashed. Written out here rather than built as a json
+  // object: that copied the output schema for every request. The bytes are the same (a test
+  // checks).
   std::string text = "{\"command\":";
   util::append_json(text, json(provider.command));
   text += ",\"endpoint\":";
@@ -178,6 +154,10 @@ std::string cache_key(const ProviderSettings& provider, const Request& request) 
   if (request.sample > 0) {
     text += ",\"sample\":" + std::to_string(request.sample); // absent for the first, so
                                                              // older entries still match
+  }
+  if (request.tools) {
+    text += ",\"tools\":"; // absent without tools, so that older entries still match
+    util::append_json(text, *request.tools);
   }
   text += ",\"type\":";
   util::append_json_string(text, provider.type);

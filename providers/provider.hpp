@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "reply/reply.hpp"
+
 // What is sent to a model and what comes back, independent of any wire format.
 namespace promptops::providers {
 
@@ -29,23 +31,22 @@ struct Request {
   // the prompt has none.
   std::shared_ptr<const nlohmann::json> output_schema;
   std::string output_schema_name; // for response_format's "name"
+  // The prompt's tools, [{"name", "description", "parameters": JSON Schema}], shared like the
+  // schema; null: none. Each wire format sends them in its own shape.
+  std::shared_ptr<const nlohmann::json> tools;
   // Which of n identical calls this is (a judge asked n times): each is cached apart, so
   // that n samples are n answers, not one answer n times.
   int sample = 0;
 };
 
-struct Usage {
-  std::optional<std::int64_t> input_tokens;
-  std::optional<std::int64_t> output_tokens;
-};
-
-// {"input_tokens", "output_tokens"} as promptops writes it (results, cache, exec replies);
-// what is missing or not an integer stays unset.
-Usage usage_from_json(const nlohmann::json& usage);
+using Usage = reply::Usage;
 
 struct Reply {
   bool ok = false;
-  std::string output;
+  std::string output; // the text; "" when there is none (tool calls, a refusal)
+  reply::Facts facts; // stop reason, refusal, tool calls
+  // What was mended to read the reply (invalid UTF-8 replaced, ...), for people.
+  std::vector<std::string> notes;
   std::string model;              // as the server reports it ("" when it does not)
   std::string system_fingerprint; // OpenAI's system_fingerprint, when sent
   Usage usage;
@@ -68,11 +69,10 @@ struct ProviderSettings {
   int concurrency = 8;
   double requests_per_minute = 0; // 0: unlimited
   double tokens_per_minute = 0;
-  double timeout_s = 60;
-  int retries = 4;
+  double timeout_s = 600; // the vendors' SDKs' default: a slow reasoning reply is not abandoned
+  int retries = 2;
   double max_backoff_s = 30;
-  std::optional<double> input_per_mtok;
-  std::optional<double> output_per_mtok;
+  reply::Pricing pricing;           // vendor defaults applied
   std::vector<std::string> command; // exec: argv (a string becomes {"/bin/sh", "-c", it})
   std::string from;                 // replay: the file, relative to the registry root
 

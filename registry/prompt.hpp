@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,9 @@ struct Prompt {
   std::vector<Variable> optional;
   std::string output_schema; // may be empty
   SourcePosition output_schema_position;
+  // `tools:` as declared, [{"name", "description", "parameters": JSON Schema}]; null: none.
+  // Shared by every request of the prompt.
+  std::shared_ptr<const nlohmann::json> tools;
   SourcePosition provider_position;
   mustache::Escape escape = mustache::Escape::none;
   nlohmann::json tags;

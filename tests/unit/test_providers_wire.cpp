@@ -240,8 +240,8 @@ TEST_CASE("cost from pricing per million tokens", "[providers]") {
   u.input_tokens = 1000000;
   u.output_tokens = 500000;
   CHECK_FALSE(p.cost(u).has_value());
-  p.input_per_mtok = 0.15;
-  p.output_per_mtok = 0.60;
+  p.pricing.input_per_mtok = 0.15;
+  p.pricing.output_per_mtok = 0.60;
   REQUIRE(p.cost(u).has_value());
   CHECK(*p.cost(u) == Approx(0.45));
 }

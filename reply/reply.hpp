@@ -1,0 +1,119 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// The reply model: what a model answered, whatever the vendor's wire format. The providers
+// fill it, the evaluators judge it, the results record it; SPEC's trust rule ("a reply that
+// cannot be read is never a pass") is written once, here (unusable_reason).
+namespace promptops::reply {
+
+// Why the model stopped, normalised across vendors (docs/file-formats.md has the mapping).
+enum class FinishReason {
+  unknown, // the provider did not say (echo, replay, lines written before promptops read it)
+  stop,
+  length, // cut at the token limit: OpenAI "length", Anthropic "max_tokens"
+  tool_calls,
+  refusal,
+  content_filter,
+  error,
+};
+
+// "stop", "length", ...; "" for unknown.
+const char* to_string(FinishReason reason);
+// The inverse; unknown for "" and anything else.
+FinishReason finish_reason_from_string(std::string_view text);
+
+// One tool call of a reply.
+struct ToolCall {
+  std::string id;
+  std::string name;
+  // The arguments parsed, when they parse as JSON; otherwise the raw text as a JSON string
+  // and arguments_parsed false.
+  nlohmann::json arguments = nlohmann::json::object();
+  bool arguments_parsed = true;
+
+  bool operator==(const ToolCall&) const = default;
+};
+
+// A call whose arguments arrive as text (OpenAI sends a JSON string): parsed when they parse.
+ToolCall tool_call(std::string id, std::string name, std::string_view arguments_text);
+
+// [{"id", "name", "arguments"}] (with "arguments_parsed": false for raw arguments), as results
+// and the cache write it; the reader keeps what is of the right type.
+nlohmann::json to_json(const std::vector<ToolCall>& calls);
+std::vector<ToolCall> tool_calls_from_json(const nlohmann::json& calls);
+
+// Token counts with one meaning everywhere: input_tokens is all input, cached included, with
+// sub-counts cached_input_tokens (read from a prompt cache) and cache_write_tokens (written to
+// one); output_tokens is all output, reasoning included, with sub-count reasoning_tokens.
+// Unset: the provider did not say.
+struct Usage {
+  std::optional<std::int64_t> input_tokens{};
+  std::optional<std::int64_t> output_tokens{};
+  std::optional<std::int64_t> cached_input_tokens{};
+  std::optional<std::int64_t> cache_write_tokens{};
+  std::optional<std::int64_t> reasoning_tokens{};
+
+  bool operator==(const Usage&) const = default;
+};
+
+// {"input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+// "reasoning_tokens"}, the unset ones left out.
+nlohmann::json to_json(const Usage& usage);
+// The reader of the same; what is missing or not an integer stays unset.
+template <typename Json> Usage usage_from_json(const Json& usage);
+
+// A provider's prices in its currency per million tokens (promptops.yaml's `pricing`).
+struct Pricing {
+  std::optional<double> input_per_mtok{};
+  std::optional<double> output_per_mtok{};
+  std::optional<double> cached_input_per_mtok{}; // unset: the vendor's ratio to input_per_mtok
+  std::optional<double> cache_write_per_mtok{};  // unset: the vendor's ratio to input_per_mtok
+
+  bool empty() const { return !input_per_mtok && !output_per_mtok; }
+};
+
+// `pricing` with the cache prices a vendor publishes filled in where only the input price was
+// given (provider type "openai", "anthropic"; others: cached and written input at the input
+// price). docs/file-formats.md gives the ratios and their date.
+Pricing with_vendor_defaults(Pricing pricing, std::string_view provider_type);
+
+// promptops.yaml's `pricing` object of a provider of `provider_type`, vendor defaults applied;
+// empty when it has no price (or is not an object: the config's schema has refused that).
+Pricing pricing_from_json(const nlohmann::json& pricing, std::string_view provider_type);
+
+// What `usage` costs at `pricing`: uncached input at the input price, cached input and cache
+// writes at theirs, output (reasoning included) at the output price. std::nullopt when the
+// pricing is empty or a priced count is missing (a cost that is unknown, never smaller).
+std::optional<double> cost(const Pricing& pricing, const Usage& usage);
+
+// What a reply says, apart from its text, for the evaluators and the trust rule.
+struct Facts {
+  FinishReason finish_reason = FinishReason::unknown;
+  std::string vendor_finish_reason; // as the vendor sent it ("end_turn", "MAX_TOKENS")
+  std::string refusal;              // the refusal text a vendor sent apart ("" : none)
+  std::vector<ToolCall> tool_calls;
+};
+
+// What a suite or evaluator may allow of a reply the trust rule would fail.
+enum class Allowance { length, refusal, tool_calls, content_filter, empty };
+using Allowances = std::set<Allowance>;
+
+// "length", ...; the inverse returns std::nullopt for an unknown word.
+const char* to_string(Allowance allowance);
+std::optional<Allowance> allowance_from_string(std::string_view text);
+
+// The trust rule: why an evaluator of the reply's text cannot pass on it (cut at the token
+// limit, refused, blocked by a content filter, tool calls instead of an answer, empty), or
+// std::nullopt when the reply is an answer or what makes it unusable is allowed.
+std::optional<std::string> unusable_reason(std::string_view output, const Facts& facts,
+                                           const Allowances& allowed);
+
+} // namespace promptops::reply
