@@ -78,10 +78,11 @@ void CannedServer::answer(int c) {
     }
   }
   const Reply reply = m_answer(request);
-  const std::string response = "HTTP/1.1 " + std::to_string(reply.status) +
-                               " Canned\r\nContent-Type: application/json\r\nConnection: "
-                               "close\r\nContent-Length: " +
-                               std::to_string(reply.body.size()) + "\r\n\r\n" + reply.body;
+  const std::string response =
+      "HTTP/1.1 " + std::to_string(reply.status) +
+      " Canned\r\nContent-Type: " + reply.content_type +
+      "\r\nConnection: close\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n" +
+      reply.body;
   (void)::send(c, response.data(), response.size(), MSG_NOSIGNAL);
 }
 

@@ -9,12 +9,13 @@ namespace promptops::test {
 
 // A provider the fake cannot be, for tests: a one-thread HTTP server on 127.0.0.1 that reads
 // each request whole (its headers and a Content-Length body), asks `answer` for the status and
-// body, sends them (application/json, Connection: close) and closes the connection.
+// body, sends them (with their content type, Connection: close) and closes the connection.
 class CannedServer {
 public:
   struct Reply {
     int status = 200;
     std::string body;
+    std::string content_type = "application/json";
   };
   using Answer = std::function<Reply(const std::string& request)>;
 
