@@ -145,6 +145,23 @@ void Dispatcher::ask_judge(std::size_t planned, std::size_t slot, CaseInFlight& 
   const std::string context = "llm_judge for " + m_plan.case_context(pc);
   const std::string& output = flight.ended.reply.output;
   evaluators::Evaluation& verdict = flight.ended.evaluations[slot];
+  // A reply the trust rule fails is not worth a judge's call: it fails all the same.
+  const evaluators::EvalInput facts{output,
+                                    pc.test_case->expected,
+                                    0,
+                                    std::nullopt,
+                                    {},
+                                    {},
+                                    nullptr,
+                                    {},
+                                    &flight.ended.reply.facts,
+                                    &m_plan.suites()[pc.suite].suite.allow,
+                                    nullptr};
+  if (std::optional<evaluators::Evaluation> unusable =
+          evaluators::unusable(pc.evaluators()[slot], facts)) {
+    verdict = std::move(*unusable);
+    return;
+  }
   std::vector<providers::Request> orders;
   try {
     if (!o.pairwise) {

@@ -174,9 +174,17 @@ std::vector<InputError> check_document(const nlohmann::json& value,
       position = source_map.key_position(e.instance_location);
     } else if (e.keyword == "enum" || e.keyword == "const") {
       nlohmann::json allowed;
-      if (const nlohmann::json* node =
-              schema_node(split_location(e.schema_location, schema_file))) {
+      SchemaPlace place = split_location(e.schema_location, schema_file);
+      if (const nlohmann::json* node = schema_node(place)) {
         allowed = e.keyword == "enum" ? *node : nlohmann::json::array({*node});
+      }
+      // A value that is refused for a reason says it (the description of the schema holding
+      // the keyword): "stream: true" is refused because promptops reads whole replies.
+      place.pointer = util::pointer_parent(place.pointer);
+      std::string why;
+      if (const nlohmann::json* holder = schema_node(place);
+          holder != nullptr && e.keyword == "const" && holder->contains("description")) {
+        why = " (" + holder->at("description").get<std::string>() + ")";
       }
       const nlohmann::json* actual = nullptr;
       const nlohmann::json::json_pointer ptr(e.instance_location);
@@ -199,7 +207,8 @@ std::vector<InputError> check_document(const nlohmann::json& value,
                 (suggestion.empty() ? (allowed.is_array() && !allowed.empty()
                                            ? ": expected " + quoted_list(allowed)
                                            : "")
-                                    : suggestion);
+                                    : suggestion) +
+                why;
       position = source_map.value_position(e.instance_location);
     } else {
       problem = (where.empty() ? "" : where + ": ") + e.message;

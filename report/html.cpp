@@ -1,6 +1,7 @@
 #include "report/html.hpp"
 
 #include "report/escape.hpp"
+#include "report/reply_facts.hpp"
 #include "util/hash.hpp"
 #include "util/line_diff.hpp"
 #include "util/text.hpp"
@@ -424,7 +425,13 @@ std::string row_output(const Row& row, std::size_t max_bytes) {
           ? "\n[... output cut at 4 KiB; the whole output is in results.jsonl]"
           : "\n[... output cut at " + std::to_string(max_bytes / 1024) +
                 " KiB to keep the page small; the whole output is in results.jsonl]";
-  return "<pre class=\"out\">" + html_escape(clean_cut(*output, max_bytes, note)) + "</pre>";
+  std::string out =
+      "<pre class=\"out\">" + html_escape(clean_cut(*output, max_bytes, note)) + "</pre>";
+  // Tool calls, a refusal, a stop at the token limit: what the text alone does not show.
+  if (const std::string facts = reply_facts_text(*row.result); !facts.empty()) {
+    out += "<pre class=\"out muted\">" + html_escape(clean_cut(facts, max_bytes, "")) + "</pre>";
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "report/markdown.hpp"
 
 #include "report/escape.hpp"
+#include "report/reply_facts.hpp"
 #include "util/line_diff.hpp"
 #include "util/text.hpp"
 
@@ -320,6 +321,9 @@ std::string failed_case(const Failure& f) {
                                                 "results.jsonl]"));
   } else {
     block += "\nNo output: the provider did not answer.\n";
+  }
+  if (const std::string facts = reply_facts_text(r); !facts.empty()) {
+    block += "\nReply:\n\n" + markdown_fence(clean_cut(facts, k_max_output_bytes, ""));
   }
   block += "\n</details>\n";
   return block;

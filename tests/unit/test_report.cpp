@@ -1079,3 +1079,41 @@ TEST_CASE("report::progress_bar, the bar's text for cases ended of all", "[repor
   CHECK(progress_bar(10, 10) == "[##############################] 10/10 cases");
   CHECK(progress_bar(0, 0) == "[..............................] 0/0 cases");
 }
+
+TEST_CASE("report: a failed case shows its tool calls, stop reason and refusal, escaped",
+          "[report]") {
+  RunJson built;
+  built.run_id = "facts";
+  ordered_json tool =
+      result("tool", "classify", "openai", "fail", "",
+             ordered_json::array(
+                 {evaluation("contains", false, "the model called tools instead of answering")}));
+  tool["finish_reason"] = "tool_calls";
+  tool["tool_calls"] = ordered_json::array(
+      {{{"id", "call_1"}, {"name", "get_weather"}, {"arguments", {{"city", "<b>Paris</b>"}}}}});
+  ordered_json refused = result("refused", "classify", "anthropic", "fail", "",
+                                ordered_json::array({evaluation("contains", false, "refused")}));
+  refused["finish_reason"] = "refusal";
+  refused["vendor_finish_reason"] = "refusal";
+  refused["refusal"] = "I can't <script>help</script>";
+  ordered_json cut = result("cut", "classify", "anthropic", "fail", "Paris is",
+                            ordered_json::array({evaluation("contains", false, "cut")}));
+  cut["finish_reason"] = "length";
+  cut["vendor_finish_reason"] = "max_tokens";
+  built.results = {tool, refused, cut};
+  built.summary = summary_json(
+      "facts",
+      ordered_json::array({suite_json("classify", {"openai", "anthropic"}, 0, 3, 0, false)}), false,
+      {});
+  const RunRecord record = built.read();
+  const std::string md = promptops::report::markdown_report(record);
+  const std::string page = promptops::report::html_report(record);
+  CHECK(page.find(
+            "tool call: get_weather({&quot;city&quot;:&quot;&lt;b&gt;Paris&lt;/b&gt;&quot;})") !=
+        std::string::npos);
+  CHECK(page.find("refused: I can&apos;t &lt;script&gt;help&lt;/script&gt;") != std::string::npos);
+  CHECK(page.find("finish_reason length (max_tokens)") != std::string::npos);
+  CHECK(page.find("<script>help") == std::string::npos);
+  CHECK(md.find("tool call: get_weather({\"city\":\"<b>Paris</b>\"})") != std::string::npos);
+  CHECK(md.find("finish_reason length (max_tokens)") != std::string::npos);
+}
