@@ -129,7 +129,7 @@ struct Registry {
 // The reasons of a result's failed evaluations, joined.
 std::string reasons(const json& result) {
   std::string out;
-  for (const auto& e : result["evaluations"]) {
+  for (const auto& e : result.value("evaluations", json::array())) {
     if (!e["pass"].get<bool>()) {
       out += e["reason"].get<std::string>() + "\n";
     }
@@ -206,7 +206,7 @@ TEST_CASE("replies 1: tool calls are recorded and fail evaluators of the text", 
     Registry reg(server, {"openai_tool"}, "oa", k_tolerant);
     const ProcessResult r = reg.test();
     CHECK(r.exit_code == 1);
-    const json result = reg.results().at("openai_tool");
+    json result = reg.results().at("openai_tool");
     CHECK(result["status"] == "fail");
     CHECK(result["finish_reason"] == "tool_calls");
     REQUIRE(result["tool_calls"].size() == 1);
@@ -218,7 +218,7 @@ TEST_CASE("replies 1: tool calls are recorded and fail evaluators of the text", 
   SECTION("anthropic: tool_use after a text preamble") {
     Registry reg(server, {"anthropic_tool"}, "an", k_tolerant);
     CHECK(reg.test().exit_code == 1);
-    const json result = reg.results().at("anthropic_tool");
+    json result = reg.results().at("anthropic_tool");
     CHECK(result["status"] == "fail");
     CHECK(result["finish_reason"] == "tool_calls");
     CHECK(result["vendor_finish_reason"] == "tool_use");
@@ -260,7 +260,7 @@ TEST_CASE("replies 2: a reply cut short, refused or empty is never a pass", "[cl
   SECTION("openai") {
     Registry reg(server, {"cut", "reasoning_spent"}, "oa", k_tolerant);
     CHECK(reg.test().exit_code == 1);
-    const auto results = reg.results();
+    auto results = reg.results();
     CHECK(results.at("cut")["status"] == "fail");
     CHECK(results.at("cut")["finish_reason"] == "length");
     CHECK(reasons(results.at("cut")).find("token limit") != std::string::npos);
@@ -271,7 +271,7 @@ TEST_CASE("replies 2: a reply cut short, refused or empty is never a pass", "[cl
   SECTION("anthropic") {
     Registry reg(server, {"refused", "max_tokens", "no_content"}, "an", k_tolerant);
     CHECK(reg.test().exit_code == 1);
-    const auto results = reg.results();
+    auto results = reg.results();
     CHECK(results.at("refused")["status"] == "fail");
     CHECK(results.at("refused")["finish_reason"] == "refusal");
     CHECK(reasons(results.at("refused")).find("refused") != std::string::npos);
@@ -294,7 +294,7 @@ TEST_CASE("replies 2: a reply cut short, refused or empty is never a pass", "[cl
         "stop"));
     Registry reg(server, {"openai_refusal"}, "oa", k_tolerant);
     CHECK(reg.test().exit_code == 1);
-    const json result = reg.results().at("openai_refusal");
+    json result = reg.results().at("openai_refusal");
     CHECK(result["status"] == "fail");
     CHECK(result["refusal"] == "I'm sorry, I cannot assist with that request.");
     CHECK(result["output"] == "");
@@ -320,7 +320,7 @@ TEST_CASE("replies 3: the judge's final verdict decides, not a draft or a quoted
   const ProcessResult r = reg.test();
   INFO(r.out << r.err);
   CHECK(r.exit_code == 1);
-  const json result = reg.results().at("q");
+  json result = reg.results().at("q");
   CHECK(result["status"] == "fail");
   CHECK(reasons(result).find("Lyon is not the capital") != std::string::npos);
 }
@@ -346,7 +346,7 @@ TEST_CASE("replies 5: the SDKs' retry default: two retries, then the error", "[c
   Registry reg(server, {"down"}, "oa", k_tolerant);
   CHECK(reg.test().exit_code == 1);
   CHECK(vendor.count("down") == 3);
-  const json result = reg.results().at("down");
+  json result = reg.results().at("down");
   CHECK(result["status"] == "error");
   CHECK(result["attempts"] == 3);
 }
@@ -367,7 +367,7 @@ TEST_CASE("replies 6: an HTTP 200 carrying an error is reported with its message
   CannedServer server([&vendor](const std::string& r) { return vendor.answer(r); });
   Registry reg(server, {"bad_request", "upstream_down"}, "oa", k_tolerant);
   CHECK(reg.test().exit_code == 1);
-  const auto results = reg.results();
+  auto results = reg.results();
   CHECK(results.at("bad_request")["status"] == "error");
   CHECK(results.at("bad_request")["error"].get<std::string>().find("Provider returned error") !=
         std::string::npos);
@@ -402,7 +402,7 @@ TEST_CASE("replies 7: cached input is priced at the cache's prices", "[cli][repl
     const ProcessResult r = reg.test();
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
-    const json result = reg.results().at("cached");
+    json result = reg.results().at("cached");
     CHECK(result["usage"]["input_tokens"] == 10050);
     CHECK(result["usage"]["cached_input_tokens"] == 10000);
     // 50 x 3 + 10,000 x 0.30 + 100 x 15 per million.
@@ -413,7 +413,7 @@ TEST_CASE("replies 7: cached input is priced at the cache's prices", "[cli][repl
                  "    pricing: {input_per_mtok: 2.5, output_per_mtok: 10, "
                  "cached_input_per_mtok: 1.25}\n");
     CHECK(reg.test().exit_code == 0);
-    const json result = reg.results().at("openai_cached");
+    json result = reg.results().at("openai_cached");
     CHECK(result["usage"]["cached_input_tokens"] == 1920);
     // 86 x 2.5 + 1,920 x 1.25 + 300 x 10 per million.
     CHECK(result["cost"].get<double>() == Approx(0.005615));
@@ -437,7 +437,7 @@ TEST_CASE("replies 8: a 429 for an exhausted quota is not retried", "[cli][repli
   Registry reg(server, {"quota"}, "oa", k_tolerant);
   CHECK(reg.test().exit_code == 1);
   CHECK(vendor.count("quota") == 1);
-  const json result = reg.results().at("quota");
+  json result = reg.results().at("quota");
   CHECK(result["status"] == "error");
   CHECK(result["error"].get<std::string>().find("quota") != std::string::npos);
 }
@@ -463,7 +463,7 @@ TEST_CASE("replies 9: bodies that cannot parse, streams, and broken UTF-8", "[cl
   SECTION("HTML and an unrequested stream: reported with their type, not retried") {
     Registry reg(server, {"html", "sse"}, "oa", k_tolerant);
     CHECK(reg.test().exit_code == 1);
-    const auto results = reg.results();
+    auto results = reg.results();
     CHECK(vendor.count("html") == 1);
     CHECK(vendor.count("sse") == 1);
     CHECK(results.at("html")["error"].get<std::string>().find("text/html") != std::string::npos);
@@ -477,7 +477,7 @@ TEST_CASE("replies 9: bodies that cannot parse, streams, and broken UTF-8", "[cl
     const ProcessResult r = reg.test();
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
-    const json result = reg.results().at("bad_utf8");
+    json result = reg.results().at("bad_utf8");
     CHECK(result["output"] == "Par\xEF\xBF\xBD is \xEF\xBF\xBD fine");
     CHECK(result["notes"].dump().find("U+FFFD") != std::string::npos);
   }
