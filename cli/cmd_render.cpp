@@ -22,7 +22,7 @@ Action add_render(CLI::App& app) {
   cmd->add_option("--vars-file", options->vars_file, "Read variables from a JSON or YAML file")
       ->type_name("FILE");
   cmd->add_flag("--json", options->json,
-                "Print {name, version, provider, model, params, messages|text}");
+                "Print {name, version, provider, model, params, messages|text, tools}");
   return [options] {
     const auto ref = registry::parse_prompt_ref(options->prompt);
     const nlohmann::json vars = build_vars(options->vars_file, options->vars);

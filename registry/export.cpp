@@ -56,6 +56,9 @@ ordered export_prompt(const ResolvedPrompt& resolved) {
   // resolve_prompt has checked that the schema parses; its author's key order is kept.
   j["output_schema"] =
       resolved.output_schema ? ordered::parse(*resolved.output_schema) : ordered(nullptr);
+  if (p.tools) {
+    j["tools"] = tools_to_json(*p.tools); // the one shape render --json shows too
+  }
   return j;
 }
 

@@ -17,7 +17,8 @@ constexpr const char* k_bundle_format = "promptops-bundle/1";
 // "provider", "model" (null when the prompt names none), "params" (the prompt's own),
 // "input": {"required", "optional"}, "messages": [{"role", "content"}] or "template" (the raw
 // Mustache templates, not rendered), "escape" ("none"|"html"), "partials": {name: text},
-// "output_schema" (the schema's JSON, or null)}. It holds only what the version id covers
+// "output_schema" (the schema's JSON, or null), "tools" (tools_to_json, only when the prompt
+// declares some)}. It holds only what the version id covers
 // (nothing from promptops.yaml), so one version always exports the same entry.
 nlohmann::ordered_json export_prompt(const ResolvedPrompt& prompt);
 

@@ -1,9 +1,12 @@
 #include "registry/prompt.hpp"
 
+#include "jsonschema/validator.hpp"
 #include "registry/document_check.hpp"
 #include "util/json_pointer.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
+#include <set>
 
 namespace promptops::registry {
 
@@ -102,7 +105,61 @@ std::vector<Variable> variables(const nlohmann::json& input, const char* key,
   return out;
 }
 
+// `tools:` in the neutral form every wire format starts from: {"name", "description" (when
+// declared), "parameters" (an empty object schema when not declared)}. The schema has checked
+// the shape; this checks what it cannot: unique names, parameters our validator compiles.
+std::shared_ptr<const nlohmann::json> parse_tools(const nlohmann::json& declared,
+                                                  const std::string& display_path,
+                                                  const util::SourceMap& map,
+                                                  std::vector<InputError>& errors) {
+  auto tools = std::make_shared<nlohmann::json>(nlohmann::json::array());
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < declared.size(); ++i) {
+    const nlohmann::json& t = declared[i];
+    const std::string pointer = util::pointer_append("/tools", i);
+    const std::string name = t.at("name").get<std::string>();
+    if (!names.insert(name).second) {
+      errors.emplace_back(display_path, map.value_position(pointer + "/name"),
+                          util::pointer_to_display(pointer) + ": a second tool named " +
+                              util::text::quote(name) + " (tool names are unique in a prompt)");
+    }
+    nlohmann::json tool = {{"name", name}};
+    if (auto it = t.find("description"); it != t.end()) {
+      tool["description"] = *it;
+    }
+    tool["parameters"] = t.value(
+        "parameters", nlohmann::json{{"type", "object"}, {"properties", nlohmann::json::object()}});
+    try {
+      // Compiled once here, so that a schema no request could carry fails at load time.
+      (void)jsonschema::Validator::compile(tool["parameters"]);
+    } catch (const jsonschema::SchemaError& e) {
+      errors.emplace_back(display_path, map.value_position(pointer + "/parameters"),
+                          util::pointer_to_display(pointer + "/parameters") + ": " + e.what());
+    }
+    tools->push_back(std::move(tool));
+  }
+  return tools;
+}
+
 } // namespace
+
+nlohmann::ordered_json tools_to_json(const nlohmann::json& tools) {
+  using ordered = nlohmann::ordered_json;
+  ordered out = ordered::array();
+  for (const auto& t : tools) {
+    ordered tool = ordered::object();
+    tool["name"] = t.value("name", "");
+    if (auto it = t.find("description"); it != t.end()) {
+      tool["description"] = *it;
+    }
+    // Through text: it replaces bytes that are not UTF-8 instead of throwing later.
+    tool["parameters"] =
+        ordered::parse(t.value("parameters", nlohmann::json::object())
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    out.push_back(std::move(tool));
+  }
+  return out;
+}
 
 std::vector<std::string> Prompt::template_variables() const {
   std::vector<std::string> out;
@@ -197,6 +254,9 @@ Prompt parse_prompt(std::string_view name, std::string_view text, const std::str
         }
       }
     }
+  }
+  if (auto it = v.find("tools"); it != v.end()) {
+    p.tools = parse_tools(*it, display_path, doc.source_map, errors);
   }
   throw_if_any(std::move(errors));
   return p;

@@ -65,7 +65,8 @@ struct Prompt {
   std::string output_schema; // may be empty
   SourcePosition output_schema_position;
   // `tools:` as declared, [{"name", "description", "parameters": JSON Schema}]; null: none.
-  // Shared by every request of the prompt.
+  // "description" is there only when the file gives one; "parameters" always (default
+  // {"type": "object", "properties": {}}). Shared by every request of the prompt.
   std::shared_ptr<const nlohmann::json> tools;
   SourcePosition provider_position;
   mustache::Escape escape = mustache::Escape::none;
@@ -77,6 +78,10 @@ struct Prompt {
   // Every partial the templates include directly.
   std::vector<std::string> template_partials() const;
 };
+
+// `tools` (Prompt::tools, not null) as promptops shows them in render --json, export bundles
+// and serve: [{"name", "description" (only when declared), "parameters"}], keys in that order.
+nlohmann::ordered_json tools_to_json(const nlohmann::json& tools);
 
 // Parse prompt `name` from `text`. Throws InputError(s) naming the line of every problem:
 // schema violations, neither or both of messages/template, a template that does not parse.

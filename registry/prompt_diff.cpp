@@ -104,6 +104,38 @@ void diff_json(const nlohmann::json& a, const nlohmann::json& b, const std::stri
   out.push_back({pointer, Change::changed, a, b});
 }
 
+// Every property `b` requires and `a` did not at the same place, as a pointer to its schema.
+// Only into subschemas that both sides have: a new optional property's own required list asks
+// nothing of a caller that does not send it (and a new required one is caught above it).
+void find_new_required(const nlohmann::json& a, const nlohmann::json& b, const std::string& pointer,
+                       std::vector<std::string>& out) {
+  if (b.is_array() && a.is_array()) {
+    for (std::size_t i = 0; i < b.size() && i < a.size(); ++i) {
+      find_new_required(a[i], b[i], util::pointer_append(pointer, i), out);
+    }
+    return;
+  }
+  if (!b.is_object() || !a.is_object()) {
+    return;
+  }
+  if (auto it = b.find("required"); it != b.end() && it->is_array()) {
+    const auto before = a.find("required");
+    const bool had_list = before != a.end() && before->is_array();
+    for (const auto& name : *it) {
+      if (name.is_string() &&
+          (!had_list || std::find(before->begin(), before->end(), name) == before->end())) {
+        out.push_back(util::pointer_append(util::pointer_append(pointer, "properties"),
+                                           name.get<std::string>()));
+      }
+    }
+  }
+  for (const auto& [key, value] : b.items()) {
+    if (key != "required" && (value.is_object() || value.is_array()) && a.contains(key)) {
+      find_new_required(a.at(key), value, util::pointer_append(pointer, key), out);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Messages
 
@@ -272,6 +304,94 @@ void set_if_changed(std::optional<FieldChange>& field, const std::string& a, con
   }
 }
 
+std::map<std::string, const nlohmann::json*> tools_by_name(const Prompt& p) {
+  std::map<std::string, const nlohmann::json*> out;
+  if (p.tools) {
+    for (const auto& t : *p.tools) {
+      out.emplace(t.value("name", ""), &t);
+    }
+  }
+  return out;
+}
+
+std::vector<ToolChange> diff_tools(const Prompt& a, const Prompt& b) {
+  const auto tools_a = tools_by_name(a);
+  const auto tools_b = tools_by_name(b);
+  std::set<std::string> names;
+  for (const auto* tools : {&tools_a, &tools_b}) {
+    for (const auto& [name, _] : *tools) {
+      names.insert(name);
+    }
+  }
+  const nlohmann::json none = nlohmann::json::object();
+  std::vector<ToolChange> out;
+  for (const auto& name : names) {
+    const auto ia = tools_a.find(name);
+    const auto ib = tools_b.find(name);
+    ToolChange c;
+    c.name = name;
+    if (ib == tools_b.end()) {
+      c.change = Change::removed;
+      c.severity = Severity::breaking; // code that expects the call no longer gets it
+    } else if (ia == tools_a.end()) {
+      c.change = Change::added;
+    } else if (*ia->second != *ib->second) {
+      const nlohmann::json& ta = *ia->second;
+      const nlohmann::json& tb = *ib->second;
+      set_if_changed(c.description, ta.value("description", ""), tb.value("description", ""));
+      const auto& pa = ta.contains("parameters") ? ta.at("parameters") : none;
+      const auto& pb = tb.contains("parameters") ? tb.at("parameters") : none;
+      diff_json(pa, pb, "", c.parameters);
+      find_new_required(pa, pb, "", c.new_required);
+      if (!c.new_required.empty()) {
+        c.severity = Severity::breaking;
+      }
+    } else {
+      continue;
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// The partials either side includes that differ, in name order, and their line diffs.
+std::vector<TextDiff> diff_partials(const ResolvedPrompt& a, const ResolvedPrompt& b,
+                                    const std::string& name_a, const std::string& name_b,
+                                    std::vector<PartialChange>& changes) {
+  const std::string null_label = "/dev/null";
+  std::set<std::string> partial_names;
+  for (const auto* partials : {&a.partials, &b.partials}) {
+    for (const auto& [name, _] : *partials) {
+      partial_names.insert(name);
+    }
+  }
+  std::vector<TextDiff> partial_texts;
+  for (const auto& name : partial_names) {
+    const auto ia = a.partials.find(name);
+    const auto ib = b.partials.find(name);
+    const bool in_a = ia != a.partials.end();
+    const bool in_b = ib != b.partials.end();
+    if (in_a && in_b && ia->second == ib->second) {
+      continue;
+    }
+    changes.push_back({name, !in_a ? Change::added : !in_b ? Change::removed : Change::changed});
+    auto hunks = util::diff_lines(in_a ? ia->second : "", in_b ? ib->second : "");
+    if (!hunks.empty()) {
+      const std::string path = partial_path(name);
+      auto label = [&](bool present, const std::string& side) {
+        std::string out = present ? side : null_label;
+        if (present) {
+          out += ' ';
+          out += path;
+        }
+        return out;
+      };
+      partial_texts.push_back({label(in_a, name_a), label(in_b, name_b), std::move(hunks)});
+    }
+  }
+  return partial_texts;
+}
+
 const char* kind_name(PromptKind kind) {
   return kind == PromptKind::chat ? "chat" : "text";
 }
@@ -313,7 +433,7 @@ std::string TextDiff::unified() const {
 bool PromptDiff::empty() const {
   return !name && !description && !kind && !provider && !model && !escape && params.empty() &&
          messages.empty() && !output_schema && !output_schema_text_changed &&
-         output_schema_changes.empty() && partials.empty() && variables.empty() &&
+         output_schema_changes.empty() && tools.empty() && partials.empty() && variables.empty() &&
          tags_added.empty() && tags_removed.empty() && metadata.empty() &&
          !only_file_layout_changed && texts.empty();
 }
@@ -321,7 +441,9 @@ bool PromptDiff::empty() const {
 std::size_t PromptDiff::count(Severity severity) const {
   return static_cast<std::size_t>(
       std::count_if(variables.begin(), variables.end(),
-                    [&](const VariableChange& v) { return v.severity == severity; }));
+                    [&](const VariableChange& v) { return v.severity == severity; }) +
+      std::count_if(tools.begin(), tools.end(),
+                    [&](const ToolChange& t) { return t.severity == severity; }));
 }
 
 PromptDiff diff_prompts(const ResolvedPrompt& a, const ResolvedPrompt& b) {
@@ -385,30 +507,10 @@ PromptDiff diff_prompts(const ResolvedPrompt& a, const ResolvedPrompt& b) {
     }
   }
 
-  // Partials, in name order.
-  std::set<std::string> partial_names;
-  for (const auto* partials : {&a.partials, &b.partials}) {
-    for (const auto& [name, _] : *partials) {
-      partial_names.insert(name);
-    }
-  }
-  std::vector<TextDiff> partial_texts;
-  for (const auto& name : partial_names) {
-    const auto ia = a.partials.find(name);
-    const auto ib = b.partials.find(name);
-    const bool in_a = ia != a.partials.end();
-    const bool in_b = ib != b.partials.end();
-    if (in_a && in_b && ia->second == ib->second) {
-      continue;
-    }
-    d.partials.push_back({name, !in_a ? Change::added : !in_b ? Change::removed : Change::changed});
-    auto hunks = util::diff_lines(in_a ? ia->second : "", in_b ? ib->second : "");
-    if (!hunks.empty()) {
-      const std::string path = partial_path(name);
-      partial_texts.push_back({in_a ? name_a + " " + path : null_label,
-                               in_b ? name_b + " " + path : null_label, std::move(hunks)});
-    }
-  }
+  d.tools = diff_tools(pa, pb);
+
+  // Partials, in name order; their text diffs go after the prompt file's.
+  std::vector<TextDiff> partial_texts = diff_partials(a, b, name_a, name_b, d.partials);
 
   // A prompt file that changed in nothing the fields above show (a comment, the layout, the
   // order of a list) still changed the version: show the files themselves.
@@ -418,7 +520,7 @@ PromptDiff diff_prompts(const ResolvedPrompt& a, const ResolvedPrompt& b) {
   }
   if (pa.file_content != pb.file_content && !d.description && !d.kind && !d.provider && !d.model &&
       !d.escape && d.params.empty() && d.messages.empty() && !d.output_schema &&
-      !declarations_changed && d.tags_added.empty() && d.tags_removed.empty() &&
+      !declarations_changed && d.tools.empty() && d.tags_added.empty() && d.tags_removed.empty() &&
       d.metadata.empty()) {
     d.only_file_layout_changed = true;
     auto hunks = util::diff_lines(pa.file_content, pb.file_content);
@@ -627,6 +729,39 @@ void format_output_schema(std::string& out, const Painter& p, const PromptDiff& 
   }
 }
 
+std::string severity_tag(const Painter& p, Severity severity) {
+  return severity == Severity::breaking  ? " " + p.bold_red("[BREAKING]")
+         : severity == Severity::warning ? " " + p.yellow("[warning]")
+                                         : "";
+}
+
+// One line per tool added or removed; a changed one with its changes indented below it.
+void format_tools(std::string& out, const Painter& p, const PromptDiff& diff) {
+  if (diff.tools.empty()) {
+    return;
+  }
+  add_line(out, p.bold("tools:"));
+  for (const auto& t : diff.tools) {
+    const char marker = t.change == Change::added ? '+' : t.change == Change::removed ? '-' : '~';
+    add_line(out, p.marked(marker, t.name) + severity_tag(p, t.severity));
+    // Indented under the tool's line.
+    if (t.description) {
+      add_line(out, "      description: " + quoted_or_none(t.description->before) + " -> " +
+                        quoted_or_none(t.description->after));
+    }
+    for (const auto& c : t.parameters) {
+      std::string line = "    ";
+      line += json_change_line(p, c, "parameters " + pointer_display(c.pointer));
+      add_line(out, line);
+    }
+    for (const auto& r : t.new_required) {
+      std::string line = "      newly required: parameters ";
+      line += r;
+      add_line(out, line);
+    }
+  }
+}
+
 // Partials, variables (with their severity), tags and metadata.
 void format_uses(std::string& out, const Painter& p, const PromptDiff& diff) {
   if (!diff.partials.empty()) {
@@ -641,13 +776,8 @@ void format_uses(std::string& out, const Painter& p, const PromptDiff& diff) {
   if (!diff.variables.empty()) {
     add_line(out, p.bold("variables:"));
     for (const auto& v : diff.variables) {
-      std::string text = p.marked(variable_marker(v), v.name + ": " + describe(v));
-      if (v.severity == Severity::breaking) {
-        text += " " + p.bold_red("[BREAKING]");
-      } else if (v.severity == Severity::warning) {
-        text += " " + p.yellow("[warning]");
-      }
-      add_line(out, text);
+      add_line(out, p.marked(variable_marker(v), v.name + ": " + describe(v)) +
+                        severity_tag(p, v.severity));
     }
   }
   if (!diff.tags_added.empty() || !diff.tags_removed.empty()) {
@@ -723,6 +853,7 @@ std::string format_diff(const PromptDiff& diff, Color color) {
            p.bold("diff " + name_a + " (" + short_a + ") -> " + name_b + " (" + short_b + ")"));
   format_fields(out, p, diff);
   format_output_schema(out, p, diff);
+  format_tools(out, p, diff);
   format_uses(out, p, diff);
   if (diff.only_file_layout_changed) {
     add_line(out, "prompt file: only comments, formatting or order changed");
@@ -830,6 +961,16 @@ nlohmann::ordered_json to_json(const PromptDiff& diff) {
   j["output_schema"] = {{"path", field_json(diff.output_schema)},
                         {"text_changed", diff.output_schema_text_changed},
                         {"changes", json_changes(diff.output_schema_changes, "pointer")}};
+  nlohmann::ordered_json tools = nlohmann::ordered_json::array();
+  for (const auto& t : diff.tools) {
+    tools.push_back({{"name", t.name},
+                     {"change", change_name(t.change)},
+                     {"description", field_json(t.description)},
+                     {"parameters", json_changes(t.parameters, "pointer")},
+                     {"new_required", t.new_required},
+                     {"severity", severity_name(t.severity)}});
+  }
+  j["tools"] = tools;
   nlohmann::ordered_json partials = nlohmann::ordered_json::array();
   for (const auto& c : diff.partials) {
     partials.push_back({{"name", c.name}, {"change", change_name(c.change)}});

@@ -79,6 +79,22 @@ struct VariableChange {
   Severity severity = Severity::info;
 };
 
+// A tool (under `tools:`) added, removed or changed, matched by name. A removed tool is
+// breaking: code that expects the model to call it no longer gets the call. So is a
+// parameters change that makes a property required: the code that runs the tool now gets an
+// argument it may not handle, and a model may refuse to call it without one. Otherwise info.
+struct ToolChange {
+  std::string name;
+  Change change = Change::changed;
+  std::optional<FieldChange> description; // changed tools: "" = none
+  // Changed tools: what changed in the parameters schema, at JSON Pointers into it.
+  std::vector<JsonChange> parameters;
+  // Changed tools: every property the parameters now require and did not before, as a JSON
+  // Pointer to its schema ("/properties/email", "/properties/address/properties/zip").
+  std::vector<std::string> new_required;
+  Severity severity = Severity::info;
+};
+
 // The line diff's pieces, named here too: a prompt diff's texts are made of them.
 using util::diff_lines;
 using util::DiffLine;
@@ -118,6 +134,7 @@ struct PromptDiff {
   std::string output_schema_path;           // the path after, or before when it was removed
   // Where both sides have a schema that parses as JSON: what changed in it, at JSON Pointers.
   std::vector<JsonChange> output_schema_changes;
+  std::vector<ToolChange> tools; // in name order
   std::vector<PartialChange> partials;
   std::vector<VariableChange> variables;
   std::vector<std::string> tags_added;
@@ -132,7 +149,7 @@ struct PromptDiff {
 
   // True when the two sides are the same version of the same prompt.
   bool empty() const;
-  // How many variable changes have severity `severity`.
+  // How many variable and tool changes have severity `severity`.
   std::size_t count(Severity severity) const;
 };
 

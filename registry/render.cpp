@@ -47,6 +47,7 @@ RenderedPrompt render_prompt(const ResolvedPrompt& resolved, const Config& confi
     out.model = p.model;
   }
   out.params.update(p.params);
+  out.tools = p.tools;
 
   mustache::RenderOptions options;
   options.escape = p.escape;
@@ -89,6 +90,9 @@ nlohmann::ordered_json to_json(const RenderedPrompt& r) {
     j["messages"] = std::move(messages);
   } else {
     j["text"] = r.text;
+  }
+  if (r.tools) {
+    j["tools"] = tools_to_json(*r.tools);
   }
   return j;
 }

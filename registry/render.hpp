@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ struct RenderedPrompt {
   PromptKind kind = PromptKind::chat;
   std::vector<RenderedMessage> messages; // chat prompts
   std::string text;                      // text prompts
+  // The prompt's tools (Prompt::tools), sent with the messages; null: none.
+  std::shared_ptr<const nlohmann::json> tools;
 };
 
 // Render `prompt` with `vars`. `context` names the caller in messages (e.g. "case
@@ -35,7 +38,8 @@ struct RenderedPrompt {
 RenderedPrompt render_prompt(const ResolvedPrompt& prompt, const Config& config,
                              const nlohmann::json& vars, const std::string& context = {});
 
-// {"name", "version", "provider", "model", "params", "messages"|"text"}, keys in that order.
+// {"name", "version", "provider", "model", "params", "messages"|"text", "tools"}, keys in that
+// order; "tools" (tools_to_json) only when the prompt declares some.
 nlohmann::ordered_json to_json(const RenderedPrompt& rendered);
 
 } // namespace promptops::registry

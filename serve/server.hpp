@@ -29,7 +29,8 @@ struct ServerOptions {
 
 // The read-only HTTP API over a registry (cpp-httplib underneath):
 //   GET /v1/prompts?env=ENV          the prompts pinned in ENV, with their versions
-//   GET /v1/prompts/{name}?env=ENV   one prompt as the export bundle holds it, plus "name"
+//   GET /v1/prompts/{name}?env=ENV   one prompt as the export bundle holds it (its tools too),
+//                                    plus "name"
 //   GET /healthz                     {"status": "ok"}
 // Every answer is JSON with Cache-Control: no-cache; prompts and lists carry an ETag and honour
 // If-None-Match with 304. Errors are {"error": "..."}: 400 bad name, 404 unknown prompt,

@@ -225,3 +225,50 @@ TEST_CASE("cli diff, bad input exits 2", "[cli][diff]") {
   CHECK_THAT(r.out, Catch::Contains("Exit status: 0 when the two versions are the same, 1 when "
                                     "they differ (like git diff --exit-code), 2 for bad input."));
 }
+
+TEST_CASE("cli diff, tools added, removed and changed", "[cli][diff][tools]") {
+  TempDir dir;
+  REQUIRE(run_promptops({"init", "demo"}, dir.path()).exit_code == 0);
+  // A function tool as OpenAI and Anthropic take it: a name and a JSON Schema object of
+  // parameters (openai/openai-python src/openai/types/shared_params/function_definition.py).
+  const std::string head = "messages:\n  - {role: user, content: \"Where is order {{id}}?\"}\n"
+                           "tools:\n";
+  dir.write("demo/prompts/orders.yaml",
+            head + "  - name: lookup_order\n    description: Find an order\n"
+                   "    parameters: {type: object, properties: {id: {type: string}}}\n"
+                   "  - name: cancel_order\n");
+  TestRepo repo(dir.path() / "demo");
+  repo.commit_all("add orders");
+  const auto demo = dir.path() / "demo";
+  dir.write("demo/prompts/orders.yaml",
+            head + "  - name: lookup_order\n    description: Find an order\n"
+                   "    parameters: {type: object, properties: {id: {type: string}}, "
+                   "required: [id]}\n"
+                   "  - name: track_order\n");
+
+  const auto r = run_promptops({"diff", "orders"}, demo);
+  CHECK(r.err == "");
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "diff orders@HEAD (" + short_version("orders@HEAD", demo) + ") -> orders (" +
+                     short_version("orders", demo) +
+                     ")\n"
+                     "tools:\n"
+                     "  - cancel_order [BREAKING]\n"
+                     "  ~ lookup_order [BREAKING]\n"
+                     "      + parameters /required: [\"id\"]\n"
+                     "      newly required: parameters /properties/id\n"
+                     "  + track_order\n"
+                     "2 breaking changes for callers\n");
+
+  const auto j = run_promptops({"diff", "orders", "--json"}, demo);
+  CHECK(j.exit_code == 1);
+  const auto diff = nlohmann::json::parse(j.out);
+  CHECK(diff["breaking"] == 2);
+  REQUIRE(diff["tools"].size() == 3);
+  CHECK(diff["tools"][0]["name"] == "cancel_order");
+  CHECK(diff["tools"][0]["change"] == "removed");
+  CHECK(diff["tools"][1]["new_required"] == nlohmann::json::array({"/properties/id"}));
+  CHECK(diff["tools"][1]["parameters"][0]["pointer"] == "/required");
+  CHECK(diff["tools"][2]["change"] == "added");
+  CHECK(diff["tools"][2]["severity"] == "info");
+}

@@ -88,3 +88,47 @@ TEST_CASE("cli export, an unknown environment or one with nothing promoted exits
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("--env is required"));
 }
+
+TEST_CASE("cli export and render --json, a prompt's tools", "[cli][git][tools]") {
+  TempDir dir;
+  REQUIRE(run_promptops({"init", "demo"}, dir.path()).exit_code == 0);
+  const auto demo = dir.path() / "demo";
+  // A tool as vendors document it: a name, a description and a JSON Schema object of
+  // parameters (openai/openai-python src/openai/types/shared_params/function_definition.py,
+  // anthropics/anthropic-sdk-python src/anthropic/types/tool_param.py).
+  dir.write("demo/prompts/orders.yaml",
+            "messages:\n  - {role: user, content: \"Where is order {{id}}?\"}\n"
+            "tools:\n"
+            "  - name: lookup_order\n"
+            "    description: Find an order by id\n"
+            "    parameters:\n"
+            "      type: object\n"
+            "      properties: {id: {type: string}}\n"
+            "      required: [id]\n"
+            "  - name: list_orders\n");
+  std::vector<std::string> pins = k_example_pins;
+  pins.push_back("prompts/orders.yaml");
+  commit_env_branch(demo, "prod", files_from(demo, pins));
+
+  const ordered tools = ordered::parse(R"([
+    {"name": "lookup_order", "description": "Find an order by id",
+     "parameters": {"properties": {"id": {"type": "string"}}, "required": ["id"],
+                    "type": "object"}},
+    {"name": "list_orders", "parameters": {"properties": {}, "type": "object"}}])");
+  const auto r = run_promptops({"export", "--env", "prod"}, demo);
+  REQUIRE(r.exit_code == 0);
+  const auto bundle = ordered::parse(r.out);
+  CHECK(bundle["prompts"]["orders"]["tools"] == tools);
+  CHECK_FALSE(bundle["prompts"]["support/classify"].contains("tools"));
+
+  const auto rendered = run_promptops({"render", "orders", "--var", "id=7", "--json"}, demo);
+  CHECK(rendered.err == "");
+  REQUIRE(rendered.exit_code == 0);
+  const auto j = ordered::parse(rendered.out);
+  CHECK(j["tools"] == tools); // the same shape as the bundle's
+  CHECK(j["messages"][0]["content"] == "Where is order 7?");
+  const auto plain =
+      run_promptops({"render", "support/classify", "--json", "--var", "ticket=Hi"}, demo);
+  REQUIRE(plain.exit_code == 0);
+  CHECK_FALSE(ordered::parse(plain.out).contains("tools"));
+}

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -40,12 +41,18 @@ struct Served {
   std::unique_ptr<BackgroundProcess> server;
   int port = -1;
 
-  Served() {
+  // `extra`: more files (path in the registry -> content), written and pinned too.
+  explicit Served(const std::map<std::string, std::string>& extra = {}) {
     if (run_promptops({"init", "demo"}, dir.path()).exit_code != 0) {
       throw std::runtime_error("promptops init failed");
     }
     demo = dir.path() / "demo";
-    commit = commit_env_branch(demo, "prod", files_from(demo, k_example_pins));
+    std::vector<std::string> pins = k_example_pins;
+    for (const auto& [path, content] : extra) {
+      dir.write("demo/" + path, content);
+      pins.push_back(path);
+    }
+    commit = commit_env_branch(demo, "prod", files_from(demo, pins));
     server = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{"serve", "--addr", "127.0.0.1:0"}, demo);
     port = listening_port(server->wait_for_stderr("listening on", 20s));
@@ -128,6 +135,29 @@ TEST_CASE("cli serve, one prompt with its ETag, then 304 Not Modified", "[cli][g
   CHECK(head->get_header_value("ETag") == etag);
   CHECK(head->body == "");
 
+  CHECK(s.stop() == 0);
+}
+
+TEST_CASE("cli serve, a prompt's tools", "[cli][git][serve][tools]") {
+  // A function tool in the shape OpenAI and Anthropic document (a name, a description, a JSON
+  // Schema object: openai/openai-python src/openai/types/shared_params/function_definition.py).
+  Served s(std::map<std::string, std::string>{
+      {"prompts/orders.yaml",
+       "messages:\n  - {role: user, content: \"Where is order {{id}}?\"}\n"
+       "tools:\n  - name: lookup_order\n    description: Find an order\n"
+       "    parameters: {type: object, properties: {id: {type: string}}}\n"}});
+  auto client = s.client();
+  const auto res = client.Get("/v1/prompts/orders?env=prod");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  const auto body = ordered::parse(res->body);
+  CHECK(body["tools"] == ordered::parse(R"([{"name": "lookup_order", "description":
+    "Find an order", "parameters": {"properties": {"id": {"type": "string"}},
+    "type": "object"}}])"));
+  CHECK(res->get_header_value("ETag") == "\"" + s.version("orders") + "\"");
+  const auto other = client.Get("/v1/prompts/support/classify?env=prod");
+  REQUIRE(other);
+  CHECK_FALSE(ordered::parse(other->body).contains("tools"));
   CHECK(s.stop() == 0);
 }
 

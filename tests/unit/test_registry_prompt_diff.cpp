@@ -488,10 +488,11 @@ TEST_CASE("registry::to_json, every key, and any bytes", "[registry][diff]") {
     keys.push_back(key);
   }
   CHECK(keys == std::vector<std::string>{
-                    "before",    "after",       "identical", "breaking",         "warnings",
-                    "name",      "description", "kind",      "provider",         "model",
-                    "escape",    "params",      "messages",  "output_schema",    "partials",
-                    "variables", "tags",        "metadata",  "file_layout_only", "texts"});
+                    "before",   "after",       "identical", "breaking",      "warnings",
+                    "name",     "description", "kind",      "provider",      "model",
+                    "escape",   "params",      "messages",  "output_schema", "tools",
+                    "partials", "variables",   "tags",      "metadata",      "file_layout_only",
+                    "texts"});
   CHECK(j["identical"] == false);
   REQUIRE(j["texts"].size() == 1);
   // Invalid UTF-8 in a prompt is data: the dump replaces it instead of throwing.
