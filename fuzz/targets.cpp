@@ -206,13 +206,23 @@ void read_wire(const std::string& type, const std::uint8_t* data, std::size_t si
   provider.pricing.output_per_mtok = 2.0;
   const std::string body(as_text(data, size));
   for (const long status : {200L, 429L, 500L}) {
-    const providers::WireOutcome outcome = providers::read_response(provider, status, body);
+    providers::WireOutcome outcome = providers::read_response(provider, status, body);
     require(outcome.ok || !outcome.error.empty());
     if (outcome.ok) {
       (void)provider.cost(outcome.reply.usage);
+      // Redaction walks tool call arguments of any shape.
+      providers::redact_reply(outcome.reply, "sk-fuzz-0123456789abcdef");
     }
   }
   (void)providers::read_response(provider, 503, body, "false");
+  // A body under another Content-Type takes the unparseable-body path with its preview.
+  for (const char* content_type : {"text/html", "text/event-stream"}) {
+    const providers::WireOutcome outcome =
+        providers::read_response(provider, providers::HttpResponse{200, body, content_type, {}});
+    require(outcome.ok || !outcome.error.empty());
+  }
+  require(providers::redact(body, "sk-fuzz-0123456789abcdef").find("sk-fuzz-0123456789abcdef") ==
+          std::string::npos);
 }
 
 } // namespace

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <queue>
 #include <random>
+#include <set>
 #include <signal.h>
 #include <thread>
 #include <vector>
@@ -241,7 +242,17 @@ private:
           continue;
         }
       }
+      check_before_sending(job);
       lane_for(job.provider).pending.push_back(i);
+    }
+  }
+
+  // What must hold before a job's first request, found when it misses the cache: a run
+  // answered from the cache needs no key. Throws InputError. (stream: true, which could never
+  // be read, is refused by the schemas of promptops.yaml and prompt files.)
+  void check_before_sending(const Job& job) {
+    if (m_key_checked.insert(job.provider).second) {
+      require_api_key(job.provider->settings);
     }
   }
 
@@ -290,6 +301,13 @@ private:
     if (auto t = entry.find("tool_calls"); t != entry.end()) {
       r.facts.tool_calls = reply::tool_calls_from_json(*t);
     }
+    if (auto n = entry.find("notes"); n != entry.end() && n->is_array()) {
+      for (const json& note : *n) {
+        if (note.is_string()) {
+          r.notes.push_back(note.get<std::string>());
+        }
+      }
+    }
     r.latency_ms = entry.value("latency_ms", 0.0);
     return r;
   }
@@ -311,6 +329,9 @@ private:
     }
     if (!r.facts.tool_calls.empty()) {
       entry["tool_calls"] = reply::to_json(r.facts.tool_calls);
+    }
+    if (!r.notes.empty()) {
+      entry["notes"] = r.notes;
     }
     // Written by a thread of its own: a commit can wait on a busy disk or on another process's
     // batch, and on this thread a stall would hold every transfer in flight.
@@ -549,7 +570,7 @@ private:
   }
 
   // The reply is the command's standard output; a JSON object with "output" may also give
-  // the model and usage.
+  // the model, usage, finish_reason, tool_calls and refusal (docs/providers.md).
   static void read_exec_output(const std::string& out, Reply& reply) {
     const json j = json::parse(out, nullptr, false);
     if (j.is_object() && j.contains("output") && j["output"].is_string()) {
@@ -557,6 +578,25 @@ private:
       reply.model = util::string_field(j, "model");
       if (auto u = j.find("usage"); u != j.end()) {
         reply.usage = reply::usage_from_json(*u);
+      }
+      reply.facts.vendor_finish_reason = util::string_field(j, "finish_reason");
+      reply.facts.finish_reason =
+          reply::finish_reason_from_string(reply.facts.vendor_finish_reason);
+      reply.facts.refusal = util::string_field(j, "refusal");
+      if (auto t = j.find("tool_calls"); t != j.end() && t->is_array()) {
+        reply.facts.tool_calls = reply::tool_calls_from_json(*t);
+        // Arguments given as JSON text are parsed as OpenAI's are.
+        std::size_t k = 0;
+        for (const json& given : *t) {
+          if (!given.is_object()) {
+            continue; // tool_calls_from_json skipped it too
+          }
+          reply::ToolCall& call = reply.facts.tool_calls[k++];
+          if (call.arguments.is_string() && !given.contains("arguments_parsed")) {
+            call = reply::tool_call(std::move(call.id), std::move(call.name),
+                                    call.arguments.get<std::string>());
+          }
+        }
       }
       return;
     }
@@ -647,7 +687,12 @@ private:
           retry_after_s = static_cast<double>(seconds);
         }
       }
-      WireOutcome w = read_response(settings, status, t->response, should_retry);
+      char* content_type = nullptr;
+      curl().easy_getinfo(e, CURLINFO_CONTENT_TYPE, &content_type);
+      WireOutcome w = read_response(
+          settings,
+          HttpResponse{status, t->response, content_type == nullptr ? std::string() : content_type,
+                       std::move(should_retry)});
       w.reply.ok = w.ok;
       w.reply.latency_ms = latency;
       if (!w.ok) {
@@ -717,6 +762,7 @@ private:
   std::size_t m_lanes_connected = 0; // lanes counted in CURLMOPT_MAXCONNECTS
   bool m_progress = false;
   std::map<const ProviderRuntime*, std::unique_ptr<Lane>> m_lanes;
+  std::set<const ProviderRuntime*> m_key_checked; // providers whose key require_api_key saw
   CURLM* m_multi = nullptr;
   std::map<CURL*, std::unique_ptr<Transfer>> m_transfers;
   std::vector<CURL*> m_idle_easy; // ended transfers' handles, reset, for the next ones

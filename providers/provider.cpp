@@ -20,6 +20,32 @@ std::string ProviderSettings::api_key() const {
   return value == nullptr ? std::string() : std::string(value);
 }
 
+bool ProviderSettings::needs_api_key() const {
+  if (type != "openai" && type != "anthropic") {
+    return false;
+  }
+  if (api_key_env_given) {
+    return true;
+  }
+  // The host of the base_url: between "://" and the next '/', ':' or the end.
+  const std::size_t scheme = base_url.find("://");
+  const std::size_t begin = scheme == std::string::npos ? 0 : scheme + 3;
+  const std::size_t end = base_url.find_first_of("/:?#", begin);
+  const std::string host = base_url.substr(begin, end == std::string::npos ? end : end - begin);
+  return host == "api.openai.com" || host == "api.anthropic.com";
+}
+
+void require_api_key(const ProviderSettings& provider) {
+  if (!provider.needs_api_key() || !provider.api_key().empty()) {
+    return;
+  }
+  throw InputError("provider \"" + provider.name + "\" (" + provider.type +
+                   ") needs an API key: the environment variable " + provider.api_key_env +
+                   (provider.api_key_env_given ? " (its api_key_env)"
+                                               : " (the default for " + provider.base_url + ")") +
+                   " is not set");
+}
+
 std::optional<double> ProviderSettings::cost(const Usage& usage) const {
   return reply::cost(pricing, usage);
 }
@@ -66,10 +92,11 @@ ProviderSettings settings_from_config(const registry::ProviderConfig& config,
   out.type = config.type;
   out.model = config.model;
   if (config.params.is_object()) {
-    out.params = config.params;
+    out.params = config.params; // stream: true is refused by promptops.yaml's schema
   }
   if (out.type == "openai" || out.type == "anthropic") {
     const bool openai = out.type == "openai";
+    out.api_key_env_given = s.contains("api_key_env");
     out.api_key_env = s.value("api_key_env", openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
     const std::string base =
         s.value("base_url", openai ? "https://api.openai.com/v1" : "https://api.anthropic.com/v1");

@@ -64,6 +64,7 @@ struct ProviderSettings {
   std::string type; // openai | anthropic | exec | replay | echo
   std::string base_url;
   std::string api_key_env;
+  bool api_key_env_given = false; // promptops.yaml names api_key_env itself
   std::string model;
   nlohmann::json params = nlohmann::json::object();
   int concurrency = 8;
@@ -78,6 +79,10 @@ struct ProviderSettings {
 
   // The key's value, or "" when api_key_env is unset or empty.
   std::string api_key() const;
+  // Whether a request cannot go without the key: api_key_env was given, or base_url is the
+  // vendor's own (api.openai.com, api.anthropic.com). A local server's base_url without
+  // api_key_env goes without a key when the variable is unset.
+  bool needs_api_key() const;
   // Cost of `usage` in the pricing's currency, when the provider has pricing.
   std::optional<double> cost(const Usage& usage) const;
 };
@@ -91,6 +96,11 @@ std::string expand_environment(const std::string& text, const std::string& where
 // replay provider without `from`.
 ProviderSettings settings_from_config(const registry::ProviderConfig& config,
                                       const registry::Config& whole);
+
+// Throws InputError naming the provider and its variable when it needs_api_key() and the
+// variable is unset or empty; the engine calls it before the first request it sends, so that
+// a run answered from the cache needs no key.
+void require_api_key(const ProviderSettings& provider);
 
 // Hex SHA-256 over the provider type, endpoint, model, params, messages and output schema:
 // what the cache is keyed by. Equal requests give equal keys whatever the key order of

@@ -3,10 +3,12 @@
 #include "providers/provider.hpp"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 // The HTTP wire formats: OpenAI Chat Completions (and every server that copies it) and the
 // Anthropic Messages API. Pure functions, so that both directions are tested without a socket.
+// docs/providers.md maps each vendor's reply onto the reply model.
 namespace promptops::providers {
 
 struct HttpCall {
@@ -15,26 +17,45 @@ struct HttpCall {
   std::string body;
 };
 
-// The request for `provider` (type openai or anthropic).
+// The request for `provider` (type openai or anthropic), the request's tools included in the
+// vendor's shape.
 HttpCall build_call(const ProviderSettings& provider, const Request& request);
+
+// What came back from one HTTP exchange, as much of it as read_response needs.
+struct HttpResponse {
+  long status = 0;
+  std::string_view body;
+  std::string content_type;   // the Content-Type header; "" when none was sent
+  std::string x_should_retry; // the server's own verdict, "true" / "false", when it sent one
+};
 
 // What one HTTP exchange came to.
 struct WireOutcome {
   bool ok = false;
   bool retryable = false;
-  Reply reply;       // ok: output, model, system_fingerprint, usage
+  Reply reply;       // ok: output, facts, notes, model, system_fingerprint, usage
   std::string error; // !ok: what went wrong, for people; never the key
 };
 
-// Read a response. `status` is the HTTP status. A 2xx body that is not the expected JSON is
-// a retryable error (servers and proxies cut bodies short); 408, 409, 429 and 5xx are
-// retryable; other statuses are not. `x_should_retry` is the server's own verdict when it
-// sent one ("true" / "false").
-WireOutcome read_response(const ProviderSettings& provider, long status, const std::string& body,
+// Read a response (docs/providers.md, "Errors and retries"). Retried: 408, 409, 429 and 5xx
+// (not a quota or billing error), a 2xx body cut short, and a 2xx error body whose code says
+// so; the server's x-should-retry wins over the status. Never retried: a 2xx body that is not
+// JSON at all (an HTML page, an event stream). Invalid UTF-8 in a reply is replaced, with a
+// note. Every form of the provider's key is redacted from the error and from the reply.
+WireOutcome read_response(const ProviderSettings& provider, const HttpResponse& response);
+
+// The same, for a JSON body (tests and fuzzing).
+WireOutcome read_response(const ProviderSettings& provider, long status, std::string_view body,
                           const std::string& x_should_retry = {});
 
-// `text` with every occurrence of `secret` replaced by "[redacted]" (unchanged when secret is
-// shorter than 4 characters: nothing that short is a key).
+// `text` with every known form of `secret` replaced by "[redacted]": the key as it is, upper-
+// and lower-cased, inside base64 (alone or after "user:"), and masked as OpenAI's 401 quotes
+// it ("sk-proj-****...WXYZ"). Unchanged when secret is shorter than 4 characters (nothing that
+// short is a key); the derived forms are looked for from 8 characters on.
 std::string redact(std::string text, const std::string& secret);
+
+// `reply` with `secret` redacted (as redact()) from its output, refusal and tool calls'
+// arguments and names: what a model repeats of the key is not stored nor shown.
+void redact_reply(Reply& reply, const std::string& secret);
 
 } // namespace promptops::providers
