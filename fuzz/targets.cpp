@@ -283,7 +283,12 @@ void fuzz_fingerprint(const std::uint8_t* data, std::size_t size) {
   std::vector<golden::Fingerprint> fingerprints;
   while (true) {
     const auto [output, rest] = split(text, std::string_view("\0", 1));
-    golden::Fingerprint fp = golden::fingerprint(output);
+    // Every other output also "calls a tool" named by its first bytes: names are model text.
+    std::vector<std::string> tools;
+    if (fingerprints.size() % 2 == 1) {
+      tools.emplace_back(output.substr(0, 64));
+    }
+    golden::Fingerprint fp = golden::fingerprint(output, tools);
     const std::optional<golden::Fingerprint> back =
         golden::fingerprint_from_json(golden::to_json(fp));
     require(back.has_value());

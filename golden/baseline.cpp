@@ -12,6 +12,9 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
+
+#include "reply/reply.hpp"
 
 namespace promptops::golden {
 namespace {
@@ -27,6 +30,7 @@ constexpr const char* k_kept[] = {"id",
                                   "prompt",
                                   "prompt_version",
                                   "output",
+                                  "tool_calls",
                                   "status",
                                   "score",
                                   "evaluations",
@@ -43,6 +47,11 @@ std::string baseline_line(const CaseResult& result, ordered_json fingerprint) {
   ordered_json kept = ordered_json::object();
   for (const char* key : k_kept) {
     if (const auto f = line.find(key); f != line.end()) {
+      // A reply without tool calls (most) keeps its baseline line as it was before lines had
+      // them: re-recording an unchanged suite diffs nothing.
+      if (f->is_array() && f->empty() && std::string_view(key) == "tool_calls") {
+        continue;
+      }
       kept[key] = std::move(*f);
     }
   }
@@ -117,6 +126,9 @@ std::optional<Baseline> load_baseline(const registry::Registry& registry, const 
     c.model = util::string_field(j, "model");
     c.system_fingerprint = util::string_field(j, "system_fingerprint");
     c.usage = token_usage_of(j);
+    if (const auto calls = j.find("tool_calls"); calls != j.end() && calls->is_array()) {
+      c.tool_names = tool_names(reply::tool_calls_from_json(json(*calls)));
+    }
     if (const auto print = j.find("fingerprint"); print != j.end()) {
       c.print = fingerprint_from_json(*print);
     }

@@ -29,6 +29,8 @@ struct BaselineCase {
   std::string model;              // as the provider reported it ("" when not recorded)
   std::string system_fingerprint; // "" when not recorded
   TokenUsage usage;               // the line's "usage", for tokens and cost drift
+  // The names of the tools the reply called (the line's "tool_calls"), for its fingerprint.
+  std::vector<std::string> tool_names;
   // The line's stored fingerprint when it is of the current version, else std::nullopt (it is
   // then computed from `output`).
   std::optional<Fingerprint> print;

@@ -20,7 +20,8 @@ void BaselineComparison::add(const CaseResult& r, std::optional<Fingerprint> pri
     if (!print) { // a result of a stored run: its stored fingerprint, else the output's
       print = r.fingerprint;
     }
-    m_prints.push_back(print ? std::move(*print) : fingerprint(*text));
+    m_prints.push_back(print ? std::move(*print)
+                             : fingerprint(*text, tool_names(r.facts.tool_calls)));
     m_print_ids.push_back(r.id);
   }
   const auto it = m_baseline.cases.find(r.id);
@@ -141,7 +142,7 @@ BaselineComparison::Drift BaselineComparison::drift(const std::string& suite,
       base_prints.begin(), base_prints.end(), [](const auto& e) { return e.second == nullptr; })));
   for (auto& [bc, fp] : base_prints) {
     if (fp == nullptr) {
-      made.push_back(fingerprint(bc->output));
+      made.push_back(fingerprint(bc->output, bc->tool_names));
       fp = &made.back();
     }
   }

@@ -20,12 +20,31 @@ namespace text = util::text;
 
 // Findings come in this order: the order of docs/drift.md. Features that a newer promptops
 // may have written follow, sorted by name.
-constexpr std::array<std::string_view, 22> k_order = {
-    "json",     "json_shape",    "key_case", "code_fence",         "whole_fence",
-    "preamble", "trailing_text", "opener",   "answer_tag",         "answer_tag_style",
-    "boxed",    "refusal",       "hedge",    "headings",           "list_marker",
-    "table",    "bold",          "quotes",   "leading_whitespace", "trailing_whitespace",
-    "length",   "lines"};
+// Tools first: calling tools instead of answering changes more than any form of text, and the
+// gate quotes the first finding.
+constexpr std::array<std::string_view, 23> k_order = {"tools",
+                                                      "json",
+                                                      "json_shape",
+                                                      "key_case",
+                                                      "code_fence",
+                                                      "whole_fence",
+                                                      "preamble",
+                                                      "trailing_text",
+                                                      "opener",
+                                                      "answer_tag",
+                                                      "answer_tag_style",
+                                                      "boxed",
+                                                      "refusal",
+                                                      "hedge",
+                                                      "headings",
+                                                      "list_marker",
+                                                      "table",
+                                                      "bold",
+                                                      "quotes",
+                                                      "leading_whitespace",
+                                                      "trailing_whitespace",
+                                                      "length",
+                                                      "lines"};
 
 // Changes of a numeric feature's median smaller than this are never drift, whatever the ratio.
 double min_difference(std::string_view feature) {
@@ -446,6 +465,8 @@ struct Comparison {
   // The smallest p-value of `feature`'s values that pass the floors (1: none), two samples.
   double smallest_p(std::string_view feature) const;
   std::optional<DriftFinding> categorical(std::string_view feature, const Choice& choice) const;
+  // The same for "tools", put in words of answering and calling tools.
+  DriftFinding tools(const Choice& choice) const;
   // Two samples: the rank test and the median ratio, p-value multiplied by `factor`.
   std::optional<DriftFinding> numeric(std::string_view feature, double factor) const;
   double numeric_p(std::string_view feature) const;
@@ -524,6 +545,9 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature,
   const auto& fall = choice.fall;
   if (!rise && !fall) {
     return std::nullopt;
+  }
+  if (feature == "tools") {
+    return tools(choice);
   }
   const Tally& b = baseline_side.categorical.find(feature)->second;
   const Tally& r = run_side.categorical.find(feature)->second;
@@ -627,6 +651,129 @@ std::optional<DriftFinding> Comparison::categorical(std::string_view feature,
     f.message = subject + " " + predicate(feature, value, e) + " (" + quoted(e) + "baseline " +
                 count_of(a, b.defined) + ")" + rollout(*fall);
   }
+  return f;
+}
+
+// The tools called by the outputs of `fps` at positions `at`, most often called first, as
+// "get_weather, search and 2 more" ("" when they call none).
+std::string called_tools(const std::vector<const Fingerprint*>& fps,
+                         const std::vector<std::size_t>& at) {
+  std::map<std::string, std::size_t, std::less<>> names;
+  for (const std::size_t i : at) {
+    const auto value = i < fps.size() ? fps[i]->category("tools") : std::nullopt;
+    if (!value || *value == "none") {
+      continue;
+    }
+    std::string_view rest = *value;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      count(names, rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  std::vector<std::pair<std::string, std::size_t>> sorted(names.begin(), names.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& x, const auto& y) { return x.second > y.second; });
+  constexpr std::size_t k_shown = 3;
+  std::string out;
+  for (std::size_t i = 0; i < sorted.size() && i < k_shown; ++i) {
+    out += (i == 0 ? "" : ", ") + show(sorted[i].first, 40);
+  }
+  if (sorted.size() > k_shown) {
+    out += " and " + std::to_string(sorted.size() - k_shown) + " more";
+  }
+  return out;
+}
+
+// " (get_weather)", or "" for no names.
+std::string in_parentheses(const std::string& names) {
+  return names.empty() ? std::string() : " (" + names + ")";
+}
+
+// "tools" drifts one of four ways: toward text (the value "none" rose), toward calling tools
+// (a named value rose, or "none" fell with the rise spread over many tools), or away from one
+// tool to others (a named value fell). Paired cases say where the changed ones came from:
+// "the model now calls tools (get_weather) in 8 of 10 cases where the baseline answered in
+// text".
+DriftFinding Comparison::tools(const Choice& choice) const {
+  const Tally& b = baseline_side.categorical.find("tools")->second;
+  const Tally& r = run_side.categorical.find("tools")->second;
+  const auto& rise = choice.rise;
+  const auto& fall = choice.fall;
+  const bool to_text = rise && rise->value == "none";
+  // Answers in text fell much more than any one tool rose: tools spread over many names.
+  const bool spread = rise && !to_text && fall && fall->value == "none" &&
+                      std::abs(fall->change) > 1.5 * std::abs(rise->change);
+  const bool rising = rise && !spread;
+  const Candidate& c = rising ? *rise : *fall;
+  const bool from_text = !rising && c.value == "none"; // tools now called, spread over names
+  const std::size_t a = count_in(b, c.value);
+  const std::size_t now = count_in(r, c.value);
+
+  DriftFinding f;
+  f.feature = "tools";
+  f.p_value = c.p;
+  f.indices = choice.paired ? c.indices : outputs_with("tools", c.value, rising);
+  f.cases = choice.paired ? c.cases : f.indices.size();
+  const auto shown = [](const std::string& value) {
+    return value == "none" ? std::string("no tool calls") : "calls " + show(value, 60);
+  };
+  if (from_text) {
+    f.baseline = count_of(b.defined - a, b.defined);
+    f.candidate = count_of(r.defined - now, r.defined);
+  } else {
+    f.baseline = count_of(a, b.defined);
+    f.candidate = count_of(now, r.defined) + " (" + shown(c.value) + ")";
+  }
+  // The tools the moved outputs call now, and those their baselines called (paired).
+  const std::string run_tools = called_tools(run, f.indices);
+  const std::string base_tools = choice.paired ? called_tools(baseline, f.indices) : "";
+  const std::size_t answered = count_in(b, "none"); // baseline outputs in text
+  const std::size_t calling = b.defined - answered; // baseline outputs calling tools
+  const double share =
+      static_cast<double>(now) / static_cast<double>(std::max<std::size_t>(r.defined, 1));
+  const std::string rollout =
+      partial(choice, c, share)
+          ? ": about " + percent(c.moved) + " of cases changed, a partial rollout?"
+          : std::string();
+  if (!choice.paired) {
+    const std::string counts =
+        " in " + (from_text ? count_of(r.defined - now, r.defined) : count_of(now, r.defined)) +
+        " outputs (baseline " + f.baseline + ")";
+    if (to_text) {
+      f.message = "the model now answers in text, calling no tools," + counts;
+    } else if (rising || from_text) {
+      f.message = "the model now calls tools" + in_parentheses(run_tools) + counts;
+    } else {
+      f.message = "the model now calls " + show(c.value, 60) + counts;
+    }
+    return f;
+  }
+  // Paired: of the moved cases, those whose baseline answered in text.
+  const std::size_t was_text = static_cast<std::size_t>(
+      std::count_if(f.indices.begin(), f.indices.end(), [&](std::size_t i) {
+        return baseline[i]->category("tools").value_or("none") == "none";
+      }));
+  if (to_text) {
+    f.message = "the model now answers in text in " + count_of(f.cases, calling) +
+                " cases where the baseline called tools" + in_parentheses(base_tools);
+  } else if ((rising || from_text) && 2 * was_text >= f.cases) {
+    f.message = "the model now calls tools" + in_parentheses(run_tools) + " in " +
+                count_of(was_text, answered) + " cases where the baseline answered in text";
+    if (was_text < f.cases) {
+      f.message += ", and other tools than the baseline's in " +
+                   std::to_string(f.cases - was_text) + " more";
+    }
+  } else if (rising) {
+    f.message = "the model now calls other tools" + in_parentheses(run_tools) + " in " +
+                count_of(f.cases - was_text, calling) + " cases where the baseline called tools" +
+                in_parentheses(base_tools);
+  } else {
+    f.message = "the model no longer calls " + show(c.value, 60) + " in " + count_of(f.cases, a) +
+                " cases where the baseline did" +
+                (run_tools.empty() ? std::string() : "; it now calls " + run_tools);
+  }
+  f.message += rollout;
   return f;
 }
 

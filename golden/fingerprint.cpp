@@ -1083,10 +1083,49 @@ void size_features(std::string_view output, const std::vector<Fence>& fences, Fi
   fp.numeric["lines"] = static_cast<double>(lines);
 }
 
+// The tools a reply called: their names sorted and distinct, joined by "," (each printable,
+// shortened, with "," and "%" percent-encoded as in a shape), at most k_max_tools of them; "none"
+// for a reply that called none. A name is the model's text: bounded like any other.
+constexpr std::size_t k_max_tools = 16;
+
+std::string tools_value(const std::vector<std::string>& names) {
+  if (names.empty()) {
+    return "none";
+  }
+  std::vector<std::string> keys;
+  keys.reserve(names.size());
+  for (const std::string& name : names) {
+    std::string key;
+    append_shape_key(key, name);
+    keys.push_back(key.empty() ? std::string("?") : std::move(key));
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::string out;
+  for (std::size_t i = 0; i < keys.size() && i < k_max_tools; ++i) {
+    out += (i == 0 ? "" : ",") + keys[i];
+  }
+  if (keys.size() > k_max_tools) {
+    out += ",";
+    out += k_ellipsis;
+  }
+  return out;
+}
+
 } // namespace
 
-Fingerprint fingerprint(std::string_view output) {
+std::vector<std::string> tool_names(const std::vector<reply::ToolCall>& calls) {
+  std::vector<std::string> names;
+  names.reserve(calls.size());
+  for (const reply::ToolCall& call : calls) {
+    names.push_back(call.name);
+  }
+  return names;
+}
+
+Fingerprint fingerprint(std::string_view output, const std::vector<std::string>& called) {
   Fingerprint fp;
+  fp.categorical["tools"] = tools_value(called);
   const std::string_view t = text::trim(output);
   const std::vector<Fence> fences = find_fences(output);
   const std::optional<Payload> payload = find_payload(output, fences);

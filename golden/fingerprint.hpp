@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "reply/reply.hpp"
+
 // The format fingerprint of one output: its form, not its content. Drift detection
 // (golden/drift.hpp) compares the fingerprints of a baseline's outputs with a run's. The
 // features and their values are documented in docs/drift.md.
@@ -17,7 +19,8 @@ namespace promptops::golden {
 
 // Bumped whenever a feature is added, removed or computed differently: a stored fingerprint of
 // another version is not compared but recomputed from its output.
-inline constexpr int k_fingerprint_version = 2;
+// 3: the called tools ("tools") were added.
+inline constexpr int k_fingerprint_version = 3;
 
 // A small map from feature name to value, sorted by name, held in one vector: a run keeps a
 // fingerprint per output (100,000 and more), and node-based maps cost tens of allocations and
@@ -96,12 +99,15 @@ struct Fingerprint {
   friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
 };
 
-// The fingerprint of `output`. Never throws on any input (huge, binary, invalid UTF-8) and
-// takes time linear in its size.
-Fingerprint fingerprint(std::string_view output);
+// The fingerprint of `output`, a reply that called the tools named `tool_names` (in any
+// order, repeats allowed: the feature "tools" is the sorted, distinct names, or "none"). Never
+// throws on any input (huge, binary, invalid UTF-8) and takes time linear in its size.
+Fingerprint fingerprint(std::string_view output, const std::vector<std::string>& tool_names = {});
+// The names of `calls`, in their order: fingerprint(output, tool_names(reply.facts.tool_calls)).
+std::vector<std::string> tool_names(const std::vector<reply::ToolCall>& calls);
 
 // `fp` as a compact JSON object with sorted keys, stored in result lines as "fingerprint":
-// {"v":2,"code_fence":"none",...,"length":42,"lines":1,"excerpts":{...}}. Every string in it is
+// {"v":3,"code_fence":"none",...,"length":42,"lines":1,"excerpts":{...}}. Every string in it is
 // valid UTF-8.
 nlohmann::json to_json(const Fingerprint& fp);
 // The same object, members in the same (sorted) order, as an ordered_json: a result line holds

@@ -322,7 +322,7 @@ const Baseline* RunPlan::load_baseline_of(const std::string& suite, const std::s
       m_baseline_prints.push_back(std::async(std::launch::async, [b] {
         for (auto& [id, c] : b->cases) {
           if (!c.print) {
-            c.print = fingerprint(c.output);
+            c.print = fingerprint(c.output, c.tool_names);
           }
         }
       }));

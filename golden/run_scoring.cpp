@@ -81,7 +81,7 @@ void CaseScorer::score(EndedCase& ended) {
       case_result(m_plan, pc, ended.reply, ended.evaluations, std::move(ended.judge));
   // The fingerprint is made once: written into the line and kept for drift.
   if (ended.reply.ok) {
-    result.fingerprint = fingerprint(ended.reply.output);
+    result.fingerprint = fingerprint(ended.reply.output, tool_names(ended.reply.facts.tool_calls));
   }
   m_results.append(result);
   std::optional<Fingerprint> print = std::move(result.fingerprint);

@@ -53,18 +53,22 @@ enum class Wire { openai, anthropic };
 // promptops sets it) accepts brotli, which httplib runs at its slowest quality: 8.8 million
 // instructions for a 300-byte answer, 97% of the fake's CPU time. A body served by a content
 // provider of known length is never compressed and goes out with the same Content-Length.
-void set_json(httplib::Response& res, std::string body) {
+void set_body(httplib::Response& res, std::string body, const std::string& content_type) {
   if (body.empty()) {
-    res.set_content(body, k_json);
+    res.set_content(body, content_type);
     return;
   }
   const std::size_t length = body.size();
   res.set_content_provider(
-      length, k_json,
+      length, content_type,
       [body = std::move(body)](std::size_t offset, std::size_t size, httplib::DataSink& sink) {
         return offset < body.size() &&
                sink.write(body.data() + offset, std::min(size, body.size() - offset));
       });
+}
+
+void set_json(httplib::Response& res, std::string body) {
+  set_body(res, std::move(body), k_json);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,9 +286,38 @@ struct Fault {
   std::string retry_after_ms;
 };
 
+// A reply in one of the shapes real vendors send (docs/fake-provider.md, "Reply shapes").
+enum class ShapeKind {
+  tool_call,
+  tool_call_text,
+  length,
+  refusal,
+  reasoning_exhausted,
+  empty,
+  parts,
+  content_filter,
+  cached,
+  error_200,
+  quota,
+  html,
+  sse,
+  bad_utf8,
+  masked_key_401,
+  echo_key,
+};
+
+struct Shape {
+  ShapeKind kind = ShapeKind::tool_call;
+  std::string tool;           // tool_call: "" takes the request's first tool, else "lookup"
+  json args = json::object(); // tool_call: the arguments
+  int code = 502;             // error_200: error.code
+  int status = 200;           // html: the status sent
+};
+
 struct Directives {
   std::optional<std::string> reply;
   std::optional<Fault> fault;
+  std::optional<Shape> shape;
   int latency_ms = 0;
 };
 
@@ -309,6 +342,11 @@ std::vector<std::string> split_words(std::string_view text) {
     }
   }
   return words;
+}
+
+bool text_is_blank(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
 }
 
 std::optional<int> parse_count(std::string_view text) {
@@ -369,8 +407,77 @@ Fault parse_fault(std::string_view spec) {
   return fault;
 }
 
-// Every [[name: value]] in `text`; names other than reply, fault and latency are left alone
-// (they may be the user's own text).
+constexpr std::pair<std::string_view, ShapeKind> k_shapes[] = {
+    {"tool_call", ShapeKind::tool_call},
+    {"tool_call_text", ShapeKind::tool_call_text},
+    {"length", ShapeKind::length},
+    {"refusal", ShapeKind::refusal},
+    {"reasoning_exhausted", ShapeKind::reasoning_exhausted},
+    {"empty", ShapeKind::empty},
+    {"parts", ShapeKind::parts},
+    {"content_filter", ShapeKind::content_filter},
+    {"cached", ShapeKind::cached},
+    {"error_200", ShapeKind::error_200},
+    {"quota", ShapeKind::quota},
+    {"html", ShapeKind::html},
+    {"sse", ShapeKind::sse},
+    {"bad_utf8", ShapeKind::bad_utf8},
+    {"masked_key_401", ShapeKind::masked_key_401},
+    {"echo_key", ShapeKind::echo_key},
+};
+
+// "tool_call name=get_weather args={"city": "Paris"}": args= takes the rest of the directive, so
+// that its JSON may hold spaces.
+Shape parse_shape(std::string_view spec) {
+  std::string_view args;
+  if (const std::size_t at = spec.find("args="); at != std::string_view::npos) {
+    args = spec.substr(at + 5);
+    spec = spec.substr(0, at);
+  }
+  const std::vector<std::string> words = split_words(spec);
+  if (words.empty()) {
+    throw DirectiveError("empty shape directive");
+  }
+  Shape shape;
+  const auto known = std::find_if(std::begin(k_shapes), std::end(k_shapes),
+                                  [&](const auto& entry) { return entry.first == words[0]; });
+  if (known == std::end(k_shapes)) {
+    std::string names;
+    for (const auto& [name, kind] : k_shapes) {
+      names += (names.empty() ? "" : ", ") + std::string(name);
+    }
+    throw DirectiveError("unknown shape \"" + words[0] + "\" (known: " + names + ")");
+  }
+  shape.kind = known->second;
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    const std::string_view word = words[i];
+    const std::size_t equals = word.find('=');
+    // -1: not a number (the value_or keeps GCC 12 from seeing an unset optional read).
+    const int number =
+        equals == std::string_view::npos ? -1 : parse_count(word.substr(equals + 1)).value_or(-1);
+    if (word.starts_with("name=") && word.size() > 5) {
+      shape.tool = word.substr(5);
+    } else if (word.starts_with("code=") && number >= 100 && number <= 599) {
+      shape.code = number;
+    } else if (word.starts_with("status=") && number >= 200 && number <= 599) {
+      shape.status = number;
+    } else {
+      throw DirectiveError("bad shape option \"" + std::string(word) +
+                           "\" (known: name=TOOL, args=JSON, code=N, status=N)");
+    }
+  }
+  if (!text_is_blank(args)) {
+    shape.args = json::parse(args, nullptr, false);
+    if (!shape.args.is_object()) {
+      throw DirectiveError("bad shape option args=" + std::string(args) +
+                           " (a JSON object: args={\"city\": \"Paris\"})");
+    }
+  }
+  return shape;
+}
+
+// Every [[name: value]] in `text`; names other than reply, fault, shape and latency are left
+// alone (they may be the user's own text).
 Directives parse_directives(std::string_view text) {
   Directives directives;
   bool have_latency = false;
@@ -402,6 +509,10 @@ Directives parse_directives(std::string_view text) {
     } else if (name == "fault") {
       if (!directives.fault) {
         directives.fault = parse_fault(value);
+      }
+    } else if (name == "shape") {
+      if (!directives.shape) {
+        directives.shape = parse_shape(value);
       }
     } else if (name == "latency") {
       const std::vector<std::string> words = split_words(value);
@@ -509,6 +620,8 @@ struct ChatRequest {
   std::string last_user;
   std::size_t input_words = 0;
   bool wants_json = false;
+  std::string first_tool; // the name of the request's first tool, "" without tools
+  std::optional<std::int64_t> max_tokens{}; // max_completion_tokens, max_tokens
 };
 
 ChatRequest read_chat_request(Wire wire, const std::string& body) {
@@ -540,6 +653,21 @@ ChatRequest read_chat_request(Wire wire, const std::string& body) {
     chat.input_words += count_words(text);
     if (message.value("role", "") == "user") {
       chat.last_user = text;
+    }
+  }
+  if (const auto tools = request.find("tools"); tools != request.end() && tools->is_array() &&
+                                                !tools->empty() && tools->front().is_object()) {
+    // OpenAI: {"type": "function", "function": {"name"}}; Anthropic: {"name", "input_schema"}.
+    const json& tool = tools->front();
+    const json& named = tool.contains("function") ? tool["function"] : tool;
+    if (named.is_object() && named.contains("name") && named["name"].is_string()) {
+      chat.first_tool = named["name"].get<std::string>();
+    }
+  }
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    if (const auto limit = request.find(key);
+        limit != request.end() && limit->is_number_integer() && !chat.max_tokens) {
+      chat.max_tokens = limit->get<std::int64_t>();
     }
   }
   if (wire == Wire::anthropic) {
@@ -606,10 +734,418 @@ std::string answer_body(Wire wire, const ChatRequest& chat, const std::string& r
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Reply shapes: answers in the forms real vendors send, for tests of what promptops reads of
+// them. Each shape names its source.
+
+// What a shaped answer sends.
+struct Shaped {
+  int status = 200;
+  std::string content_type = k_json;
+  std::string body;
+};
+
+// What the shapes take from the request and the server.
+struct ShapeInput {
+  const ChatRequest& chat;
+  const std::string& reply; // from the rules, a [[reply:]] or the echo, as unshaped
+  const std::string& model;
+  const std::string& fingerprint;
+  const std::string& hash; // of the body: ids
+  const std::string& key;  // from Authorization: Bearer or x-api-key, "" without one
+  const std::string& key_header;
+};
+
+constexpr const char* k_preamble = "I'll check.";
+constexpr const char* k_refusal = "I'm sorry, I can't help with that.";
+// Stands for the invalid bytes of bad_utf8 until the body is written: json::dump() refuses them.
+constexpr std::string_view k_bad_marker = "@@FAKE_BAD_UTF8@@";
+
+// The first `n` words of `text`, joined by spaces.
+std::string first_words(std::string_view text, std::size_t n) {
+  std::string out;
+  const std::vector<std::string> words = split_words(text);
+  for (std::size_t i = 0; i < n && i < words.size(); ++i) {
+    out += (i == 0 ? "" : " ") + words[i];
+  }
+  return out;
+}
+
+// `text` in two pieces that give it back when joined without a separator (cut before the
+// space nearest its middle).
+std::pair<std::string, std::string> halves(const std::string& text) {
+  std::size_t cut = text.rfind(' ', text.size() / 2);
+  cut = cut == std::string::npos ? text.size() / 2 : cut;
+  return {text.substr(0, cut), text.substr(cut)};
+}
+
+// The key masked as OpenAI's 401 quotes it: the first 8 characters, an asterisk for each one
+// after them but the last 4, and the last 4 ("sk-WRQsP***...***xQBt": issue threads quoting
+// the API, e.g. github.com/dKosarevsky/AI-Talks/issues/32, chatanywhere/GPT_API_free/issues/81).
+std::string masked_key(const std::string& key) {
+  if (key.size() <= 12) {
+    return std::string(key.size(), '*');
+  }
+  return key.substr(0, 8) + std::string(key.size() - 12, '*') + key.substr(key.size() - 4);
+}
+
+// OpenAI's chat completion around `message` (openai-python tests/lib/chat/test_completions.py
+// snapshots; types/chat/chat_completion.py, completion_usage.py).
+json openai_completion(const ShapeInput& in, json message, const char* finish_reason, json usage) {
+  message["role"] = "assistant";
+  if (!message.contains("refusal")) {
+    message["refusal"] = nullptr;
+  }
+  return json{{"id", "chatcmpl-fake" + in.hash},
+              {"object", "chat.completion"},
+              {"created", k_created},
+              {"model", in.model},
+              {"system_fingerprint", in.fingerprint},
+              {"choices", json::array({{{"index", 0},
+                                        {"message", std::move(message)},
+                                        {"logprobs", nullptr},
+                                        {"finish_reason", finish_reason}}})},
+              {"usage", std::move(usage)}};
+}
+
+json openai_usage(std::size_t input, std::size_t output) {
+  return json{
+      {"prompt_tokens", input}, {"completion_tokens", output}, {"total_tokens", input + output}};
+}
+
+// Anthropic's message around `content` (anthropic-sdk-python src/anthropic/types/message.py,
+// stop_reason.py, usage.py).
+json anthropic_message(const ShapeInput& in, json content, const char* stop_reason, json usage) {
+  return json{{"id", "msg_fake" + in.hash},    {"type", "message"},
+              {"role", "assistant"},           {"model", in.model},
+              {"content", std::move(content)}, {"stop_reason", stop_reason},
+              {"stop_sequence", nullptr},      {"usage", std::move(usage)}};
+}
+
+json anthropic_usage(std::size_t input, std::size_t output) {
+  return json{{"input_tokens", input}, {"output_tokens", std::max<std::size_t>(output, 1)}};
+}
+
+json text_block(const std::string& text) {
+  return json{{"type", "text"}, {"text", text}};
+}
+
+// The tool call of tool_call and tool_call_text: its name and arguments.
+std::pair<std::string, json> called_tool(const Shape& shape, const ChatRequest& chat) {
+  const std::string name = !shape.tool.empty()        ? shape.tool
+                           : !chat.first_tool.empty() ? chat.first_tool
+                                                      : "lookup";
+  return {name, shape.args};
+}
+
+// tool_call, tool_call_text: OpenAI {content: null, tool_calls: [{id: "call_…", type:
+// "function", function: {name, arguments: "<JSON text>"}}]}, finish_reason "tool_calls"
+// (openai-python tests/lib/chat/test_completions.py, test_parse_pydantic_tool; Ollama's
+// docs/openai.md sends the same with content ""); Anthropic [{type: "tool_use", id: "toolu_…",
+// name, input}] after an optional text block, stop_reason "tool_use" (anthropic-sdk-python
+// src/anthropic/types/tool_use_block.py).
+json tool_answer(Wire wire, const Shape& shape, const ShapeInput& in) {
+  const auto [name, args] = called_tool(shape, in.chat);
+  const bool text = shape.kind == ShapeKind::tool_call_text;
+  const std::size_t output = count_words(args.dump()) + 3 + (text ? 2 : 0);
+  if (wire == Wire::openai) {
+    json call = {{"id", "call_fake" + in.hash},
+                 {"type", "function"},
+                 {"function", {{"name", name}, {"arguments", args.dump()}}}};
+    json message = {{"content", text ? json(k_preamble) : json(nullptr)},
+                    {"tool_calls", json::array({std::move(call)})}};
+    return openai_completion(in, std::move(message), "tool_calls",
+                             openai_usage(in.chat.input_words, output));
+  }
+  json content = json::array();
+  if (text) {
+    content.push_back(text_block(k_preamble));
+  }
+  content.push_back(
+      {{"type", "tool_use"}, {"id", "toolu_fake" + in.hash}, {"name", name}, {"input", args}});
+  return anthropic_message(in, std::move(content), "tool_use",
+                           anthropic_usage(in.chat.input_words, output));
+}
+
+// The text a shape shows: the reply, cut (length) or with more in it (bad_utf8, echo_key).
+std::string shaped_text(const Shape& shape, const ShapeInput& in) {
+  switch (shape.kind) {
+  case ShapeKind::length:
+    return first_words(in.reply, count_words(in.reply) / 2);
+  case ShapeKind::bad_utf8:
+    return in.reply + " " + std::string(k_bad_marker);
+  case ShapeKind::echo_key:
+    return in.reply + "\n" + in.key_header + ": " + in.key;
+  default:
+    return in.reply;
+  }
+}
+
+// The token budget a reasoning model spent: the request's limit, else 1024.
+std::size_t spent_tokens(const ChatRequest& chat) {
+  return static_cast<std::size_t>(std::max<std::int64_t>(chat.max_tokens.value_or(1024), 1));
+}
+
+// The OpenAI shapes of a 200 answer with text, or none: length, refusal, reasoning_exhausted,
+// empty, parts, content_filter, cached, bad_utf8, echo_key.
+json openai_text_answer(const Shape& shape, const ShapeInput& in) {
+  const std::size_t input = in.chat.input_words;
+  const std::string text = shaped_text(shape, in);
+  const std::size_t output = count_words(text);
+  switch (shape.kind) {
+  case ShapeKind::length:
+    return openai_completion(in, {{"content", text}}, "length", openai_usage(input, output));
+  // Structured outputs' refusal (openai-python test_parse_pydantic_model_refusal).
+  case ShapeKind::refusal:
+    return openai_completion(in, {{"content", nullptr}, {"refusal", k_refusal}}, "stop",
+                             openai_usage(input, count_words(k_refusal)));
+  // A reasoning model that spent its whole budget thinking: no text, finish_reason "length",
+  // every completion token a reasoning token (completion_usage.py; the "empty response with
+  // finish_reason length" reports of o1/o3/gpt-5 users).
+  case ShapeKind::reasoning_exhausted: {
+    const std::size_t spent = spent_tokens(in.chat);
+    json usage = openai_usage(input, spent);
+    usage["completion_tokens_details"] = {{"reasoning_tokens", spent}};
+    return openai_completion(in, {{"content", ""}}, "length", std::move(usage));
+  }
+  case ShapeKind::empty:
+    return openai_completion(in, {{"content", ""}}, "stop", openai_usage(input, 0));
+  // Content as parts, as some OpenAI-compatible servers send it (the request form of
+  // openai-python types/chat/chat_completion_content_part_text_param.py).
+  case ShapeKind::parts: {
+    auto [first, second] = halves(text);
+    return openai_completion(in,
+                             {{"content", json::array({text_block(first), text_block(second)})}},
+                             "stop", openai_usage(input, output));
+  }
+  // finish_reason "content_filter" with no content (types/chat/chat_completion.py; Azure
+  // OpenAI's filtered completions).
+  case ShapeKind::content_filter:
+    return openai_completion(in, {{"content", nullptr}}, "content_filter", openai_usage(input, 0));
+  // Prompt caching: cached_tokens is part of prompt_tokens (completion_usage.py).
+  case ShapeKind::cached: {
+    json usage = openai_usage(input, output);
+    usage["prompt_tokens_details"] = {{"cached_tokens", input - input / 4}};
+    return openai_completion(in, {{"content", text}}, "stop", std::move(usage));
+  }
+  default:
+    return openai_completion(in, {{"content", text}}, "stop", openai_usage(input, output));
+  }
+}
+
+// The same shapes in Anthropic's form.
+json anthropic_text_answer(const Shape& shape, const ShapeInput& in) {
+  const std::size_t input = in.chat.input_words;
+  const std::string text = shaped_text(shape, in);
+  const std::size_t output = count_words(text);
+  switch (shape.kind) {
+  case ShapeKind::length:
+    return anthropic_message(in, json::array({text_block(text)}), "max_tokens",
+                             anthropic_usage(input, output));
+  // stop_reason "refusal" (stop_reason.py), with no content; Anthropic has no content filter
+  // of its own, so content_filter answers the same.
+  case ShapeKind::refusal:
+  case ShapeKind::content_filter:
+    return anthropic_message(in, json::array(), "refusal", anthropic_usage(input, 1));
+  // Extended thinking that used max_tokens up: one thinking block (thinking_block.py).
+  case ShapeKind::reasoning_exhausted: {
+    json thinking = {{"type", "thinking"},
+                     {"thinking", "Let me think about " + first_words(in.reply, 8) + "..."},
+                     {"signature", "fake-signature-" + in.hash}};
+    return anthropic_message(in, json::array({std::move(thinking)}), "max_tokens",
+                             anthropic_usage(input, spent_tokens(in.chat)));
+  }
+  case ShapeKind::empty:
+    return anthropic_message(in, json::array(), "end_turn", anthropic_usage(input, 1));
+  case ShapeKind::parts: {
+    auto [first, second] = halves(text);
+    return anthropic_message(in, json::array({text_block(first), text_block(second)}), "end_turn",
+                             anthropic_usage(input, output));
+  }
+  // input_tokens is then only the uncached part (usage.py: the total input is the sum of the
+  // three).
+  case ShapeKind::cached: {
+    json usage = anthropic_usage(input - input / 2 - input / 4, output);
+    usage["cache_read_input_tokens"] = input / 2;
+    usage["cache_creation_input_tokens"] = input / 4;
+    return anthropic_message(in, json::array({text_block(text)}), "end_turn", std::move(usage));
+  }
+  default:
+    return anthropic_message(in, json::array({text_block(text)}), "end_turn",
+                             anthropic_usage(input, output));
+  }
+}
+
+// A short stream of `text` (openai-python src/openai/_streaming.py; Anthropic's streaming
+// reference, docs.anthropic.com/en/docs/build-with-claude/streaming): sent to a request that
+// did not ask for one, as a misconfigured gateway may.
+std::string sse_body(Wire wire, const ShapeInput& in) {
+  const auto [first, second] = halves(in.reply);
+  std::string out;
+  const auto event = [&out](const char* name, const json& data) {
+    if (name != nullptr) {
+      out += std::string("event: ") + name + "\n";
+    }
+    out += "data: " + data.dump() + "\n\n";
+  };
+  if (wire == Wire::openai) {
+    const auto chunk = [&](json delta, json finish) {
+      return json{{"id", "chatcmpl-fake" + in.hash},
+                  {"object", "chat.completion.chunk"},
+                  {"created", k_created},
+                  {"model", in.model},
+                  {"system_fingerprint", in.fingerprint},
+                  {"choices", json::array({{{"index", 0},
+                                            {"delta", std::move(delta)},
+                                            {"logprobs", nullptr},
+                                            {"finish_reason", std::move(finish)}}})}};
+    };
+    event(nullptr, chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
+    event(nullptr, chunk({{"content", first}}, nullptr));
+    event(nullptr, chunk({{"content", second}}, nullptr));
+    event(nullptr, chunk(json::object(), "stop"));
+    out += "data: [DONE]\n\n";
+    return out;
+  }
+  json start =
+      anthropic_message(in, json::array(), "end_turn", anthropic_usage(in.chat.input_words, 1));
+  start["stop_reason"] = nullptr;
+  event("message_start", {{"type", "message_start"}, {"message", std::move(start)}});
+  event("content_block_start",
+        {{"type", "content_block_start"}, {"index", 0}, {"content_block", text_block("")}});
+  event("ping", {{"type", "ping"}});
+  for (const std::string& piece : {first, second}) {
+    event("content_block_delta", {{"type", "content_block_delta"},
+                                  {"index", 0},
+                                  {"delta", {{"type", "text_delta"}, {"text", piece}}}});
+  }
+  event("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
+  event("message_delta", {{"type", "message_delta"},
+                          {"delta", {{"stop_reason", "end_turn"}, {"stop_sequence", nullptr}}},
+                          {"usage", {{"output_tokens", count_words(in.reply)}}}});
+  event("message_stop", {{"type", "message_stop"}});
+  return out;
+}
+
+// A proxy's page in place of the API's answer: a sign-in page with 200, else nginx's error
+// page for the status.
+std::string html_page(int status) {
+  if (status == 200) {
+    return "<!DOCTYPE html>\n<html><head><title>Sign in - Corporate Proxy</title></head>\n"
+           "<body><h1>Authentication required</h1><p>Sign in to continue to "
+           "api.example.com.</p></body></html>\n";
+  }
+  const std::string line = std::to_string(status) + (status == 502   ? " Bad Gateway"
+                                                     : status == 503 ? " Service Unavailable"
+                                                     : status == 504 ? " Gateway Time-out"
+                                                     : status == 403 ? " Forbidden"
+                                                                     : " Error");
+  return "<html>\r\n<head><title>" + line + "</title></head>\r\n<body>\r\n<center><h1>" + line +
+         "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+}
+
+// `message` in the wire's error body.
+std::string shaped_error(Wire wire, const std::string& type, const std::string& message,
+                         const json& code, const std::string& hash) {
+  if (wire == Wire::openai) {
+    return json{
+        {"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}}
+        .dump();
+  }
+  return json{{"type", "error"},
+              {"error", {{"type", type}, {"message", message}}},
+              {"request_id", "req_fake" + hash}}
+      .dump();
+}
+
+Shaped shaped_answer(Wire wire, const Shape& shape, const ShapeInput& in) {
+  Shaped out;
+  switch (shape.kind) {
+  case ShapeKind::tool_call:
+  case ShapeKind::tool_call_text:
+    out.body = tool_answer(wire, shape, in).dump();
+    return out;
+  // OpenRouter: an error after the model started comes with status 200 and error.code the
+  // status it stands for (openrouter.ai/docs/api/reference/errors-and-debugging).
+  case ShapeKind::error_200:
+    out.body = json{{"error",
+                     {{"code", shape.code},
+                      {"message", "Provider returned error"},
+                      {"metadata",
+                       {{"provider_name", "FakeUpstream"},
+                        {"raw", "upstream error (injected by the fake provider)"}}}}}}
+                   .dump();
+    return out;
+  // OpenAI: a 429 that is billing, not a rate limit (platform.openai.com/docs/guides/
+  // error-codes; langchainjs#1929). Anthropic: a 400 invalid_request_error about the credit
+  // balance (as quoted in anthropics/claude-code#4684 and claude-quickstarts#229).
+  case ShapeKind::quota:
+    out.status = wire == Wire::openai ? 429 : 400;
+    out.body =
+        wire == Wire::openai
+            ? shaped_error(wire, "insufficient_quota",
+                           "You exceeded your current quota, please check your plan and billing "
+                           "details. For more information on this error, read the docs: "
+                           "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                           "insufficient_quota", in.hash)
+            : shaped_error(wire, "invalid_request_error",
+                           "Your credit balance is too low to access the Anthropic API. Please "
+                           "go to Plans & Billing to upgrade or purchase credits.",
+                           nullptr, in.hash);
+    return out;
+  case ShapeKind::html:
+    out.status = shape.status;
+    out.content_type = "text/html";
+    out.body = html_page(shape.status);
+    return out;
+  case ShapeKind::sse:
+    out.content_type = "text/event-stream";
+    out.body = sse_body(wire, in);
+    return out;
+  // OpenAI's 401 quotes the key it got, masked (masked_key); Anthropic's does not, but a
+  // gateway in front of it may.
+  case ShapeKind::masked_key_401:
+    out.status = 401;
+    out.body =
+        shaped_error(wire, wire == Wire::openai ? "invalid_request_error" : "authentication_error",
+                     "Incorrect API key provided: " + masked_key(in.key) +
+                         ". You can find your API key at "
+                         "https://platform.openai.com/account/api-keys.",
+                     "invalid_api_key", in.hash);
+    return out;
+  default:
+    break;
+  }
+  out.body =
+      (wire == Wire::openai ? openai_text_answer(shape, in) : anthropic_text_answer(shape, in))
+          .dump();
+  if (shape.kind == ShapeKind::bad_utf8) {
+    // An invalid byte and a lone surrogate escape, as a broken upstream may send them.
+    const std::size_t at = out.body.find(k_bad_marker);
+    if (at != std::string::npos) {
+      out.body.replace(at, k_bad_marker.size(), "\xff \\ud800");
+    }
+  }
+  return out;
+}
+
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
+}
+
+// The API key the request sent and the header it came in ("authorization" without "Bearer ",
+// else "x-api-key"); empty strings without one.
+std::pair<std::string, std::string> api_key_of(const httplib::Request& req) {
+  const std::string bearer = req.get_header_value("Authorization");
+  if (bearer.starts_with("Bearer ")) {
+    return {"authorization", bearer.substr(7)};
+  }
+  if (req.has_header("x-api-key")) {
+    return {"x-api-key", req.get_header_value("x-api-key")};
+  }
+  return {"", ""};
 }
 
 json record_json(const RequestRecord& record) {
@@ -656,6 +1192,9 @@ struct FakeProvider::Impl {
   // Answer a provider request; false when no answer is to be sent at all (drop, hang).
   // `requests_before`: requests that came before it on its connection.
   bool answer(Wire wire, const httplib::Request& req, httplib::Response& res, int requests_before);
+  // The text of the answer to `chat`: a rule's, a [[reply:]]'s, else the echo.
+  std::string reply_to(const ChatRequest& chat, const Directives& directives,
+                       const httplib::Request& req);
   // Wait `duration` or until the server stops; true if it stopped.
   bool wait_or_stop(Milliseconds duration);
   // Wait until the server stops or the client closes `connection`.
@@ -849,6 +1388,37 @@ void FakeProvider::Impl::handle(const httplib::Request& req, httplib::Response& 
   set_status(at, answered ? res.status : 0);
 }
 
+std::string FakeProvider::Impl::reply_to(const ChatRequest& chat, const Directives& directives,
+                                         const httplib::Request& req) {
+  std::string reply;
+  const auto rule = std::find_if(options.rules.begin(), options.rules.end(), [&](const Rule& r) {
+    return chat.last_user.find(r.contains) != std::string::npos;
+  });
+  if (rule != options.rules.end()) {
+    reply = rule->reply;
+    if (!rule->then.empty()) {
+      const std::size_t key = std::hash<std::string>{}(req.path + '\n' + req.body);
+      std::size_t answered_before = 0;
+      {
+        const std::lock_guard lock(records_mutex);
+        answered_before = rule_answers[key]++;
+      }
+      if (answered_before > 0) {
+        reply = rule->then[std::min(answered_before, rule->then.size()) - 1];
+      }
+    }
+  } else if (directives.reply) {
+    reply = *directives.reply;
+  } else if (chat.wants_json) {
+    reply = R"({"echo":)";
+    util::append_json_string(reply, chat.last_user);
+    reply += '}';
+  } else {
+    reply = "echo: " + chat.last_user;
+  }
+  return reply;
+}
+
 bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib::Response& res,
                                 int requests_before) {
   const auto reject = [&](const std::string& message) {
@@ -922,34 +1492,18 @@ bool FakeProvider::Impl::answer(Wire wire, const httplib::Request& req, httplib:
     return true;
   }
 
-  std::string reply;
-  const auto rule = std::find_if(options.rules.begin(), options.rules.end(), [&](const Rule& r) {
-    return chat.last_user.find(r.contains) != std::string::npos;
-  });
-  if (rule != options.rules.end()) {
-    reply = rule->reply;
-    if (!rule->then.empty()) {
-      const std::size_t key = std::hash<std::string>{}(req.path + '\n' + req.body);
-      std::size_t answered_before = 0;
-      {
-        const std::lock_guard lock(records_mutex);
-        answered_before = rule_answers[key]++;
-      }
-      if (answered_before > 0) {
-        reply = rule->then[std::min(answered_before, rule->then.size()) - 1];
-      }
-    }
-  } else if (directives.reply) {
-    reply = *directives.reply;
-  } else if (chat.wants_json) {
-    reply = R"({"echo":)";
-    util::append_json_string(reply, chat.last_user);
-    reply += '}';
-  } else {
-    reply = "echo: " + chat.last_user;
-  }
+  const std::string reply = reply_to(chat, directives, req);
   const std::string model =
       options.reported_model.empty() ? chat.model + "-fake" : options.reported_model;
+  if (directives.shape) {
+    const auto [key_header, key] = api_key_of(req);
+    const ShapeInput in{chat, reply,     model, options.system_fingerprint, hex_hash(req.body),
+                        key,  key_header};
+    Shaped shaped = shaped_answer(wire, *directives.shape, in);
+    res.status = shaped.status;
+    set_body(res, std::move(shaped.body), shaped.content_type);
+    return true;
+  }
   std::string body =
       answer_body(wire, chat, reply, model, options.system_fingerprint, hex_hash(req.body),
                   static_cast<std::size_t>(std::max(0, options.extra_output_tokens)));

@@ -724,3 +724,296 @@ TEST_CASE("fake-provider, bad arguments exit 2", "[fake_provider]") {
     CHECK_FALSE(slurp(dir.path() / "out.err").empty());
   }
 }
+
+namespace {
+
+// An answer to `user` on `path`, sent with `headers`.
+httplib::Result ask(const FakeProvider& provider, const std::string& path, const std::string& user,
+                    const httplib::Headers& headers = {}, json extra = json::object()) {
+  json request = path == k_openai ? openai_request(user) : anthropic_request(user);
+  request.update(extra);
+  httplib::Client client = client_for(provider);
+  return client.Post(path.c_str(), headers, request.dump(), "application/json");
+}
+
+// The JSON of a 200 answer.
+json answer_of(const httplib::Result& result) {
+  REQUIRE(result);
+  REQUIRE(result->status == 200);
+  CHECK(result->get_header_value("Content-Type") == "application/json");
+  return json::parse(result->body);
+}
+
+const json& message_of(const json& answer) {
+  return answer["choices"][0]["message"];
+}
+
+} // namespace
+
+TEST_CASE("fake::FakeProvider, [[shape: tool_call]] calls a tool in each vendor's form",
+          "[fake_provider][shapes]") {
+  FakeProvider provider;
+  const std::string user =
+      R"(weather? [[shape: tool_call name=get_weather args={"city": "Paris"}]])";
+  SECTION("OpenAI: content null, tool_calls with the arguments as JSON text") {
+    const json answer = answer_of(ask(provider, k_openai, user));
+    const json& choice = answer["choices"][0];
+    CHECK(choice["finish_reason"] == "tool_calls");
+    CHECK(choice["message"]["content"].is_null());
+    CHECK(choice["message"]["role"] == "assistant");
+    REQUIRE(choice["message"]["tool_calls"].size() == 1);
+    const json& call = choice["message"]["tool_calls"][0];
+    CHECK(call["id"].get<std::string>().starts_with("call_"));
+    CHECK(call["type"] == "function");
+    CHECK(call["function"]["name"] == "get_weather");
+    REQUIRE(call["function"]["arguments"].is_string());
+    CHECK(json::parse(call["function"]["arguments"].get<std::string>()) == json{{"city", "Paris"}});
+    CHECK(answer["usage"]["completion_tokens"].get<int>() > 0);
+  }
+  SECTION("Anthropic: a tool_use block, stop_reason tool_use") {
+    const json answer = answer_of(ask(provider, k_anthropic, user));
+    CHECK(answer["stop_reason"] == "tool_use");
+    REQUIRE(answer["content"].size() == 1);
+    const json& block = answer["content"][0];
+    CHECK(block["type"] == "tool_use");
+    CHECK(block["id"].get<std::string>().starts_with("toolu_"));
+    CHECK(block["name"] == "get_weather");
+    CHECK(block["input"] == json{{"city", "Paris"}});
+  }
+  SECTION("the default tool: the request's first, else lookup, with no arguments") {
+    const json openai_tools = {
+        {"tools", {{{"type", "function"}, {"function", {{"name", "search_docs"}}}}}}};
+    const json call = message_of(answer_of(ask(provider, k_openai, "[[shape: tool_call]]", {},
+                                               openai_tools)))["tool_calls"][0]["function"];
+    CHECK(call["name"] == "search_docs");
+    CHECK(call["arguments"] == "{}");
+    const json anthropic_tools = {
+        {"tools", {{{"name", "find"}, {"input_schema", json::object()}}}}};
+    CHECK(answer_of(ask(provider, k_anthropic, "[[shape: tool_call]]", {},
+                        anthropic_tools))["content"][0]["name"] == "find");
+    CHECK(answer_of(ask(provider, k_anthropic, "[[shape: tool_call]]"))["content"][0]["name"] ==
+          "lookup");
+  }
+  SECTION("with a text preamble") {
+    const json openai = message_of(answer_of(ask(provider, k_openai, "[[shape: tool_call_text]]")));
+    CHECK(openai["content"] == "I'll check.");
+    CHECK(openai["tool_calls"][0]["function"]["name"] == "lookup");
+    const json anthropic = answer_of(ask(provider, k_anthropic, "[[shape: tool_call_text]]"));
+    REQUIRE(anthropic["content"].size() == 2);
+    CHECK(anthropic["content"][0] == json{{"type", "text"}, {"text", "I'll check."}});
+    CHECK(anthropic["content"][1]["type"] == "tool_use");
+    CHECK(anthropic["stop_reason"] == "tool_use");
+  }
+}
+
+TEST_CASE("fake::FakeProvider, shapes of cut, refused, empty and filtered replies",
+          "[fake_provider][shapes]") {
+  FakeProvider provider;
+  SECTION("length: half the words") {
+    const std::string user = "[[reply: one two three four five six]] [[shape: length]]";
+    const json openai = answer_of(ask(provider, k_openai, user));
+    CHECK(openai["choices"][0]["finish_reason"] == "length");
+    CHECK(message_of(openai)["content"] == "one two three");
+    const json anthropic = answer_of(ask(provider, k_anthropic, user));
+    CHECK(anthropic["stop_reason"] == "max_tokens");
+    CHECK(anthropic["content"][0]["text"] == "one two three");
+  }
+  SECTION("refusal") {
+    const json openai = answer_of(ask(provider, k_openai, "[[shape: refusal]]"));
+    CHECK(openai["choices"][0]["finish_reason"] == "stop");
+    CHECK(message_of(openai)["content"].is_null());
+    CHECK(message_of(openai)["refusal"] == "I'm sorry, I can't help with that.");
+    const json anthropic = answer_of(ask(provider, k_anthropic, "[[shape: refusal]]"));
+    CHECK(anthropic["stop_reason"] == "refusal");
+    CHECK(anthropic["content"] == json::array());
+  }
+  SECTION("reasoning_exhausted: the budget spent thinking") {
+    const json openai = answer_of(ask(provider, k_openai, "[[shape: reasoning_exhausted]]", {},
+                                      {{"max_completion_tokens", 64}}));
+    CHECK(openai["choices"][0]["finish_reason"] == "length");
+    CHECK(message_of(openai)["content"] == "");
+    CHECK(openai["usage"]["completion_tokens"] == 64);
+    CHECK(openai["usage"]["completion_tokens_details"]["reasoning_tokens"] == 64);
+    const json anthropic = answer_of(ask(provider, k_anthropic, "[[shape: reasoning_exhausted]]"));
+    CHECK(anthropic["stop_reason"] == "max_tokens");
+    REQUIRE(anthropic["content"].size() == 1);
+    CHECK(anthropic["content"][0]["type"] == "thinking");
+    CHECK(anthropic["content"][0]["signature"].is_string());
+    CHECK(anthropic["usage"]["output_tokens"] == 100); // the request's max_tokens
+  }
+  SECTION("empty") {
+    const json openai = answer_of(ask(provider, k_openai, "[[shape: empty]]"));
+    CHECK(openai["choices"][0]["finish_reason"] == "stop");
+    CHECK(message_of(openai)["content"] == "");
+    const json anthropic = answer_of(ask(provider, k_anthropic, "[[shape: empty]]"));
+    CHECK(anthropic["stop_reason"] == "end_turn");
+    CHECK(anthropic["content"] == json::array());
+  }
+  SECTION("content_filter (Anthropic has none: a refusal)") {
+    const json openai = answer_of(ask(provider, k_openai, "[[shape: content_filter]]"));
+    CHECK(openai["choices"][0]["finish_reason"] == "content_filter");
+    CHECK(message_of(openai)["content"].is_null());
+    CHECK(answer_of(ask(provider, k_anthropic, "[[shape: content_filter]]"))["stop_reason"] ==
+          "refusal");
+  }
+}
+
+TEST_CASE("fake::FakeProvider, text in parts and usage with a prompt cache",
+          "[fake_provider][shapes]") {
+  FakeProvider provider;
+  SECTION("parts: two pieces that give the reply back joined") {
+    const std::string user = "[[reply: the capital is Paris]] [[shape: parts]]";
+    const json openai = message_of(answer_of(ask(provider, k_openai, user)))["content"];
+    REQUIRE(openai.size() == 2);
+    CHECK(openai[0]["type"] == "text");
+    CHECK(openai[0]["text"].get<std::string>() + openai[1]["text"].get<std::string>() ==
+          "the capital is Paris");
+    const json anthropic = answer_of(ask(provider, k_anthropic, user))["content"];
+    REQUIRE(anthropic.size() == 2);
+    CHECK(anthropic[1]["type"] == "text");
+    CHECK(anthropic[0]["text"].get<std::string>() + anthropic[1]["text"].get<std::string>() ==
+          "the capital is Paris");
+  }
+  SECTION("cached") {
+    // "be brief" + 10 words (the directives are words too): 12 input words.
+    const std::string user = "one two three four five six [[shape: cached]] [[reply: ok]]";
+    const json openai = answer_of(ask(provider, k_openai, user));
+    CHECK(openai["usage"]["prompt_tokens"] == 12);
+    CHECK(openai["usage"]["prompt_tokens_details"]["cached_tokens"] == 9);
+    CHECK(message_of(openai)["content"] == "ok");
+    const json usage = answer_of(ask(provider, k_anthropic, user))["usage"];
+    CHECK(usage["cache_read_input_tokens"] == 6);
+    CHECK(usage["cache_creation_input_tokens"] == 3);
+    CHECK(usage["input_tokens"] == 3); // the uncached part only
+  }
+}
+
+TEST_CASE("fake::FakeProvider, shapes that are no reply: errors, a page, a stream",
+          "[fake_provider][shapes]") {
+  FakeProvider provider;
+  SECTION("error_200: OpenRouter's error with status 200") {
+    for (const std::string& path : {k_openai, k_anthropic}) {
+      const json error = answer_of(ask(provider, path, "[[shape: error_200 code=503]]"))["error"];
+      CHECK(error["code"] == 503);
+      CHECK(error["message"].is_string());
+      CHECK(error["metadata"]["provider_name"].is_string());
+    }
+    CHECK(answer_of(ask(provider, k_openai, "[[shape: error_200]]"))["error"]["code"] == 502);
+  }
+  SECTION("quota") {
+    const auto openai = ask(provider, k_openai, "[[shape: quota]]");
+    REQUIRE(openai);
+    CHECK(openai->status == 429);
+    const json error = json::parse(openai->body)["error"];
+    CHECK(error["type"] == "insufficient_quota");
+    CHECK(error["code"] == "insufficient_quota");
+    CHECK(error["param"].is_null());
+    CHECK(error["message"].get<std::string>().starts_with("You exceeded your current quota"));
+    const auto anthropic = ask(provider, k_anthropic, "[[shape: quota]]");
+    REQUIRE(anthropic);
+    CHECK(anthropic->status == 400);
+    const json body = json::parse(anthropic->body);
+    CHECK(body["type"] == "error");
+    CHECK(
+        body["error"]["message"].get<std::string>().starts_with("Your credit balance is too low"));
+  }
+  SECTION("html") {
+    const auto page = ask(provider, k_openai, "[[shape: html]]");
+    REQUIRE(page);
+    CHECK(page->status == 200);
+    CHECK(page->get_header_value("Content-Type") == "text/html");
+    CHECK(page->body.find("<html>") != std::string::npos);
+    const auto gateway = ask(provider, k_anthropic, "[[shape: html status=502]]");
+    REQUIRE(gateway);
+    CHECK(gateway->status == 502);
+    CHECK(gateway->body.find("502 Bad Gateway") != std::string::npos);
+  }
+  SECTION("sse: a stream nobody asked for") {
+    const auto openai = ask(provider, k_openai, "[[reply: streamed words here]] [[shape: sse]]");
+    REQUIRE(openai);
+    CHECK(openai->status == 200);
+    CHECK(openai->get_header_value("Content-Type") == "text/event-stream");
+    CHECK(openai->body.starts_with("data: {"));
+    CHECK(openai->body.ends_with("data: [DONE]\n\n"));
+    std::string text;
+    std::istringstream lines(openai->body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with("data: {")) {
+        const json chunk = json::parse(line.substr(6));
+        CHECK(chunk["object"] == "chat.completion.chunk");
+        text += chunk["choices"][0]["delta"].value("content", "");
+      }
+    }
+    CHECK(text == "streamed words here");
+    const auto anthropic = ask(provider, k_anthropic, "[[reply: streamed words]] [[shape: sse]]");
+    REQUIRE(anthropic);
+    CHECK(anthropic->get_header_value("Content-Type") == "text/event-stream");
+    CHECK(anthropic->body.starts_with("event: message_start\ndata: {"));
+    CHECK(anthropic->body.find("\"text_delta\"") != std::string::npos);
+    CHECK(anthropic->body.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+  }
+}
+
+TEST_CASE("fake::FakeProvider, shapes with broken text and the request's key",
+          "[fake_provider][shapes]") {
+  FakeProvider provider;
+  SECTION("bad_utf8: an invalid byte and a lone surrogate in the JSON") {
+    for (const std::string& path : {k_openai, k_anthropic}) {
+      const auto result = ask(provider, path, "[[reply: broken]] [[shape: bad_utf8]]");
+      REQUIRE(result);
+      CHECK(result->status == 200);
+      CHECK(result->body.find("broken \xff \\ud800") != std::string::npos);
+      CHECK_THROWS(json::parse(result->body)); // strict parsers refuse it
+    }
+  }
+  const std::string key = "sk-proj-abcdefghijklmnopqrstuvWXYZ";
+  SECTION("masked_key_401: the key quoted masked, as OpenAI does") {
+    const auto openai =
+        ask(provider, k_openai, "[[shape: masked_key_401]]", {{"Authorization", "Bearer " + key}});
+    REQUIRE(openai);
+    CHECK(openai->status == 401);
+    const json error = json::parse(openai->body)["error"];
+    CHECK(error["code"] == "invalid_api_key");
+    const std::string masked = "sk-proj-" + std::string(key.size() - 12, '*') + "WXYZ";
+    CHECK(error["message"] == "Incorrect API key provided: " + masked +
+                                  ". You can find your API key at "
+                                  "https://platform.openai.com/account/api-keys.");
+    CHECK(openai->body.find(key) == std::string::npos);
+    const auto anthropic =
+        ask(provider, k_anthropic, "[[shape: masked_key_401]]", {{"x-api-key", key}});
+    REQUIRE(anthropic);
+    CHECK(anthropic->status == 401);
+    const json body = json::parse(anthropic->body);
+    CHECK(body["error"]["type"] == "authentication_error");
+    CHECK(body["error"]["message"].get<std::string>().find(masked) != std::string::npos);
+  }
+  SECTION("echo_key: the key verbatim in the reply's text") {
+    const json openai = answer_of(ask(provider, k_openai, "[[reply: hi]] [[shape: echo_key]]",
+                                      {{"Authorization", "Bearer " + key}}));
+    CHECK(message_of(openai)["content"] == "hi\nauthorization: " + key);
+    const json anthropic = answer_of(
+        ask(provider, k_anthropic, "[[reply: hi]] [[shape: echo_key]]", {{"x-api-key", key}}));
+    CHECK(anthropic["content"][0]["text"] == "hi\nx-api-key: " + key);
+  }
+}
+
+TEST_CASE("fake::FakeProvider, shape directives it cannot read, and faults first",
+          "[fake_provider][shapes]") {
+  FakeProvider provider;
+  for (const std::string& user :
+       {std::string("[[shape: teapot]]"), std::string("[[shape: tool_call colour=red]]"),
+        std::string("[[shape: tool_call args=[1]]]"), std::string("[[shape: error_200 code=9]]")}) {
+    INFO(user);
+    const auto result = ask(provider, k_openai, user);
+    REQUIRE(result);
+    CHECK(result->status == 400);
+    CHECK(json::parse(result->body)["error"]["message"].get<std::string>().find("shape") !=
+          std::string::npos);
+  }
+  // A fault comes first; the retry gets the shape.
+  const std::string user = "[[fault: 429]] [[shape: refusal]]";
+  const auto faulted = ask(provider, k_openai, user);
+  REQUIRE(faulted);
+  CHECK(faulted->status == 429);
+  CHECK(message_of(answer_of(ask(provider, k_openai, user)))["refusal"].is_string());
+}

@@ -1,3 +1,4 @@
+#include "golden/compare.hpp"
 #include "golden/drift.hpp"
 
 #include <catch2/catch.hpp>
@@ -138,6 +139,16 @@ std::string code(int i) {
   return "class Solution:\n    def solve" + std::to_string(i) +
          "(self, nums):\n        result = 0\n        for n in nums:\n            result += n * " +
          std::to_string(i + 2) + "\n        return result";
+}
+
+// A reply that called `tools` instead of answering: no text, as the providers give it.
+std::vector<Fingerprint> tool_prints(int n, int k, const std::vector<std::string>& tools,
+                                     const Make& same) {
+  std::vector<Fingerprint> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(i < k ? fingerprint("", tools) : fingerprint(same(i)));
+  }
+  return out;
 }
 
 } // namespace
@@ -799,4 +810,121 @@ TEST_CASE("golden::to_json, a drift finding", "[golden][drift]") {
   CHECK(j["cases"] == 44);
   CHECK(j["message"] == f.message);
   CHECK(j["p_value"].get<double>() < 1e-10);
+}
+
+TEST_CASE("golden::detect_drift, the model switches from answering to calling tools",
+          "[golden][drift][tools]") {
+  const auto text = prints(12, capital);
+  const auto tools = tool_prints(12, 10, {"get_weather"}, capital);
+  const auto found = drift(text, tools);
+  REQUIRE_FALSE(found.empty());
+  // First: the gate quotes the first finding, and the text that went (length) follows from it.
+  const DriftFinding& f = found.front();
+  CHECK(f.feature == "tools");
+  CHECK(f.message ==
+        "the model now calls tools (get_weather) in 10 of 12 cases where the baseline answered "
+        "in text");
+  CHECK(f.baseline == "0 of 12");
+  CHECK(f.candidate == "10 of 12 (calls get_weather)");
+  CHECK(f.cases == 10);
+  REQUIRE(f.indices.size() == 10);
+  CHECK(f.indices.front() == 0);
+  CHECK(f.indices.back() == 9);
+  CHECK(f.p_value < 0.01);
+  CHECK(features(found) == "tools,length");
+
+  SECTION("and back to answering in text") {
+    const auto answers = drift(tool_prints(12, 12, {"get_weather"}, capital),
+                               tool_prints(12, 2, {"get_weather"}, capital));
+    REQUIRE_FALSE(answers.empty());
+    const DriftFinding& back = answers.front();
+    CHECK(back.feature == "tools");
+    CHECK(back.message == "the model now answers in text in 10 of 12 cases where the baseline "
+                          "called tools (get_weather)");
+    CHECK(back.candidate == "10 of 12 (no tool calls)");
+    CHECK(back.cases == 10);
+  }
+  SECTION("to other tools") {
+    const DriftFinding& other = only(drift(tool_prints(12, 12, {"get_weather"}, capital),
+                                           tool_prints(12, 10, {"search_web"}, capital)));
+    CHECK(other.feature == "tools");
+    CHECK(other.message == "the model now calls other tools (search_web) in 10 of 12 cases where "
+                           "the baseline called tools (get_weather)");
+    CHECK(other.baseline == "0 of 12");
+    CHECK(other.candidate == "10 of 12 (calls search_web)");
+  }
+  SECTION("each case to another tool: the answers in text went") {
+    std::vector<Fingerprint> spread;
+    for (int i = 0; i < 24; ++i) {
+      spread.push_back(i < 20
+                           ? fingerprint("", {"tool_" + std::string(1, static_cast<char>('a' + i))})
+                           : fingerprint(capital(i)));
+    }
+    const auto found_many = drift(prints(24, capital), spread);
+    REQUIRE_FALSE(found_many.empty());
+    const DriftFinding& many = found_many.front();
+    CHECK(many.feature == "tools");
+    CHECK(many.message == "the model now calls tools (tool_a, tool_b, tool_c and 17 more) in 20 "
+                          "of 24 cases where the baseline answered in text");
+    CHECK(many.baseline == "0 of 24");
+    CHECK(many.candidate == "20 of 24");
+    CHECK(many.cases == 20);
+  }
+  SECTION("two samples of different cases") {
+    const auto sampled =
+        detect_drift(prints(50, capital), tool_prints(50, 40, {"get_weather"}, capital));
+    REQUIRE_FALSE(sampled.empty());
+    CHECK(sampled.front().feature == "tools");
+    CHECK(sampled.front().message ==
+          "the model now calls tools (get_weather) in 40 of 50 outputs (baseline 0 of 50)");
+    CHECK(sampled.front().indices.size() == 40);
+  }
+}
+
+TEST_CASE("golden::detect_drift, the same tools in another order or other arguments are quiet",
+          "[golden][drift][tools]") {
+  CHECK(drift(tool_prints(40, 40, {"get_weather", "search"}, capital),
+              tool_prints(40, 40, {"search", "get_weather", "search"}, capital))
+            .empty());
+  // Half the cases call a tool on both sides, the other half answer in text on both.
+  CHECK(drift(tool_prints(40, 20, {"lookup"}, capital), tool_prints(40, 20, {"lookup"}, capital))
+            .empty());
+}
+
+TEST_CASE("golden::BaselineComparison, a baseline's tool calls are in its recomputed prints",
+          "[golden][drift][tools]") {
+  // The baseline's lines called get_weather and hold no fingerprint of this version (an older
+  // promptops wrote them): their prints are made from the output and the tool calls.
+  Baseline baseline;
+  baseline.shown = "golden/baselines/weather/openai.jsonl";
+  for (int i = 0; i < 12; ++i) {
+    BaselineCase c;
+    c.output = "";
+    c.status = "pass";
+    c.tool_names = {"get_weather"};
+    baseline.cases.emplace("case-" + std::to_string(100 + i), std::move(c));
+  }
+  BaselineComparison comparison(baseline);
+  for (int i = 0; i < 12; ++i) {
+    CaseResult r;
+    r.id = "case-" + std::to_string(100 + i);
+    r.status = CaseStatus::pass;
+    if (i < 10) {
+      r.output = capital(i);
+    } else {
+      r.output = "";
+      r.facts.tool_calls = {promptops::reply::tool_call("call_1", "get_weather", "{}")};
+    }
+    comparison.add(r); // no stored print: made from the output and the calls
+  }
+  const auto found = comparison.drift("weather", "openai", DriftOptions{}, std::nullopt);
+  REQUIRE_FALSE(found.entries.empty());
+  const DriftEntry& d = found.entries.front();
+  CHECK(d.feature == "tools");
+  CHECK(d.message ==
+        "the model now answers in text in 10 of 12 cases where the baseline called tools "
+        "(get_weather)");
+  CHECK(d.count == 10);
+  REQUIRE(d.cases.size() == 10);
+  CHECK(d.cases.front() == "case-100");
 }

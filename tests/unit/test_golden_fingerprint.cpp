@@ -446,7 +446,7 @@ TEST_CASE("golden::to_json, compact with sorted keys, and read back", "[golden][
       R"("excerpts":{"preamble":"Sure:"},"headings":"no","hedge":"no","json":"object","json_shape":"a:number",)"
       R"("key_case":"lowercase","leading_whitespace":"none","length":26,"lines":2,)"
       R"("list_marker":"none","preamble":"yes","refusal":"no","table":"no",)"
-      R"("trailing_text":"no","trailing_whitespace":"none","v":2,"whole_fence":"no"})");
+      R"("tools":"none","trailing_text":"no","trailing_whitespace":"none","v":3,"whole_fence":"no"})");
   CHECK(fingerprint_from_json(to_json(fp)) == fp);
 
   SECTION("another version or shape is not read") {
@@ -454,6 +454,10 @@ TEST_CASE("golden::to_json, compact with sorted keys, and read back", "[golden][
     other["v"] = k_fingerprint_version + 1;
     CHECK_FALSE(fingerprint_from_json(other));
     other["v"] = 1; // before hedging and "A." option letters were read
+    CHECK_FALSE(fingerprint_from_json(other));
+    // Before the tools called were read: its output is fingerprinted again, with its calls.
+    other["v"] = 2;
+    other.erase("tools");
     CHECK_FALSE(fingerprint_from_json(other));
     CHECK_FALSE(fingerprint_from_json(nlohmann::json::array()));
     CHECK_FALSE(fingerprint_from_json(nlohmann::json{{"json", "object"}}));
@@ -468,5 +472,47 @@ TEST_CASE("golden::to_json, compact with sorted keys, and read back", "[golden][
     CHECK(cat(*read, "json") == "obj\\nect\\x1b");
     CHECK(read->number("length") == 12);
     CHECK(read->excerpts.at("preamble") == "a\\x1b");
+  }
+}
+
+TEST_CASE("golden::fingerprint, the tools a reply called", "[golden][fingerprint][tools]") {
+  CHECK(cat("The capital of France is Paris.", "tools") == "none");
+  CHECK(cat(fingerprint("", std::vector<std::string>{}), "tools") == "none");
+  // Sorted and distinct: the order of the calls and repeats are no change of form.
+  CHECK(cat(fingerprint("", {"search", "get_weather", "search"}), "tools") == "get_weather,search");
+  // The text features still describe the text beside the calls.
+  const Fingerprint with_text = fingerprint("I'll check.", {"get_weather"});
+  CHECK(cat(with_text, "tools") == "get_weather");
+  CHECK(with_text.number("length") == 11);
+  CHECK(cat(with_text, "json") == "none");
+
+  SECTION("from a reply's tool calls") {
+    using promptops::reply::tool_call;
+    const std::vector<promptops::reply::ToolCall> calls = {
+        tool_call("call_1", "lookup", R"({"q": "x"})"), tool_call("call_2", "get_weather", "{")};
+    CHECK(tool_names(calls) == std::vector<std::string>{"lookup", "get_weather"});
+    CHECK(cat(fingerprint("", tool_names(calls)), "tools") == "get_weather,lookup");
+  }
+  SECTION("names are the model's text: bounded, printable, their commas encoded") {
+    const Fingerprint odd = fingerprint(
+        "", {"a,b", "", "bell\x07", std::string("\xff\x1b[31m"), std::string(500, 'n')});
+    const std::string value = cat(odd, "tools");
+    CHECK(printable(value));
+    CHECK(value.find("a%2Cb") != std::string::npos);
+    CHECK(value.find('?') != std::string::npos); // the empty name
+    CHECK(value.size() < 300);
+    CHECK_NOTHROW(to_json(odd).dump());
+    std::vector<std::string> many;
+    for (int i = 0; i < 40; ++i) {
+      many.push_back("tool_" + std::to_string(100 + i));
+    }
+    const std::string capped = cat(fingerprint("", many), "tools");
+    CHECK(capped.starts_with("tool_100,tool_101,"));
+    CHECK(capped.ends_with("tool_115,\xE2\x80\xA6"));
+  }
+  SECTION("stored and read back") {
+    const Fingerprint fp = fingerprint("", {"get_weather"});
+    CHECK(to_json(fp)["tools"] == "get_weather");
+    CHECK(fingerprint_from_json(to_json(fp)) == fp);
   }
 }
