@@ -2,6 +2,7 @@
 // loopback that answers with bodies in the shapes of the vendors' API references (the source
 // of each is named where it is written), quirks included. Issue 17: each numbered problem of
 // the issue has a test here.
+#include "tests/fake_provider/fake_provider.hpp"
 #include "tests/support/canned_server.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -344,7 +345,7 @@ TEST_CASE("replies 5: the SDKs' retry default: two retries, then the error", "[c
                                  R"(processing your request.", "type": "server_error"}})"};
   CannedServer server([&vendor](const std::string& r) { return vendor.answer(r); });
   Registry reg(server, {"down"}, "oa", k_tolerant);
-  CHECK(reg.test().exit_code == 1);
+  CHECK(reg.test().exit_code == 3);
   CHECK(vendor.count("down") == 3);
   json result = reg.results().at("down");
   CHECK(result["status"] == "error");
@@ -366,7 +367,7 @@ TEST_CASE("replies 6: an HTTP 200 carrying an error is reported with its message
                                                       "an invalid response from it."}}}});
   CannedServer server([&vendor](const std::string& r) { return vendor.answer(r); });
   Registry reg(server, {"bad_request", "upstream_down"}, "oa", k_tolerant);
-  CHECK(reg.test().exit_code == 1);
+  CHECK(reg.test().exit_code == 3);
   auto results = reg.results();
   CHECK(results.at("bad_request")["status"] == "error");
   CHECK(results.at("bad_request")["error"].get<std::string>().find("Provider returned error") !=
@@ -435,7 +436,7 @@ TEST_CASE("replies 8: a 429 for an exhausted quota is not retried", "[cli][repli
           .dump()};
   CannedServer server([&vendor](const std::string& r) { return vendor.answer(r); });
   Registry reg(server, {"quota"}, "oa", k_tolerant);
-  CHECK(reg.test().exit_code == 1);
+  CHECK(reg.test().exit_code == 3);
   CHECK(vendor.count("quota") == 1);
   json result = reg.results().at("quota");
   CHECK(result["status"] == "error");
@@ -462,7 +463,7 @@ TEST_CASE("replies 9: bodies that cannot parse, streams, and broken UTF-8", "[cl
 
   SECTION("HTML and an unrequested stream: reported with their type, not retried") {
     Registry reg(server, {"html", "sse"}, "oa", k_tolerant);
-    CHECK(reg.test().exit_code == 1);
+    CHECK(reg.test().exit_code == 3);
     auto results = reg.results();
     CHECK(vendor.count("html") == 1);
     CHECK(vendor.count("sse") == 1);
@@ -516,7 +517,7 @@ TEST_CASE("replies 10: no form of the key is stored, from errors or from answers
   Registry reg(server, {"masked", "echoed"}, "oa", k_tolerant);
   reg.env["REPLIES_KEY"] = key;
   const ProcessResult r = run_promptops({"test"}, reg.root, reg.env);
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code == 3);
   CHECK(r.out.find("WXYZ") == std::string::npos);
   CHECK(r.err.find("WXYZ") == std::string::npos);
   for (auto it = fs::recursive_directory_iterator(reg.dir.path());
@@ -553,4 +554,81 @@ TEST_CASE("replies 11: an unset key is exit 2 before any request; a cached rerun
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(vendor.count("a") == 1);
+}
+
+TEST_CASE("replies: no shape a vendor sends that carries no answer is a pass, on the fake",
+          "[cli][replies]") {
+  // The project's fake provider in each vendor's reply shapes (docs/fake-provider.md), both
+  // wire formats, under evaluators any text passes: SPEC's trust rule end to end.
+  promptops::fake::FakeProvider fake;
+  const std::vector<std::string> unusable = {"tool_call",
+                                             "tool_call_text",
+                                             "length",
+                                             "refusal",
+                                             "reasoning_exhausted",
+                                             "empty",
+                                             "content_filter",
+                                             "error_200 code=400",
+                                             "quota",
+                                             "html",
+                                             "sse",
+                                             "masked_key_401"};
+  for (const std::string type : {"openai", "anthropic"}) {
+    TempDir dir;
+    const std::string key = "sk-proj-FakeShapes0123456789abcdefWXYZ";
+    dir.write("reg/promptops.yaml", "version: 1\nproviders:\n  v:\n    type: " + type +
+                                        "\n    base_url: " + fake.base_url() +
+                                        "/v1\n    api_key_env: SHAPES_KEY\n    model: m\n");
+    dir.write("reg/prompts/ask.yaml", "messages:\n  - role: user\n    content: \"{{q}}\"\n");
+    std::string lines;
+    for (const auto& shape : unusable) {
+      lines += json({{"id", shape}, {"vars", {{"q", "Paris is nice [[shape: " + shape + "]]"}}}})
+                   .dump() +
+               "\n";
+    }
+    for (const std::string usable : {"parts", "cached", "bad_utf8", "echo_key"}) {
+      lines += json({{"id", usable}, {"vars", {{"q", "Paris is nice [[shape: " + usable + "]]"}}}})
+                   .dump() +
+               "\n";
+    }
+    dir.write("reg/golden/s.jsonl", lines);
+    dir.write("reg/golden/s.yaml",
+              "prompt: ask\nproviders: [v]\ncases: s.jsonl\nevaluators:\n" + k_tolerant);
+    const std::map<std::string, std::string> env = {
+        {"XDG_CACHE_HOME", (dir.path() / "cache").string()}, {"SHAPES_KEY", key}};
+    const ProcessResult r = run_promptops({"test", "--no-cache"}, dir.path() / "reg", env);
+    INFO(type << "\n" << r.out << r.err);
+    CHECK(r.exit_code == 3); // cases the providers failed: the run could not complete
+    std::map<std::string, json> results;
+    std::ifstream in;
+    for (const auto& e : fs::directory_iterator(dir.path() / "reg" / ".promptops" / "runs")) {
+      in.open(e.path() / "results.jsonl");
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+      const json j = json::parse(line);
+      results[j["id"].get<std::string>()] = j;
+    }
+    for (const auto& shape : unusable) {
+      INFO(shape);
+      REQUIRE(results.count(shape) == 1);
+      CHECK(results[shape]["status"] != "pass");
+    }
+    for (const std::string usable : {"parts", "cached", "bad_utf8", "echo_key"}) {
+      INFO(usable);
+      REQUIRE(results.count(usable) == 1);
+      CHECK(results[usable]["status"] == "pass");
+    }
+    CHECK(results["tool_call"]["tool_calls"].size() == 1);
+    CHECK(results["cached"]["usage"].contains("cached_input_tokens"));
+    // The echoed and the masked key are in no file.
+    for (auto it = fs::recursive_directory_iterator(dir.path());
+         it != fs::recursive_directory_iterator(); ++it) {
+      if (it->is_regular_file()) {
+        INFO(it->path());
+        CHECK(promptops::util::read_file_if_exists(it->path()).value_or("").find("WXYZ") ==
+              std::string::npos);
+      }
+    }
+  }
 }
