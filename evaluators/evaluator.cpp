@@ -29,16 +29,29 @@ using util::text::show_json;
 // Every type evaluator.schema.json knows, for "did you mean".
 const std::vector<std::string>& known_types() {
   static const std::vector<std::string> types = {
-      "exact_match", "contains",    "not_contains", "contains_any", "contains_all",
-      "regex",       "starts_with", "is_json",      "json_schema",  "llm_judge",
-      "similarity",  "latency_ms",  "cost",         "exec"};
+      "exact_match", "contains", "not_contains",  "contains_any", "contains_all", "regex",
+      "starts_with", "is_json",  "json_schema",   "llm_judge",    "similarity",   "latency_ms",
+      "cost",        "exec",     "finish_reason", "refusal",      "tool_call"};
   return types;
 }
 
-constexpr std::array<std::string_view, 14> k_supported = {
-    "exact_match", "contains",    "not_contains", "contains_any", "contains_all",
-    "regex",       "starts_with", "is_json",      "json_schema",  "latency_ms",
-    "cost",        "similarity",  "exec",         "llm_judge"};
+constexpr std::array<std::string_view, 17> k_supported = {
+    "exact_match", "contains",  "not_contains",  "contains_any", "contains_all", "regex",
+    "starts_with", "is_json",   "json_schema",   "latency_ms",   "cost",         "similarity",
+    "exec",        "llm_judge", "finish_reason", "refusal",      "tool_call"};
+
+// The types that judge the reply's facts or its cost, not a text: `on` means nothing to them,
+// and the trust rule does not apply (unusable()).
+bool reads_facts(std::string_view type) {
+  return type == "latency_ms" || type == "cost" || type == "finish_reason" || type == "refusal" ||
+         type == "tool_call";
+}
+
+// The normalised finish reasons `finish_reason`'s `value` may name.
+bool known_finish_reason(const json& value) {
+  return value.is_string() &&
+         reply::finish_reason_from_string(value.get<std::string>()) != reply::FinishReason::unknown;
+}
 
 // The problem with `pointer` as a JSON Pointer (RFC 6901), or "" when it is one.
 std::string pointer_problem(std::string_view pointer) {
@@ -81,6 +94,88 @@ std::shared_ptr<const RE2> compiled_regex(const std::string& pattern) {
     it = cache.emplace(pattern, std::make_shared<const RE2>(pattern, regex_options())).first;
   }
   return it->second;
+}
+
+const char* const k_allowances = "length, refusal, tool_calls, content_filter or empty";
+
+// tool_call's options: `tool` or `calls`, `arguments` with `tool`, `order` with `calls`. (Not
+// `name`: every evaluator's `name` is its label in reports.)
+void check_tool_call(const json& spec, const std::string& where) {
+  const auto fail = [&](const std::string& problem) { throw InputError(where, {}, problem); };
+  const auto tool = spec.find("tool");
+  const auto calls = spec.find("calls");
+  const auto non_empty = [](const json& v) {
+    return v.is_string() && !v.get_ref<const std::string&>().empty();
+  };
+  if (tool != spec.end() && !non_empty(*tool)) {
+    fail("evaluator \"tool_call\": \"tool\" must be a tool's name (a string)");
+  }
+  if (calls != spec.end() &&
+      (!calls->is_array() || !std::all_of(calls->begin(), calls->end(), non_empty))) {
+    fail("evaluator \"tool_call\": \"calls\" must be a list of tools' names");
+  }
+  if (tool != spec.end() && calls != spec.end()) {
+    fail("evaluator \"tool_call\" takes \"tool\" (one call) or \"calls\" (every call), not both");
+  }
+  if (const auto args = spec.find("arguments"); args != spec.end()) {
+    if (!args->is_object()) {
+      fail("evaluator \"tool_call\": \"arguments\" must be an object of expected values");
+    }
+    if (tool == spec.end()) {
+      fail("evaluator \"tool_call\": \"arguments\" needs \"tool\" (the tool they are for)");
+    }
+  }
+  if (const auto order = spec.find("order"); order != spec.end()) {
+    if (*order != "exact" && *order != "any") {
+      fail("evaluator \"tool_call\": \"order\" must be \"exact\" or \"any\"");
+    }
+    if (calls == spec.end()) {
+      fail("evaluator \"tool_call\": \"order\" goes with \"calls\"");
+    }
+  }
+  if (const auto schema = spec.find("schema"); schema != spec.end() && !non_empty(*schema)) {
+    fail("evaluator \"tool_call\": \"schema\" must be a schema file's path");
+  }
+}
+
+// The options of the reply model: `on`, `allow`, and those of finish_reason, refusal and
+// tool_call.
+void check_reply_options(const json& spec, const std::string& type, const std::string& where) {
+  const auto fail = [&](const std::string& problem) { throw InputError(where, {}, problem); };
+  if (const auto on = spec.find("on"); on != spec.end()) {
+    if (*on != "output" && *on != "tool_calls") {
+      fail("\"on\" must be \"output\" or \"tool_calls\", not " + show_json(*on));
+    }
+    if (reads_facts(type) || type == "llm_judge") {
+      fail("evaluator " + quote(type) + " takes no \"on\": it does not read a text of the reply");
+    }
+  }
+  if (const auto allow = spec.find("allow"); allow != spec.end()) {
+    const auto known = [](const json& w) {
+      return w.is_string() && reply::allowance_from_string(w.get<std::string>()).has_value();
+    };
+    if (!allow->is_array() || !std::all_of(allow->begin(), allow->end(), known)) {
+      fail(std::string("\"allow\" must be a list of ") + k_allowances);
+    }
+  }
+  if (type == "finish_reason") {
+    const auto value = spec.find("value");
+    if (value == spec.end() ||
+        !(known_finish_reason(*value) ||
+          (value->is_array() && !value->empty() &&
+           std::all_of(value->begin(), value->end(), known_finish_reason)))) {
+      fail("evaluator \"finish_reason\" needs \"value\": stop, length, tool_calls, refusal, "
+           "content_filter or error, or a list of them");
+    }
+  }
+  if (type == "refusal") {
+    if (const auto value = spec.find("value"); value != spec.end() && !value->is_boolean()) {
+      fail("evaluator \"refusal\" takes \"value\" true (it must refuse) or false");
+    }
+  }
+  if (type == "tool_call") {
+    check_tool_call(spec, where);
+  }
 }
 
 // The checks evaluate() and check_spec() share; returns the type. Throws InputError at
@@ -128,6 +223,7 @@ std::string check_common(const json& spec, const std::string& where) {
       fail("evaluator " + quote(type) + " needs \"max\" (a number)");
     }
   }
+  check_reply_options(spec, type, where);
   return type;
 }
 
@@ -148,7 +244,11 @@ struct Context {
   const json& spec;
   const EvalInput& input;
   std::string type;
-  std::optional<std::string> path;
+  const reply::Facts& facts;
+  // What the text evaluators read (`on`): the output, or the JSON of the reply's tool calls.
+  const std::string& subject;
+  std::string_view subject_name; // "the output", "the tool calls"
+  std::optional<std::string> path = std::nullopt;
   text::Extract extract = text::Extract::no;
   text::Case cases = text::Case::sensitive;
 };
@@ -177,7 +277,7 @@ std::string extract_hint(const text::ParsedOutput& parsed) {
 }
 
 AtPath value_at_path(const Context& ctx) {
-  const text::ParsedOutput parsed = text::parse_output(ctx.input.output, ctx.extract);
+  const text::ParsedOutput parsed = text::parse_output(ctx.subject, ctx.extract);
   const std::string shown_path = quote(*ctx.path);
   if (!parsed.value) {
     // With the hint as for is_json: `extract` works with `path` for every type, and without
@@ -193,7 +293,8 @@ AtPath value_at_path(const Context& ctx) {
   } catch (const json::exception&) {
     // An array index that is not a number: no such value.
   }
-  return {std::nullopt, "no value at " + shown_path + " in the output " + show_json(*parsed.value)};
+  return {std::nullopt, "no value at " + shown_path + " in " + std::string(ctx.subject_name) + " " +
+                            show_json(*parsed.value)};
 }
 
 // The text a text evaluator looks at: the output, or the value at `path` (a string as is,
@@ -205,7 +306,7 @@ struct ActualText {
 
 ActualText actual_text(const Context& ctx) {
   if (!ctx.path) {
-    return {ctx.input.output, ""};
+    return {ctx.subject, ""};
   }
   AtPath at = value_at_path(ctx);
   if (!at.value) {
@@ -281,7 +382,7 @@ Evaluation exact_match(const Context& ctx) {
       }
       actual = at.value->get<std::string>();
     } else {
-      actual = ctx.input.output;
+      actual = ctx.subject;
     }
     const auto& wanted = expected->get_ref<const std::string&>();
     const auto prepare = [&](std::string_view s) {
@@ -304,7 +405,7 @@ Evaluation exact_match(const Context& ctx) {
     }
     actual = std::move(*at.value);
   } else {
-    text::ParsedOutput parsed = text::parse_output(ctx.input.output, ctx.extract);
+    text::ParsedOutput parsed = text::parse_output(ctx.subject, ctx.extract);
     if (!parsed.value) {
       return fail("expected " + show_json(*expected) + ", but " + parsed.problem +
                   extract_hint(parsed));
@@ -458,7 +559,7 @@ Instance instance(const Context& ctx) {
     AtPath at = value_at_path(ctx);
     return {std::move(at.value), std::move(at.problem), " at " + quote(*ctx.path)};
   }
-  text::ParsedOutput parsed = text::parse_output(ctx.input.output, ctx.extract);
+  text::ParsedOutput parsed = text::parse_output(ctx.subject, ctx.extract);
   if (!parsed.value) {
     return {std::nullopt, parsed.problem + extract_hint(parsed), ""};
   }
@@ -473,30 +574,41 @@ Evaluation is_json(const Context& ctx) {
   return verdict(true, "valid JSON (" + std::string(found.value->type_name()) + ")" + found.note);
 }
 
+// `schema` compiled, or InputError naming `what` ("the tool \"x\"'s parameters").
+std::shared_ptr<const jsonschema::Validator> compile_json(const json& schema, bool format_assertion,
+                                                          const std::string& what) {
+  jsonschema::CompileOptions options;
+  options.format_assertion = format_assertion;
+  try {
+    return std::make_shared<const jsonschema::Validator>(
+        jsonschema::Validator::compile(schema, options));
+  } catch (const jsonschema::SchemaError& e) {
+    throw InputError(what + " is not a valid schema: " + e.what());
+  }
+}
+
+// The schema file `schema_path` (relative to the registry root; "" for the prompt's output
+// schema) compiled, for json_schema and tool_call. Throws InputError.
+std::shared_ptr<const jsonschema::Validator> schema_file(const Context& ctx,
+                                                         const std::string& schema_path) {
+  const bool format_assertion = option(ctx.spec, "format_assertion");
+  if (ctx.input.compile_schema) {
+    return ctx.input.compile_schema(schema_path, format_assertion);
+  }
+  if (ctx.input.load_schema) {
+    return compile_json(
+        ctx.input.load_schema(schema_path), format_assertion,
+        "evaluator " + quote(ctx.type) + ": " +
+            (schema_path.empty() ? "the prompt's output schema" : quote(schema_path)));
+  }
+  throw InputError("evaluator " + quote(ctx.type) + " has no way to load a schema here");
+}
+
 Evaluation json_schema(const Context& ctx) {
-  const auto schema_it = ctx.spec.find("schema");
-  const std::string schema_path =
-      schema_it != ctx.spec.end() && schema_it->is_string() ? schema_it->get<std::string>() : "";
+  const std::string schema_path = util::string_field(ctx.spec, "schema");
   const std::string schema_name =
       schema_path.empty() ? "the prompt's output schema" : quote(schema_path);
-  const bool format_assertion = option(ctx.spec, "format_assertion");
-  std::shared_ptr<const jsonschema::Validator> compiled;
-  if (ctx.input.compile_schema) {
-    compiled = ctx.input.compile_schema(schema_path, format_assertion);
-  } else if (ctx.input.load_schema) {
-    const json schema = ctx.input.load_schema(schema_path);
-    jsonschema::CompileOptions options;
-    options.format_assertion = format_assertion;
-    try {
-      compiled = std::make_shared<const jsonschema::Validator>(
-          jsonschema::Validator::compile(schema, options));
-    } catch (const jsonschema::SchemaError& e) {
-      throw InputError("evaluator \"json_schema\": " + schema_name +
-                       " is not a valid schema: " + e.what());
-    }
-  } else {
-    throw InputError("evaluator \"json_schema\" has no way to load a schema here");
-  }
+  const std::shared_ptr<const jsonschema::Validator> compiled = schema_file(ctx, schema_path);
   const jsonschema::Validator& validator = *compiled;
 
   Instance found = instance(ctx);
@@ -545,6 +657,247 @@ Evaluation maximum(const Context& ctx) {
     return verdict(true, "$" + number(cost) + " (max $" + number(max) + ")");
   }
   return fail("$" + number(cost) + ", over the $" + number(max) + " limit");
+}
+
+// "stop (the vendor's \"end_turn\")", or "stop" when the vendor's word is not known; inside
+// parentheses already, "stop, the vendor's \"end_turn\"".
+enum class Nested { no, yes };
+std::string finish_described(const reply::Facts& facts, Nested nested = Nested::no) {
+  std::string out = facts.finish_reason == reply::FinishReason::unknown
+                        ? std::string("not given")
+                        : std::string(reply::to_string(facts.finish_reason));
+  if (!facts.vendor_finish_reason.empty()) {
+    const std::string vendor = "the vendor's " + quote(facts.vendor_finish_reason, 40);
+    out += nested == Nested::yes ? ", " + vendor : " (" + vendor + ")";
+  }
+  return out;
+}
+
+Evaluation finish_reason(const Context& ctx) {
+  const json& value = ctx.spec.at("value");
+  const std::vector<std::string> wanted = value.is_array()
+                                              ? value.get<std::vector<std::string>>()
+                                              : std::vector<std::string>{value.get<std::string>()};
+  std::string list;
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    list += (i == 0 ? "" : i + 1 == wanted.size() ? " or " : ", ") + wanted[i];
+  }
+  if (ctx.facts.finish_reason == reply::FinishReason::unknown) {
+    return fail("the provider did not say why the reply ended" +
+                (ctx.facts.vendor_finish_reason.empty()
+                     ? std::string()
+                     : " (its " + quote(ctx.facts.vendor_finish_reason, 40) +
+                           " has no normalised meaning)") +
+                "; expected " + list);
+  }
+  const std::string actual = reply::to_string(ctx.facts.finish_reason);
+  if (std::find(wanted.begin(), wanted.end(), actual) != wanted.end()) {
+    return verdict(true, "finish_reason " + finish_described(ctx.facts));
+  }
+  return fail("finish_reason " + finish_described(ctx.facts) + ", expected " + list);
+}
+
+// Reads the vendor's refusal signal (a refusal finish reason, or refusal text sent apart from
+// the answer, as OpenAI's message.refusal), never the answer's wording.
+Evaluation refusal(const Context& ctx) {
+  const auto value = ctx.spec.find("value");
+  const bool want = value == ctx.spec.end() || value->get<bool>();
+  const reply::Facts& f = ctx.facts;
+  const bool refused = f.finish_reason == reply::FinishReason::refusal || !f.refusal.empty();
+  const std::string said =
+      refused
+          ? "the model refused" + (f.refusal.empty()
+                                       ? " (finish_reason " + finish_described(f, Nested::yes) + ")"
+                                       : ": " + quote(f.refusal))
+          : "no refusal from the provider (finish_reason " + finish_described(f, Nested::yes) + ")";
+  if (refused == want) {
+    return verdict(true, said);
+  }
+  return fail(want ? "expected a refusal, but there is " + said : said + ", expected none");
+}
+
+// The tool `name` as the request declared it, or null.
+const json* declared_tool(const EvalInput& input, const std::string& name) {
+  if (input.tools == nullptr || !input.tools->is_array()) {
+    return nullptr;
+  }
+  for (const json& tool : *input.tools) {
+    if (util::string_view_field(tool, "name") == name) {
+      return &tool;
+    }
+  }
+  return nullptr;
+}
+
+std::string declared_list(const EvalInput& input) {
+  std::string names;
+  if (input.tools != nullptr && input.tools->is_array()) {
+    for (const json& tool : *input.tools) {
+      names += (names.empty() ? "" : ", ") + quote(util::string_view_field(tool, "name"), 40);
+    }
+  }
+  return names.empty() ? " (it declares no tools)" : " (it declares " + names + ")";
+}
+
+// `actual` has every member of `expected` with an equal value; objects inside are compared
+// the same way, member by member; anything else must be equal as JSON (1 equals 1.0).
+bool subset_match(const json& expected, const json& actual) {
+  if (!expected.is_object()) {
+    return expected == actual;
+  }
+  if (!actual.is_object()) {
+    return false;
+  }
+  for (const auto& [key, value] : expected.items()) {
+    const auto it = actual.find(key);
+    if (it == actual.end() || !subset_match(value, *it)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "get_weather({"city":"Paris"})", cut.
+std::string call_text(const reply::ToolCall& call) {
+  return util::text::shorten(call.name, 40) + "(" + show_json(call.arguments, 60) + ")";
+}
+
+std::string calls_text(const std::vector<reply::ToolCall>& calls) {
+  std::string out;
+  for (std::size_t i = 0; i < calls.size() && i < 4; ++i) {
+    out += (i == 0 ? "" : ", ") + call_text(calls[i]);
+  }
+  return calls.size() > 4 ? out + " and " + std::to_string(calls.size() - 4) + " more" : out;
+}
+
+std::string names_text(const std::vector<std::string>& names) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + util::text::shorten(names[i], 40);
+  }
+  return out + "]";
+}
+
+// Why `call` is not a valid call: a tool the request did not declare, arguments that are not
+// JSON, or arguments that `given` (else the tool's declared `parameters`) refuses. "" if valid.
+std::string call_problem(const Context& ctx, const reply::ToolCall& call,
+                         const jsonschema::Validator* given, const std::string& given_name) {
+  const json* tool = declared_tool(ctx.input, call.name);
+  const std::string name = quote(call.name, 40);
+  if (tool == nullptr) {
+    return "the model called " + name + ", a tool the prompt does not declare" +
+           declared_list(ctx.input);
+  }
+  if (!call.arguments_parsed) {
+    const std::string raw = call.arguments.is_string() ? call.arguments.get<std::string>() : "";
+    return "the arguments of the call to " + name + " are not JSON: " + quote(raw, 60);
+  }
+  std::shared_ptr<const jsonschema::Validator> declared;
+  const jsonschema::Validator* validator = given;
+  std::string schema_name = given_name;
+  if (validator == nullptr) {
+    const auto parameters = tool->find("parameters");
+    if (parameters == tool->end() || parameters->is_null()) {
+      return "";
+    }
+    declared = compile_json(*parameters, false, "the tool " + name + "'s parameters");
+    validator = declared.get();
+    schema_name = "its parameters";
+  }
+  const auto errors = validator->validate(call.arguments, 3);
+  if (errors.empty()) {
+    return "";
+  }
+  std::string reason =
+      "the arguments of the call to " + name + " do not match " + schema_name + ": ";
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    const std::string location = util::text::shorten(errors[i].instance_location, 60);
+    reason += (i == 0 ? "" : "; ") + (location.empty() ? "" : location + ": ") + errors[i].message;
+  }
+  return reason;
+}
+
+// No call at all: say what the model did instead.
+std::string no_call(const Context& ctx) {
+  if (!ctx.facts.refusal.empty()) {
+    return "the model refused instead of calling a tool: " + quote(ctx.facts.refusal, 60);
+  }
+  if (util::text::trim(ctx.input.output).empty()) {
+    return "the model called no tool, and its reply is empty (finish_reason " +
+           finish_described(ctx.facts, Nested::yes) + ")";
+  }
+  return "the model answered in text instead of calling a tool: " + quote(ctx.input.output, 60);
+}
+
+// The calls' names against `tool` (one of them) or `calls` (all of them, in order unless
+// `order: any`); "" when they match.
+std::string names_problem(const Context& ctx, const std::vector<std::string>& called) {
+  const std::string name = util::string_field(ctx.spec, "tool");
+  if (const auto names = ctx.spec.find("calls"); names != ctx.spec.end()) {
+    std::vector<std::string> wanted = names->get<std::vector<std::string>>();
+    std::vector<std::string> got = called;
+    const bool any_order = util::string_field(ctx.spec, "order") == "any";
+    if (any_order) {
+      std::sort(wanted.begin(), wanted.end());
+      std::sort(got.begin(), got.end());
+    }
+    if (got != wanted) {
+      return "expected calls to " + names_text(names->get<std::vector<std::string>>()) +
+             (any_order ? " in any order" : "") + ", got " + names_text(called);
+    }
+  } else if (!name.empty() && std::find(called.begin(), called.end(), name) == called.end()) {
+    return "expected a call to " + quote(name, 40) + ", got " + names_text(called);
+  }
+  return "";
+}
+
+Evaluation tool_call(const Context& ctx) {
+  const std::vector<reply::ToolCall>& calls = ctx.facts.tool_calls;
+  const auto names = ctx.spec.find("calls");
+  if (calls.empty()) {
+    if (names != ctx.spec.end() && names->empty()) {
+      return verdict(true, "no tool called, as expected");
+    }
+    return fail(no_call(ctx));
+  }
+  std::vector<std::string> called;
+  called.reserve(calls.size());
+  for (const reply::ToolCall& call : calls) {
+    called.push_back(call.name);
+  }
+  if (std::string problem = names_problem(ctx, called); !problem.empty()) {
+    return fail(std::move(problem));
+  }
+  const std::string name = util::string_field(ctx.spec, "tool");
+  const std::string schema_path = util::string_field(ctx.spec, "schema");
+  std::shared_ptr<const jsonschema::Validator> given;
+  if (!schema_path.empty()) {
+    given = schema_file(ctx, schema_path);
+  }
+  for (const reply::ToolCall& call : calls) {
+    // `schema` checks the calls to `tool`, or every call without one.
+    const bool checked = given && (name.empty() || call.name == name);
+    if (std::string problem =
+            call_problem(ctx, call, checked ? given.get() : nullptr, quote(schema_path));
+        !problem.empty()) {
+      return fail(std::move(problem));
+    }
+  }
+  const auto arguments = ctx.spec.find("arguments");
+  if (arguments == ctx.spec.end()) {
+    return verdict(true, "called " + calls_text(calls));
+  }
+  std::vector<reply::ToolCall> to_name;
+  for (const reply::ToolCall& call : calls) {
+    if (call.name == name) {
+      if (subset_match(*arguments, call.arguments)) {
+        return verdict(true, "called " + call_text(call));
+      }
+      to_name.push_back(call);
+    }
+  }
+  return fail("expected a call to " + quote(name, 40) + " with arguments " +
+              show_json(*arguments, 60) + ", got " + calls_text(to_name));
 }
 
 // The code points of UTF-8 `s` (a byte that starts no valid sequence counts as one).
@@ -649,7 +1002,9 @@ Evaluation exec(const Context& ctx) {
     argv = command.get<std::vector<std::string>>();
   }
   const double timeout = ctx.spec.value("timeout_s", 30.0);
-  json input = {{"output", ctx.input.output},
+  json input = {{"output", ctx.subject},
+                {"tool_calls", reply::to_json(ctx.facts.tool_calls)},
+                {"finish_reason", reply::to_string(ctx.facts.finish_reason)},
                 {"expected", ctx.input.expected},
                 {"vars", ctx.input.vars != nullptr ? *ctx.input.vars : json::object()},
                 {"latency_ms", ctx.input.latency_ms},
@@ -707,10 +1062,9 @@ std::optional<Evaluation> unusable(const nlohmann::json& spec, const EvalInput& 
   if (input.facts == nullptr) {
     return std::nullopt;
   }
-  const std::string type = util::string_field(spec, "type");
-  // These judge the reply's facts or its cost, not its text.
-  if (type == "latency_ms" || type == "cost" || type == "finish_reason" || type == "refusal" ||
-      type == "tool_call" || util::string_field(spec, "on") == "tool_calls") {
+  // These judge the reply's facts, its cost or its tool calls, not its text.
+  if (reads_facts(util::string_view_field(spec, "type")) ||
+      util::string_view_field(spec, "on") == "tool_calls") {
     return std::nullopt;
   }
   reply::Allowances allowed = input.allowed != nullptr ? *input.allowed : reply::Allowances{};
@@ -733,10 +1087,23 @@ std::optional<Evaluation> unusable(const nlohmann::json& spec, const EvalInput& 
 }
 
 Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input) {
+  const std::string type = check_common(spec, "");
   if (std::optional<Evaluation> e = unusable(spec, input)) {
     return std::move(*e);
   }
-  Context ctx{spec, input, check_common(spec, "")};
+  static const reply::Facts k_no_facts;
+  const reply::Facts& facts = input.facts != nullptr ? *input.facts : k_no_facts;
+  const bool on_calls = util::string_view_field(spec, "on") == "tool_calls";
+  const std::string calls =
+      on_calls
+          ? reply::to_json(facts.tool_calls).dump(-1, ' ', false, json::error_handler_t::replace)
+          : std::string();
+  Context ctx{spec,
+              input,
+              type,
+              facts,
+              on_calls ? calls : input.output,
+              on_calls ? "the tool calls" : "the output"};
   if (const auto path = spec.find("path"); path != spec.end()) {
     ctx.path = path->get<std::string>();
   }
@@ -746,8 +1113,13 @@ Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input) {
   ctx.cases = option(spec, "ignore_case") ? text::Case::fold : text::Case::sensitive;
 
   Evaluation e;
-  const std::string& type = ctx.type;
-  if (type == "exact_match") {
+  if (type == "finish_reason") {
+    e = finish_reason(ctx);
+  } else if (type == "refusal") {
+    e = refusal(ctx);
+  } else if (type == "tool_call") {
+    e = tool_call(ctx);
+  } else if (type == "exact_match") {
     e = exact_match(ctx);
   } else if (type == "contains" || type == "not_contains" || type == "starts_with") {
     e = contains(ctx);

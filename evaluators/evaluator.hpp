@@ -67,8 +67,10 @@ bool supports(std::string_view type);
 
 // Checks a spec beyond its JSON Schema (evaluator.schema.json, checked by the loaders):
 // a regex that RE2 cannot compile, a `path` that is not a JSON Pointer, a type that is
-// unknown (with "did you mean"), an llm_judge without provider or rubric. Throws InputError naming
-// `where` (e.g. "golden/classify.yaml:7:5"; "" for no place) and the problem.
+// unknown (with "did you mean"), an llm_judge without provider or rubric, an `on` or `allow`
+// that is not one of their words (or an `on` for a type that reads no text), the options of
+// finish_reason, refusal and tool_call. Throws InputError naming `where` (e.g.
+// "golden/classify.yaml:7:5"; "" for no place) and the problem.
 void check_spec(const nlohmann::json& spec, const std::string& where);
 
 // Score `input` with `spec` (one entry of a suite's or case's `evaluators:`). Never throws
@@ -76,10 +78,13 @@ void check_spec(const nlohmann::json& spec, const std::string& where);
 // (short, with at most ~80 characters of the output quoted and control characters escaped).
 // Comparing evaluators take `value`, else the case's `expected` at `path` when it has one
 // there, else the whole `expected`. `path` is a JSON Pointer into the output parsed as JSON;
-// output that is not JSON then fails. JSON in a code fence or among prose fails is_json and
-// json_schema unless `extract: true`. `ignore_case` uses Unicode simple case folding.
-// Throws InputError for a spec check_spec() refuses, and for a json_schema schema that
-// load_schema cannot load or that does not compile.
+// output that is not JSON then fails. With `on: tool_calls` the text evaluators read the JSON
+// of the reply's tool calls (reply::to_json) instead of the output. finish_reason, refusal and
+// tool_call read input.facts (and tool_call input.tools). JSON in a code fence or among prose fails
+// is_json and json_schema unless `extract: true`. `ignore_case` uses Unicode simple case folding.
+// Throws InputError for a spec check_spec() refuses, for a json_schema or tool_call schema that
+// load_schema cannot load or that does not compile, and for a declared tool's `parameters`
+// that do not compile.
 Evaluation evaluate(const nlohmann::json& spec, const EvalInput& input);
 
 // The trust rule applied to `spec`: a failed evaluation with the reason when `spec` judges the

@@ -3,8 +3,10 @@
 #include "evaluators/text.hpp"
 #include "util/text.hpp"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 namespace promptops::evaluators::judge {
 namespace {
@@ -17,16 +19,84 @@ std::string number(double value) {
   return buffer;
 }
 
-// The reply's JSON object: the whole reply, else one in a code fence or among prose (judges
-// often reason first). Sets `problem` when there is none.
-std::optional<json> reply_object(std::string_view reply, std::string& problem) {
-  const text::ParsedOutput parsed = text::parse_output(reply, text::Extract::yes);
-  if (!parsed.value || !parsed.value->is_object()) {
-    problem = reply.empty() ? "the judge's reply is empty"
-                            : "the judge's reply holds no JSON object: " + util::text::quote(reply);
+// The tags that hold a reasoning model's thoughts in its reply text.
+struct ReasoningTag {
+  std::string_view open;
+  std::string_view close;
+};
+constexpr std::array<ReasoningTag, 3> k_reasoning_tags = {
+    {{"<think>", "</think>"}, {"<thinking>", "</thinking>"}, {"<reasoning>", "</reasoning>"}}};
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+// Finds one tag again only once the scan has passed it: linear however many tags there are.
+class TagFinder {
+public:
+  TagFinder(const std::string& text, std::string_view tag) : m_text(text), m_tag(tag) {}
+  std::size_t next(std::size_t from) {
+    if (m_at != std::string::npos && (m_at < from || !m_found)) {
+      m_at = m_text.find(m_tag, from);
+      m_found = true;
+    }
+    return m_at;
+  }
+
+private:
+  const std::string& m_text;
+  std::string_view m_tag;
+  std::size_t m_at = 0;
+  bool m_found = false;
+};
+
+bool is_verdict(const json& object) {
+  return object.contains("score") || object.contains("pass");
+}
+
+bool is_preference(const json& object) {
+  return object.contains("winner");
+}
+
+// The reply's verdict object: the last object `wanted` accepts in its final answer. Sets
+// `problem` when there is none; `what` names what was looked for.
+std::optional<json> reply_object(std::string_view reply, bool (*wanted)(const json&),
+                                 std::string_view what, std::string& problem) {
+  if (util::text::trim(reply).empty()) {
+    problem = "the judge's reply is empty";
     return std::nullopt;
   }
-  return parsed.value;
+  const std::string answer = final_answer(reply);
+  if (util::text::trim(answer).empty()) {
+    problem = "the judge's reply holds nothing outside its reasoning (<think>...</think>): " +
+              util::text::quote(reply);
+    return std::nullopt;
+  }
+  if (util::text::nests_deeper(answer, util::text::k_max_json_depth)) {
+    problem = "the judge's reply nests brackets more than " +
+              std::to_string(util::text::k_max_json_depth) + " levels deep";
+    return std::nullopt;
+  }
+  text::LastObject found = text::last_object(answer, wanted);
+  if (found.wanted) {
+    return std::move(found.wanted);
+  }
+  if (found.gave_up) {
+    problem = "the judge's reply has too many braces that never close to find its verdict: " +
+              util::text::quote(answer);
+  } else if (!found.last) {
+    problem = "the judge's reply holds no JSON object: " + util::text::quote(answer);
+  } else {
+    problem = "the judge's verdict has no " + std::string(what) + ": " +
+              util::text::show_json(*found.last);
+  }
+  return std::nullopt;
 }
 
 std::string reason_of(const json& verdict) {
@@ -75,9 +145,57 @@ std::string default_prompt_name(bool pairwise) {
   return pairwise ? "promptops/judge-pairwise" : "promptops/judge";
 }
 
+std::string final_answer(std::string_view reply) {
+  const std::string lower = ascii_lower(reply);
+  std::vector<TagFinder> opens;
+  std::vector<TagFinder> closes;
+  for (const ReasoningTag& tag : k_reasoning_tags) {
+    opens.emplace_back(lower, tag.open);
+    closes.emplace_back(lower, tag.close);
+  }
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < lower.size()) {
+    // The first tag from `pos` on, opening or closing.
+    std::size_t at = std::string::npos;
+    std::size_t which = 0;
+    bool opening = false;
+    for (std::size_t k = 0; k < k_reasoning_tags.size(); ++k) {
+      if (const std::size_t o = opens[k].next(pos); o < at) {
+        at = o;
+        which = k;
+        opening = true;
+      }
+      if (const std::size_t c = closes[k].next(pos); c < at) {
+        at = c;
+        which = k;
+        opening = false;
+      }
+    }
+    if (at == std::string::npos) {
+      out.append(reply.substr(pos));
+      break;
+    }
+    if (!opening) {
+      // A closing tag never opened here: the template opened it, all before it is reasoning.
+      out.clear();
+      pos = at + k_reasoning_tags[which].close.size();
+      continue;
+    }
+    out.append(reply.substr(pos, at - pos));
+    const std::size_t close = closes[which].next(at + k_reasoning_tags[which].open.size());
+    if (close == std::string::npos) {
+      break; // never closed: the rest is reasoning (a reply cut while thinking)
+    }
+    pos = close + k_reasoning_tags[which].close.size();
+  }
+  return out;
+}
+
 Verdict read_verdict(std::string_view reply) {
   Verdict v;
-  const std::optional<json> j = reply_object(reply, v.problem);
+  const std::optional<json> j =
+      reply_object(reply, is_verdict, "\"score\" or \"pass\" (a verdict)", v.problem);
   if (!j) {
     return v;
   }
@@ -109,7 +227,8 @@ Verdict read_verdict(std::string_view reply) {
 
 Preference read_preference(std::string_view reply) {
   Preference p;
-  const std::optional<json> j = reply_object(reply, p.problem);
+  const std::optional<json> j =
+      reply_object(reply, is_preference, "\"winner\" (\"A\", \"B\" or \"tie\")", p.problem);
   if (!j) {
     return p;
   }
@@ -158,8 +277,11 @@ Evaluation grade(const Options& options, const std::vector<Answer>& answers) {
       reason = v.reason;
       if (v.pass && !pass) {
         // The judge said pass but the score missed the threshold.
-        reason = "under the threshold " + number(*options.threshold) +
-                 (reason.empty() ? "" : ": " + reason);
+        std::string under = "under the threshold " + number(*options.threshold);
+        if (!reason.empty()) {
+          under += ": " + reason;
+        }
+        reason = std::move(under);
       }
     }
   }

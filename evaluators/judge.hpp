@@ -36,8 +36,17 @@ struct Answer {
   std::string error; // the provider's error otherwise
 };
 
-// {"score": 0..1, "pass": bool, "reason": text}, alone or in a code fence or prose; or why
-// it is not one.
+// The judge's reply without its reasoning: the sections between <think> and </think> (also
+// <thinking>, <reasoning>; ASCII case ignored) are left out, an opening tag that is never closed
+// hides everything after it, and a closing tag with no opening tag before it hides everything
+// before it (DeepSeek-R1 and QwQ-32B chat templates open <think> in the prompt, so that the
+// reply holds only "</think>").
+std::string final_answer(std::string_view reply);
+
+// The verdict is the LAST JSON object of the final answer that has "score" or "pass" (alone, in
+// a code fence or after prose): a judge drafts verdicts while it reasons, and quotes the
+// candidate's JSON, which has neither key. That object must then be a whole verdict.
+// {"score": 0..1, "pass": bool, "reason": text}; or why it is not one.
 struct Verdict {
   std::optional<double> score;
   bool pass = false;
@@ -46,7 +55,8 @@ struct Verdict {
 };
 Verdict read_verdict(std::string_view reply);
 
-// {"winner": "A" | "B" | "tie", "reason": text}.
+// {"winner": "A" | "B" | "tie", "reason": text}: the last object of the final answer with
+// "winner", as for read_verdict.
 enum class Winner { a, b, tie };
 struct Preference {
   Winner winner = Winner::tie;

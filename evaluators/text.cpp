@@ -205,4 +205,39 @@ ParsedOutput parse_output(std::string_view output, Extract extract) {
   return result;
 }
 
+LastObject last_object(std::string_view text, bool (*wanted)(const json& object)) {
+  LastObject result;
+  // Bytes that may be read for starts that are not objects (each costs a scan to its end, or to
+  // the end of the text when it never closes): room for 32 stray braces in any text.
+  std::size_t budget = 32 * text.size() + (std::size_t{1} << 20);
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t begin = text.find('{', pos);
+    if (begin == std::string_view::npos) {
+      break;
+    }
+    const auto end = util::text::balanced_end(text, begin);
+    std::size_t cost = text.size() - begin;
+    if (end) {
+      std::optional<json> value = parse_quietly(text.substr(begin, *end - begin));
+      if (value && value->is_object()) {
+        if (wanted(*value)) {
+          result.wanted = *value;
+        }
+        result.last = std::move(value);
+        pos = *end; // the objects inside it are its own
+        continue;
+      }
+      cost = 2 * (*end - begin); // scanned, then parsed
+    }
+    if (cost > budget) {
+      result.gave_up = true;
+      break;
+    }
+    budget -= cost;
+    pos = begin + 1;
+  }
+  return result;
+}
+
 } // namespace promptops::evaluators::text

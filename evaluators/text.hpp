@@ -46,4 +46,16 @@ enum class Extract { no, yes };
 // util::text::k_max_json_depth is not parsed.
 ParsedOutput parse_output(std::string_view output, Extract extract);
 
+// The last JSON object in `text` that `wanted` accepts, and the last object of any kind (for a
+// reason that says what was there). Objects are read where they stand, alone, in a code fence
+// or among prose; only top-level ones count (an object inside another is part of it). Starts
+// that do not read as an object cost a bounded amount of work in all, so that a megabyte of
+// stray braces stays linear.
+struct LastObject {
+  std::optional<nlohmann::json> wanted;
+  std::optional<nlohmann::json> last;
+  bool gave_up = false; // the work bound stopped the search before the end of `text`
+};
+LastObject last_object(std::string_view text, bool (*wanted)(const nlohmann::json& object));
+
 } // namespace promptops::evaluators::text

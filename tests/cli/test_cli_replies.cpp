@@ -229,10 +229,18 @@ TEST_CASE("replies 1: tool calls are recorded and fail evaluators of the text", 
   }
   SECTION("a suite that expects tool calls allows them and checks them") {
     Registry reg(server, {"openai_tool"}, "oa",
-                 "  - {type: tool_call, name: get_current_weather}\n"
+                 "  - {type: tool_call, tool: get_current_weather, arguments: {location: "
+                 "\"Boston, MA\"}}\n"
                  "  - {type: exact_match, on: tool_calls, path: /0/arguments/location, value: "
                  "\"Boston, MA\"}\n",
                  "allow: [tool_calls]\n");
+    reg.dir.write("reg/prompts/ask.yaml",
+                  "messages:\n  - role: user\n    content: \"{{question}}\"\n"
+                  "input:\n  required: [question]\n"
+                  "tools:\n  - name: get_current_weather\n"
+                  "    description: The weather in a city\n"
+                  "    parameters:\n      type: object\n"
+                  "      properties: {location: {type: string}}\n      required: [location]\n");
     const ProcessResult r = reg.test();
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);

@@ -49,6 +49,140 @@ TEST_CASE("judge::read_verdict, strict fields, tolerant of fences and prose",
   CHECK_THAT(judge::read_verdict(v(-0.1, false)).problem, Catch::Contains("outside 0..1"));
 }
 
+// Reasoning judges write their thoughts into the reply text when the server does not take them
+// apart (vLLM and SGLang without a reasoning parser, Ollama before it split them into
+// `reasoning`). The shapes below are theirs:
+// - DeepSeek-R1 on Ollama: "<think>\n...\n</think>\n\n" then the answer (ollama/ollama#8837);
+// - DeepSeek-R1 and QwQ-32B whose chat templates open "<think>\n" in the prompt: the reply
+//   holds only the closing "</think>" (deepseek-ai/DeepSeek-R1#526, vllm-project/vllm#13125,
+//   xorbitsai/inference#3036; QwQ's template keeps content.split('</think>')[-1],
+//   ggml-org/llama.cpp#12275);
+// - Anthropic-style prompts ask for <thinking> tags; some judge prompts for <reasoning>.
+TEST_CASE("judge::final_answer, without the reasoning", "[evaluators][judge]") {
+  CHECK(judge::final_answer("<think>\nhmm\n</think>\n\nanswer") == "\n\nanswer");
+  CHECK(judge::final_answer("hmm, so the output\n</think>\n\nanswer") == "\n\nanswer");
+  CHECK(judge::final_answer("a<thinking>x</thinking>b<reasoning>y</reasoning>c") == "abc");
+  CHECK(judge::final_answer("a<THINK>x</Think>b") == "ab");
+  CHECK(judge::final_answer("answer <think>never closed {\"pass\": true}") == "answer ");
+  CHECK(judge::final_answer("plain") == "plain");
+  // A closing tag of another kind does not end a section.
+  CHECK(judge::final_answer("<think>x</thinking>y</think>z") == "z");
+  // Linear however many tags: a megabyte of them.
+  std::string many;
+  for (int i = 0; i < 60000; ++i) {
+    many += "<think>x</think>{a}";
+  }
+  std::string braces;
+  for (int i = 0; i < 60000; ++i) {
+    braces += "{a}";
+  }
+  CHECK(judge::final_answer(many) == braces);
+  CHECK_THAT(judge::read_verdict(many).problem, Catch::Contains("holds no JSON object"));
+}
+
+TEST_CASE("judge::read_verdict, stray braces cost bounded work", "[evaluators][judge]") {
+  const std::string verdict = R"({"score": 1, "pass": true, "reason": "ok"})";
+  // A few braces that never close, before the verdict: it is still found.
+  CHECK(judge::read_verdict("{ {{ " + std::string(100000, 'x') + verdict).problem.empty());
+  // Hundreds of them in two megabytes: a bounded search that gives up (an error, never a pass).
+  const std::string stray = std::string(400, '{') + std::string(2 << 20, 'x') + verdict;
+  CHECK_THAT(judge::read_verdict(stray).problem,
+             Catch::Contains("too many braces that never close"));
+}
+
+TEST_CASE("judge::read_verdict, the last verdict outside the reasoning", "[evaluators][judge]") {
+  SECTION("a draft verdict inside <think>, then the real one (DeepSeek-R1 on Ollama)") {
+    const auto v = judge::read_verdict(
+        "<think>\nOkay, the rubric asks whether the reply names the product. My first take: "
+        "{\"score\": 0.2, \"pass\": false, \"reason\": \"no product\"}. Wait, it says "
+        "\"Acme Router X2\" in the second sentence, so it does.\n</think>\n\n"
+        "{\"score\": 0.9, \"pass\": true, \"reason\": \"Names the Acme Router X2.\"}");
+    CHECK(v.problem.empty());
+    CHECK(*v.score == 0.9);
+    CHECK(v.pass);
+    CHECK(v.reason == "Names the Acme Router X2.");
+  }
+  SECTION("the template opened <think>: only </think> in the reply (QwQ-32B, R1 on vLLM)") {
+    const auto v = judge::read_verdict(
+        "Let me check the output against the reference. {\"score\": 1, \"pass\": true, "
+        "\"reason\": \"draft\"} would be too generous: the refund amount is wrong.\n</think>\n\n"
+        "```json\n{\"score\": 0.3, \"pass\": false, \"reason\": \"Wrong refund amount.\"}\n```");
+    CHECK(v.problem.empty());
+    CHECK_FALSE(v.pass);
+    CHECK(v.reason == "Wrong refund amount.");
+  }
+  SECTION("a candidate's JSON quoted before the verdict is not the verdict") {
+    const auto v = judge::read_verdict(
+        "The candidate answered {\"category\": \"billing\", \"confidence\": 0.4}, and the "
+        "reference is {\"category\": \"billing\"}. They agree.\n"
+        "{\"score\": 1, \"pass\": true, \"reason\": \"Same category as the reference.\"}");
+    CHECK(v.problem.empty());
+    CHECK(v.reason == "Same category as the reference.");
+    // Quoted after it, too.
+    CHECK(judge::read_verdict("{\"score\": 0, \"pass\": false, \"reason\": \"r\"}\nThe output "
+                              "was {\"category\": \"other\"}.")
+              .problem.empty());
+    // Quoted alone, it is never taken for a verdict.
+    CHECK_THAT(judge::read_verdict("The output is {\"category\": \"billing\"}.").problem,
+               Catch::Contains("no \"score\" or \"pass\""));
+  }
+  SECTION("a verdict with nothing after it") {
+    CHECK(judge::read_verdict("Verdict: {\"score\": 1, \"pass\": true, \"reason\": \"ok\"}")
+              .problem.empty());
+  }
+  SECTION("the last of two verdicts decides, and must be whole") {
+    const auto v = judge::read_verdict("{\"score\": 1, \"pass\": true, \"reason\": \"first\"}\n"
+                                       "On reflection:\n"
+                                       "{\"score\": 0, \"pass\": false, \"reason\": \"second\"}");
+    CHECK(v.reason == "second");
+    CHECK_FALSE(v.pass);
+    CHECK_THAT(judge::read_verdict("{\"score\": 1, \"pass\": true, \"reason\": \"first\"}\n"
+                                   "{\"pass\": false}")
+                   .problem,
+               Catch::Contains("no \"score\""));
+  }
+  SECTION("a verdict only inside the reasoning is not readable") {
+    // Cut at the token limit while thinking: the tag never closes.
+    CHECK_THAT(judge::read_verdict("<think>\nThe answer is right, so {\"score\": 1, \"pass\": "
+                                   "true, \"reason\": \"right\"}. Let me double-check the")
+                   .problem,
+               Catch::Contains("holds nothing outside its reasoning"));
+    CHECK_THAT(
+        judge::read_verdict("<think>{\"score\": 1, \"pass\": true, \"reason\": \"r\"}</think>\n")
+            .problem,
+        Catch::Contains("holds nothing outside its reasoning"));
+    CHECK_THAT(judge::read_verdict("<think>{\"score\": 1, \"pass\": true, \"reason\": \"r\"}"
+                                   "</think>\nThe reply is fine.")
+                   .problem,
+               Catch::Contains("holds no JSON object"));
+    // Unreadable is never a pass.
+    const auto e = judge::grade({}, {said("<think>{\"score\": 1, \"pass\": true, \"reason\": "
+                                          "\"r\"}</think>")});
+    CHECK(e.error);
+    CHECK_FALSE(e.pass);
+  }
+  SECTION("a verdict in a code fence after prose") {
+    const auto v = judge::read_verdict(
+        "**Assessment.** The reply is polite and names the product, but it promises a refund "
+        "the policy does not allow.\n\n```json\n{\n  \"score\": 0.4,\n  \"pass\": false,\n  "
+        "\"reason\": \"Promises a refund outside the policy.\"\n}\n```\n");
+    CHECK(v.problem.empty());
+    CHECK(*v.score == 0.4);
+  }
+}
+
+TEST_CASE("judge::read_preference, the last preference outside the reasoning",
+          "[evaluators][judge]") {
+  const auto p = judge::read_preference(
+      "<think>A is shorter, {\"winner\": \"A\"} perhaps; but B answers the question.</think>\n"
+      "Output A says {\"status\": \"ok\"}.\n{\"winner\": \"B\", \"reason\": \"B answers it.\"}");
+  CHECK(p.problem.empty());
+  CHECK(p.winner == judge::Winner::b);
+  CHECK(p.reason == "B answers it.");
+  CHECK_THAT(judge::read_preference("<think>{\"winner\": \"A\", \"reason\": \"r\"}").problem,
+             Catch::Contains("holds nothing outside its reasoning"));
+}
+
 TEST_CASE("judge::read_preference, A, B or tie", "[evaluators][judge]") {
   CHECK(judge::read_preference(w("A")).winner == judge::Winner::a);
   CHECK(judge::read_preference(w("b")).winner == judge::Winner::b);
