@@ -1,5 +1,6 @@
 #pragma once
 
+#include "reply/reply.hpp"
 #include "util/error.hpp"
 
 #include <nlohmann/json.hpp>
@@ -10,8 +11,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "reply/reply.hpp"
 
 // Scorers for one output. Each returns pass/fail, a score in [0,1] and a reason a person can
 // act on. llm_judge needs provider calls: the runner makes them, and judge.hpp reads the

@@ -1,6 +1,7 @@
 #include "golden/baseline.hpp"
 
 #include "golden/result.hpp"
+#include "reply/reply.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
@@ -13,8 +14,6 @@
 #include <algorithm>
 #include <set>
 #include <string_view>
-
-#include "reply/reply.hpp"
 
 namespace promptops::golden {
 namespace {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "reply/reply.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -9,8 +11,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "reply/reply.hpp"
 
 // The format fingerprint of one output: its form, not its content. Drift detection
 // (golden/drift.hpp) compares the fingerprints of a baseline's outputs with a run's. The

@@ -2,6 +2,7 @@
 
 #include "golden/fingerprint.hpp"
 #include "golden/usage_drift.hpp"
+#include "reply/reply.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -11,8 +12,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "reply/reply.hpp"
 
 // A run's results as types: a CaseResult is one line of results.jsonl (or of a baseline), a
 // RunSummary is summary.json. This file is the only reader and writer of both: the runner

@@ -2,6 +2,7 @@
 
 #include "registry/config.hpp"
 #include "registry/prompt.hpp"
+#include "reply/reply.hpp"
 #include "util/error.hpp"
 #include "util/yaml_json.hpp"
 
@@ -10,8 +11,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "reply/reply.hpp"
 
 namespace promptops::golden {
 

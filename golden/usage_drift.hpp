@@ -2,6 +2,7 @@
 
 #include "golden/drift.hpp"
 #include "registry/config.hpp"
+#include "reply/reply.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -10,8 +11,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "reply/reply.hpp"
 
 // Tokens, cost and latency drift: a run that costs more (or less) per case than its baseline
 // with the same text, as when a silent update bills hidden reasoning tokens or answers slower.

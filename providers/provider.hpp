@@ -1,6 +1,7 @@
 #pragma once
 
 #include "registry/config.hpp"
+#include "reply/reply.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -9,8 +10,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "reply/reply.hpp"
 
 // What is sent to a model and what comes back, independent of any wire format.
 namespace promptops::providers {

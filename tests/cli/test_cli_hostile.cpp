@@ -367,8 +367,7 @@ TEST_CASE("hostile: a provider reply nested 100,000 deep is an error of its case
     CannedServer server([&](const std::string&) { return CannedServer::Reply{status, body}; });
     r.write("promptops.yaml", "version: 1\nproviders:\n  default:\n    type: openai\n"
                               "    base_url: " +
-                                  server.base_url() +
-                                  "\n    model: m\n    retries: 0\n");
+                                  server.base_url() + "\n    model: m\n    retries: 0\n");
     const auto t = r.run({"test", "classify", "--no-cache", "--json"});
     INFO(status << " " << body.substr(0, 20) << "\n" << t.err);
     CHECK_FALSE(t.over_memory);

@@ -2,6 +2,7 @@
 // applies it, finish_reason, refusal, tool_call and `on: tool_calls`.
 #include "evaluators/evaluator.hpp"
 #include "jsonschema/validator.hpp"
+#include "reply/reply.hpp"
 #include "util/error.hpp"
 
 #include <catch2/catch.hpp>
@@ -10,8 +11,6 @@
 #include <map>
 #include <optional>
 #include <string>
-
-#include "reply/reply.hpp"
 
 namespace ev = promptops::evaluators;
 namespace reply = promptops::reply;

@@ -1,8 +1,8 @@
 // The reply model (reply/reply.cpp): tool calls, usage, pricing and cost, and the trust rule.
+#include "reply/reply.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "reply/reply.hpp"
 
 using namespace promptops::reply;
 using nlohmann::json;
