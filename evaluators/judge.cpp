@@ -27,16 +27,6 @@ struct ReasoningTag {
 constexpr std::array<ReasoningTag, 3> k_reasoning_tags = {
     {{"<think>", "</think>"}, {"<thinking>", "</thinking>"}, {"<reasoning>", "</reasoning>"}}};
 
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 // Finds one tag again only once the scan has passed it: linear however many tags there are.
 class TagFinder {
 public:
@@ -146,7 +136,7 @@ std::string default_prompt_name(bool pairwise) {
 }
 
 std::string final_answer(std::string_view reply) {
-  const std::string lower = ascii_lower(reply);
+  const std::string lower = util::text::ascii_lower(reply);
   std::vector<TagFinder> opens;
   std::vector<TagFinder> closes;
   for (const ReasoningTag& tag : k_reasoning_tags) {

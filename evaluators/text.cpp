@@ -15,16 +15,6 @@ using json = nlohmann::json;
 using util::text::quote;
 using util::text::trim;
 
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 std::optional<std::pair<std::size_t, std::size_t>>
 find_exact(std::string_view haystack, std::string_view needle, Anchor anchor) {
   switch (anchor) {
@@ -127,7 +117,7 @@ find(std::string_view haystack, std::string_view needle, Case cases, Anchor anch
   // whatever the characters), but only after parsing all of it: a second for a 5 MB needle.
   constexpr std::size_t k_too_long_for_re2 = std::size_t{1} << 20;
   if (needle.size() > k_too_long_for_re2) {
-    return find_exact(ascii_lower(haystack), ascii_lower(needle), anchor);
+    return find_exact(util::text::ascii_lower(haystack), util::text::ascii_lower(needle), anchor);
   }
   RE2::Options options;
   options.set_literal(true);
@@ -136,7 +126,7 @@ find(std::string_view haystack, std::string_view needle, Case cases, Anchor anch
   const RE2 re(needle, options);
   if (!re.ok()) {
     // Too long for RE2's memory budget (or not UTF-8): ASCII folding keeps byte positions.
-    return find_exact(ascii_lower(haystack), ascii_lower(needle), anchor);
+    return find_exact(util::text::ascii_lower(haystack), util::text::ascii_lower(needle), anchor);
   }
   const RE2::Anchor re_anchor = anchor == Anchor::none    ? RE2::UNANCHORED
                                 : anchor == Anchor::start ? RE2::ANCHOR_START

@@ -161,6 +161,16 @@ std::string shorten(std::string_view s, std::size_t max_chars) {
   return out;
 }
 
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
 std::string quote(std::string_view s, std::size_t max_chars) {
   std::string out = "\"";
   if (append_printable(out, s, 0, max_chars, {.quotes = Quotes::escape}) < s.size()) {

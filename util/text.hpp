@@ -51,6 +51,10 @@ std::string printable(std::string_view s, PrintableOptions options = {});
 // the output in a JSON Pointer, a command's own reason) that may be of any length.
 std::string shorten(std::string_view s, std::size_t max_chars);
 
+// `s` with A-Z made a-z, every other byte kept: for matching ASCII words (tags, keywords)
+// in text of any encoding.
+std::string ascii_lower(std::string_view s);
+
 // `s` in double quotes: printable(), with `"` and `\` escaped as well, cut after `max_chars`
 // code points with "…" before the closing quote.
 std::string quote(std::string_view s, std::size_t max_chars = 80);
