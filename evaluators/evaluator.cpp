@@ -1062,12 +1062,18 @@ std::optional<Evaluation> unusable(const nlohmann::json& spec, const EvalInput& 
   if (input.facts == nullptr) {
     return std::nullopt;
   }
+  // An answer, the common case, costs one look at its facts: nothing is read of the spec.
+  static const reply::Allowances k_none;
+  const reply::Allowances& suite = input.allowed != nullptr ? *input.allowed : k_none;
+  if (!reply::unusable_reason(input.output, *input.facts, suite)) {
+    return std::nullopt;
+  }
   // These judge the reply's facts, its cost or its tool calls, not its text.
   if (reads_facts(util::string_view_field(spec, "type")) ||
       util::string_view_field(spec, "on") == "tool_calls") {
     return std::nullopt;
   }
-  reply::Allowances allowed = input.allowed != nullptr ? *input.allowed : reply::Allowances{};
+  reply::Allowances allowed = suite;
   if (const auto allow = spec.find("allow"); allow != spec.end() && allow->is_array()) {
     for (const auto& word : *allow) {
       if (auto a = word.is_string() ? reply::allowance_from_string(word.get<std::string>())

@@ -1125,7 +1125,6 @@ std::vector<std::string> tool_names(const std::vector<reply::ToolCall>& calls) {
 
 Fingerprint fingerprint(std::string_view output, const std::vector<std::string>& called) {
   Fingerprint fp;
-  fp.categorical["tools"] = tools_value(called);
   const std::string_view t = text::trim(output);
   const std::vector<Fence> fences = find_fences(output);
   const std::optional<Payload> payload = find_payload(output, fences);
@@ -1134,6 +1133,8 @@ Fingerprint fingerprint(std::string_view output, const std::vector<std::string>&
   answer_features(t, fp);
   prose_features(output, fences, payload, quotes, fp);
   size_features(output, fences, fp);
+  // Last: "tools" sorts after the other categorical features, so it is appended, not inserted.
+  fp.categorical["tools"] = tools_value(called);
   fp.categorical.shrink_to_fit();
   fp.excerpts.shrink_to_fit();
   return fp;
