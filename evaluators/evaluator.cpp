@@ -703,7 +703,7 @@ Evaluation refusal(const Context& ctx) {
   const auto value = ctx.spec.find("value");
   const bool want = value == ctx.spec.end() || value->get<bool>();
   const reply::Facts& f = ctx.facts;
-  const bool refused = f.finish_reason == reply::FinishReason::refusal || !f.refusal.empty();
+  const bool refused = f.refused();
   const std::string said =
       refused
           ? "the model refused" + (f.refusal.empty()

@@ -462,13 +462,7 @@ template <class Json> CaseResult read_case_result(Json& line, Fingerprints finge
   if (member(line, "output").is_string()) {
     r.output = take_string(line, "output");
   }
-  r.facts.finish_reason =
-      reply::finish_reason_from_string(util::string_view_field(line, "finish_reason"));
-  r.facts.vendor_finish_reason = take_string(line, "vendor_finish_reason");
-  r.facts.refusal = take_string(line, "refusal");
-  if (const ordered_json& calls = member(line, "tool_calls"); calls.is_array() && !calls.empty()) {
-    r.facts.tool_calls = reply::tool_calls_from_json(nlohmann::json(calls));
-  }
+  r.facts = reply::facts_from_json(static_cast<const ordered_json&>(line));
   const std::string_view status = util::string_view_field(line, "status");
   r.status = status == "pass"   ? CaseStatus::pass
              : status == "fail" ? CaseStatus::fail

@@ -294,13 +294,7 @@ private:
       r.usage = reply::usage_from_json(*u);
     }
     // Entries written before the reply model have none of these: an unknown stop reason.
-    r.facts.finish_reason =
-        reply::finish_reason_from_string(util::string_field(entry, "finish_reason"));
-    r.facts.vendor_finish_reason = util::string_field(entry, "vendor_finish_reason");
-    r.facts.refusal = util::string_field(entry, "refusal");
-    if (auto t = entry.find("tool_calls"); t != entry.end()) {
-      r.facts.tool_calls = reply::tool_calls_from_json(*t);
-    }
+    r.facts = reply::facts_from_json(entry);
     if (auto n = entry.find("notes"); n != entry.end() && n->is_array()) {
       for (const json& note : *n) {
         if (note.is_string()) {
@@ -583,16 +577,11 @@ private:
       reply.facts.finish_reason =
           reply::finish_reason_from_string(reply.facts.vendor_finish_reason);
       reply.facts.refusal = util::string_field(j, "refusal");
-      if (auto t = j.find("tool_calls"); t != j.end() && t->is_array()) {
+      if (auto t = j.find("tool_calls"); t != j.end()) {
         reply.facts.tool_calls = reply::tool_calls_from_json(*t);
-        // Arguments given as JSON text are parsed as OpenAI's are.
-        std::size_t k = 0;
-        for (const json& given : *t) {
-          if (!given.is_object()) {
-            continue; // tool_calls_from_json skipped it too
-          }
-          reply::ToolCall& call = reply.facts.tool_calls[k++];
-          if (call.arguments.is_string() && !given.contains("arguments_parsed")) {
+        // Arguments given as JSON text (not marked raw) are parsed as OpenAI's are.
+        for (reply::ToolCall& call : reply.facts.tool_calls) {
+          if (call.arguments_parsed && call.arguments.is_string()) {
             call = reply::tool_call(std::move(call.id), std::move(call.name),
                                     call.arguments.get<std::string>());
           }

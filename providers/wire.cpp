@@ -1,5 +1,6 @@
 #include "providers/wire.hpp"
 
+#include "util/hash.hpp"
 #include "util/json_fields.hpp"
 #include "util/json_lines.hpp"
 #include "util/json_write.hpp"
@@ -117,24 +118,6 @@ json anthropic_body(const Request& request) {
 
 // ---- Keys --------------------------------------------------------------------------------
 
-std::string base64(std::string_view in) {
-  static constexpr char k_alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, in.size() - i);
-    std::uint32_t v = 0;
-    for (std::size_t k = 0; k < 3; ++k) {
-      v = (v << 8) | (k < n ? static_cast<unsigned char>(in[i + k]) : 0U);
-    }
-    for (std::size_t k = 0; k < 4; ++k) {
-      out += k <= n ? k_alphabet[(v >> (18 - 6 * k)) & 63U] : '=';
-    }
-  }
-  return out;
-}
-
 // The forms of `key` to redact besides the masked one: itself, upper- and lower-cased, and the
 // base64 characters that encode it wherever it sits in a longer text ("user:key", "key:"), at
 // each of the three byte alignments. Computed once per key and thread.
@@ -159,7 +142,7 @@ const std::vector<std::string>& key_forms(const std::string& key) {
     }
     for (std::size_t align = 0; align < 3; ++align) {
       // Only the 4-character groups made of key bytes alone are the same in any text.
-      const std::string encoded = base64(std::string(align, '\0') + key);
+      const std::string encoded = util::base64(std::string(align, '\0') + key);
       const std::size_t first = (align + 2) / 3;
       const std::size_t last = (align + key.size()) / 3; // one past the last whole group
       if (last > first + 1) {
@@ -246,31 +229,6 @@ bool deeper_than(const json& value, std::size_t limit) {
 
 // ---- Invalid UTF-8 -------------------------------------------------------------------------
 
-// The length of the valid UTF-8 sequence at `i` (a byte >= 0x80), or 0 when it is not one.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0U;
-  };
-  const unsigned c = byte(0);
-  const auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
-    return byte(k) >= lo && byte(k) <= hi;
-  };
-  if (c >= 0xC2 && c <= 0xDF) {
-    return cont(1) ? 2 : 0;
-  }
-  if (c >= 0xE0 && c <= 0xEF) {
-    const unsigned lo = c == 0xE0 ? 0xA0 : 0x80;
-    const unsigned hi = c == 0xED ? 0x9F : 0xBF; // no UTF-16 surrogates
-    return cont(1, lo, hi) && cont(2) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    const unsigned lo = c == 0xF0 ? 0x90 : 0x80;
-    const unsigned hi = c == 0xF4 ? 0x8F : 0xBF; // nothing above U+10FFFF
-    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
-}
-
 std::optional<unsigned> hex4(std::string_view s, std::size_t at) {
   if (at + 4 > s.size()) {
     return std::nullopt;
@@ -325,7 +283,8 @@ std::optional<std::string> repair_utf8(std::string_view text) {
       ++i;
       continue;
     }
-    const std::size_t n = utf8_sequence(text, i);
+    const std::size_t n = util::text::utf8_sequence_length(
+        reinterpret_cast<const unsigned char*>(text.data()) + i, text.size() - i);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
       ++i;

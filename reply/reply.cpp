@@ -141,6 +141,28 @@ template <typename Json> Usage usage_from_json(const Json& usage) {
   return out;
 }
 
+template <typename Json> Facts facts_from_json(const Json& object) {
+  Facts out;
+  if (!object.is_object()) {
+    return out;
+  }
+  const auto text = [&object](const char* key) {
+    const auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->template get<std::string>() : std::string();
+  };
+  out.finish_reason = finish_reason_from_string(text("finish_reason"));
+  out.vendor_finish_reason = text("vendor_finish_reason");
+  out.refusal = text("refusal");
+  if (const auto calls = object.find("tool_calls");
+      calls != object.end() && calls->is_array() && !calls->empty()) {
+    out.tool_calls = tool_calls_from_json(json(*calls));
+  }
+  return out;
+}
+
+template Facts facts_from_json<json>(const json& object);
+template Facts facts_from_json<nlohmann::ordered_json>(const nlohmann::ordered_json& object);
+
 template Usage usage_from_json<json>(const json& usage);
 template Usage usage_from_json<nlohmann::ordered_json>(const nlohmann::ordered_json& usage);
 
@@ -242,13 +264,6 @@ std::optional<std::string> unusable_reason(std::string_view output, const Facts&
              "); allow: [length] accepts it";
     }
     break;
-  case FinishReason::refusal:
-    if (!allowed(allowances, Allowance::refusal)) {
-      return "the model refused" +
-             (facts.refusal.empty() ? std::string() : ": " + util::text::quote(facts.refusal)) +
-             "; allow: [refusal] accepts it";
-    }
-    break;
   case FinishReason::content_filter:
     if (!allowed(allowances, Allowance::content_filter)) {
       return std::string("the provider's content filter blocked the reply (finish_reason "
@@ -258,9 +273,9 @@ std::optional<std::string> unusable_reason(std::string_view output, const Facts&
   default:
     break;
   }
-  if (!facts.refusal.empty() && facts.finish_reason != FinishReason::refusal &&
-      !allowed(allowances, Allowance::refusal)) {
-    return "the model refused: " + util::text::quote(facts.refusal) +
+  if (facts.refused() && !allowed(allowances, Allowance::refusal)) {
+    return "the model refused" +
+           (facts.refusal.empty() ? std::string() : ": " + util::text::quote(facts.refusal)) +
            "; allow: [refusal] accepts it";
   }
   if ((!facts.tool_calls.empty() || facts.finish_reason == FinishReason::tool_calls) &&

@@ -100,7 +100,15 @@ struct Facts {
   std::string vendor_finish_reason; // as the vendor sent it ("end_turn", "MAX_TOKENS")
   std::string refusal;              // the refusal text a vendor sent apart ("" : none)
   std::vector<ToolCall> tool_calls;
+
+  // The vendor's refusal signal: a refusal stop reason, or refusal text sent apart.
+  bool refused() const { return finish_reason == FinishReason::refusal || !refusal.empty(); }
 };
+
+// The facts an object holds as results and the cache write them ("finish_reason",
+// "vendor_finish_reason", "refusal", "tool_calls"); what is missing or of another type stays
+// unset (an unknown stop reason).
+template <typename Json> Facts facts_from_json(const Json& object);
 
 // What a suite or evaluator may allow of a reply the trust rule would fail.
 enum class Allowance { length, refusal, tool_calls, content_filter, empty };

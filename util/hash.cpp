@@ -1,6 +1,9 @@
 #include "util/hash.hpp"
 
+#include <nettle/base64.h>
 #include <nettle/sha2.h>
+
+#include <cstdint>
 
 namespace promptops::util {
 
@@ -19,6 +22,12 @@ std::string sha256_hex(std::string_view data) {
     out += k_hex[byte >> 4];
     out += k_hex[byte & 0xf];
   }
+  return out;
+}
+
+std::string base64(std::string_view data) {
+  std::string out(BASE64_ENCODE_RAW_LENGTH(data.size()), '\0');
+  base64_encode_raw(out.data(), data.size(), reinterpret_cast<const std::uint8_t*>(data.data()));
   return out;
 }
 

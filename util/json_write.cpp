@@ -1,43 +1,13 @@
 #include "util/json_write.hpp"
 
+#include "util/text.hpp"
+
 #include <array>
 #include <charconv>
 
 namespace promptops::util {
 
 namespace {
-
-// The length of the well-formed UTF-8 sequence at s[0] (a byte >= 0x80), or 0 when it is not
-// one: the same rule as nlohmann's decoder (no overlong forms, no surrogates, nothing past
-// U+10FFFF).
-std::size_t utf8_length(const unsigned char* s, std::size_t left) {
-  const auto tail = [&](std::size_t k) { return k < left && (s[k] & 0xC0) == 0x80; };
-  const unsigned char c = s[0];
-  if (c >= 0xC2 && c <= 0xDF) {
-    return tail(1) ? 2 : 0;
-  }
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (left < 2) {
-      return 0;
-    }
-    const unsigned char c1 = s[1];
-    const bool second = c == 0xE0   ? (c1 >= 0xA0 && c1 <= 0xBF)
-                        : c == 0xED ? (c1 >= 0x80 && c1 <= 0x9F)
-                                    : (c1 & 0xC0) == 0x80;
-    return second && tail(2) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (left < 2) {
-      return 0;
-    }
-    const unsigned char c1 = s[1];
-    const bool second = c == 0xF0   ? (c1 >= 0x90 && c1 <= 0xBF)
-                        : c == 0xF4 ? (c1 >= 0x80 && c1 <= 0x8F)
-                                    : (c1 & 0xC0) == 0x80;
-    return second && tail(2) && tail(3) ? 4 : 0;
-  }
-  return 0;
-}
 
 // The bytes a string cannot hold as they are: control characters, '"', '\\', and the start of
 // anything not ASCII (checked as UTF-8). A table: the test per byte is the inner loop.
@@ -125,7 +95,7 @@ void append_json_string(std::string& out, std::string_view s) {
     }
     const unsigned char c = bytes[i];
     if (c >= 0x80) {
-      const std::size_t length = utf8_length(bytes + i, n - i);
+      const std::size_t length = text::utf8_sequence_length(bytes + i, n - i);
       if (length == 0) {
         // Invalid UTF-8: nlohmann decides how much each U+FFFD replaces; let it write all.
         out.resize(start);

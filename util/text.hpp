@@ -51,6 +51,38 @@ std::string printable(std::string_view s, PrintableOptions options = {});
 // the output in a JSON Pointer, a command's own reason) that may be of any length.
 std::string shorten(std::string_view s, std::size_t max_chars);
 
+// The length of the well-formed UTF-8 sequence at s[0] (a byte >= 0x80), or 0 when it is not
+// one: the same rule as nlohmann's decoder (no overlong forms, no surrogates, nothing past
+// U+10FFFF).
+inline std::size_t utf8_sequence_length(const unsigned char* s, std::size_t left) {
+  const auto tail = [&](std::size_t k) { return k < left && (s[k] & 0xC0) == 0x80; };
+  const unsigned char c = s[0];
+  if (c >= 0xC2 && c <= 0xDF) {
+    return tail(1) ? 2 : 0;
+  }
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (left < 2) {
+      return 0;
+    }
+    const unsigned char c1 = s[1];
+    const bool second = c == 0xE0   ? (c1 >= 0xA0 && c1 <= 0xBF)
+                        : c == 0xED ? (c1 >= 0x80 && c1 <= 0x9F)
+                                    : (c1 & 0xC0) == 0x80;
+    return second && tail(2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (left < 2) {
+      return 0;
+    }
+    const unsigned char c1 = s[1];
+    const bool second = c == 0xF0   ? (c1 >= 0x90 && c1 <= 0xBF)
+                        : c == 0xF4 ? (c1 >= 0x80 && c1 <= 0x8F)
+                                    : (c1 & 0xC0) == 0x80;
+    return second && tail(2) && tail(3) ? 4 : 0;
+  }
+  return 0;
+}
+
 // `s` with A-Z made a-z, every other byte kept: for matching ASCII words (tags, keywords)
 // in text of any encoding.
 std::string ascii_lower(std::string_view s);
