@@ -38,10 +38,10 @@ struct EvalInput {
   const std::string& output;      // the model's output text
   const nlohmann::json& expected; // the case's `expected` (null when absent)
   double latency_ms = 0;
-  std::optional<double> cost; // null when the provider has no pricing
+  std::optional<double> cost{}; // null when the provider has no pricing
   // Loads a schema file named relative to the registry root (json_schema's `schema:`), or
   // the prompt's output schema when called with "". Throws InputError when it cannot.
-  std::function<nlohmann::json(const std::string& path)> load_schema;
+  std::function<nlohmann::json(const std::string& path)> load_schema{};
   // Where an `exec` evaluator's command runs (the registry root); "" : the current folder.
   std::filesystem::path workdir = {};
   const nlohmann::json* vars = nullptr; // the case's vars, for `exec` (null: none)

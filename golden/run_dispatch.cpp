@@ -146,17 +146,9 @@ void Dispatcher::ask_judge(std::size_t planned, std::size_t slot, CaseInFlight& 
   const std::string& output = flight.ended.reply.output;
   evaluators::Evaluation& verdict = flight.ended.evaluations[slot];
   // A reply the trust rule fails is not worth a judge's call: it fails all the same.
-  const evaluators::EvalInput facts{output,
-                                    pc.test_case->expected,
-                                    0,
-                                    std::nullopt,
-                                    {},
-                                    {},
-                                    nullptr,
-                                    {},
-                                    &flight.ended.reply.facts,
-                                    &m_plan.suites()[pc.suite].suite.allow,
-                                    nullptr};
+  evaluators::EvalInput facts{output, pc.test_case->expected};
+  facts.facts = &flight.ended.reply.facts;
+  facts.allowed = &m_plan.suites()[pc.suite].suite.allow;
   if (std::optional<evaluators::Evaluation> unusable =
           evaluators::unusable(pc.evaluators()[slot], facts)) {
     verdict = std::move(*unusable);
