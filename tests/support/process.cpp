@@ -10,6 +10,7 @@
 #include <spawn.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,10 +108,12 @@ Started start(const std::vector<std::string>& args, const std::filesystem::path&
 
 ProcessResult finish(Started& s) {
   int status = 0;
-  while (waitpid(s.pid, &status, 0) < 0) {
+  struct rusage usage {};
+  while (wait4(s.pid, &status, 0, &usage) < 0) {
   }
   ProcessResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.peak_rss_kb = usage.ru_maxrss;
   result.out = s.io->read("out");
   result.err = s.io->read("err");
   return result;

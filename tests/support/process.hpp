@@ -11,6 +11,7 @@ struct ProcessResult {
   int exit_code = -1; // the exit status, or 128 + signal
   std::string out;
   std::string err;
+  long peak_rss_kb = 0; // the child's peak resident memory (wait4's ru_maxrss), in KiB
 };
 
 // Run the built promptops binary (found through the PROMPTOPS environment variable that
