@@ -23,12 +23,16 @@ struct EvidenceCheck {
   std::vector<std::string> covering; // the suites that run the prompt, sorted
   std::vector<SuiteEvidence> found;  // one per covered suite that has a passing run
   std::vector<std::string> missing;  // covering suites without one
+  // For missing suites that have a passing run of other inputs: "suite: why it does not count"
+  std::vector<std::string> stale;
 };
 
-// The suites of the registry's work tree that run prompt `name` (at any ref), and for each
-// the newest run under .promptops/runs whose gate for that suite passed with `name` at
-// `version`. Only whole runs count: not interrupted, with no --filter, --provider or --shard
-// (a run of some cases proves nothing about the others); a merge of shards is whole.
+// The suites of the last commit (HEAD) that run prompt `name` (at any ref), and for each the
+// newest run under .promptops/runs whose gate for that suite passed with `name` at `version`
+// and which tested that suite as committed: the same suite file, cases, evaluator files,
+// judge prompts, provider entries, baselines and gate (evidence_inputs.hpp). Only whole runs
+// count: not interrupted, with no --filter, --provider or --shard (a run of some cases proves
+// nothing about the others); a merge of shards is whole.
 EvidenceCheck find_evidence(const registry::Registry& registry, const std::string& name,
                             const std::string& version);
 

@@ -36,14 +36,9 @@ public:
   }
 };
 
-} // namespace
-
-registry::ResolvedPrompt load_judge_prompt(const registry::Registry& registry,
-                                           const std::string& name) {
-  const auto names = registry.prompt_names();
-  if (std::find(names.begin(), names.end(), name) != names.end()) {
-    return registry.resolve({name, ""});
-  }
+// The built-in prompt `name`, or InputError listing what `names` and the built-ins offer.
+registry::ResolvedPrompt builtin_judge_prompt(const std::string& name,
+                                              const std::vector<std::string>& names) {
   static const BuiltinSource builtin;
   const std::string path = registry::prompt_path(name);
   const auto text = builtin.read(path);
@@ -56,6 +51,29 @@ registry::ResolvedPrompt load_judge_prompt(const registry::Registry& registry,
   }
   registry::Prompt prompt = registry::parse_prompt(name, *text, path, builtin.display(path));
   return registry::resolve_prompt(std::move(prompt), builtin, "built-in");
+}
+
+} // namespace
+
+registry::ResolvedPrompt load_judge_prompt(const registry::Registry& registry,
+                                           const std::string& name) {
+  const auto names = registry.prompt_names();
+  if (std::find(names.begin(), names.end(), name) != names.end()) {
+    return registry.resolve({name, ""});
+  }
+  return builtin_judge_prompt(name, names);
+}
+
+registry::ResolvedPrompt load_judge_prompt(const registry::Source& source, const std::string& ref,
+                                           const std::string& name) {
+  const auto names = registry::prompt_names(source);
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    return builtin_judge_prompt(name, names);
+  }
+  const std::string path = registry::prompt_path(name);
+  registry::Prompt prompt =
+      registry::parse_prompt(name, source.read(path).value_or(""), path, source.display(path));
+  return registry::resolve_prompt(std::move(prompt), source, ref);
 }
 
 } // namespace promptops::golden

@@ -14,4 +14,8 @@ namespace promptops::golden {
 registry::ResolvedPrompt load_judge_prompt(const registry::Registry& registry,
                                            const std::string& name);
 
+// The same, from any source (a committed tree), as read at `ref`.
+registry::ResolvedPrompt load_judge_prompt(const registry::Source& source, const std::string& ref,
+                                           const std::string& name);
+
 } // namespace promptops::golden

@@ -37,7 +37,8 @@ RunOutcome merge_runs(const registry::Registry& registry, const std::vector<std:
     if (first.is_null()) {
       first = record;
     } else {
-      for (const char* key : {"suites", "provider", "filters", "prompt_versions", "shard_count"}) {
+      for (const char* key :
+           {"suites", "provider", "filters", "prompt_versions", "evidence", "shard_count"}) {
         if (record.value(key, json()) != first.value(key, json())) {
           throw InputError("run " + id + " is not a shard of the same selection as run " +
                            util::string_field(first, "run_id") + ": their \"" + key + "\" differ");

@@ -1,6 +1,7 @@
 #include "golden/run_plan.hpp"
 
 #include "evaluators/evaluator.hpp"
+#include "golden/evidence_inputs.hpp"
 #include "golden/fingerprint.hpp"
 #include "golden/judge_prompt.hpp"
 #include "registry/render.hpp"
@@ -465,10 +466,39 @@ json RunPlan::run_record(const std::string& run_id, const std::string& started) 
           {"shard_index", m_selection.shard_index},
           {"shard_count", m_selection.shard_count},
           {"prompt_override", m_selection.prompt_override},
-          {"prompt_versions", versions}};
+          {"prompt_versions", versions},
+          {"evidence", to_json(evidence_inputs())}};
+}
+
+std::map<std::string, EvidenceInputs> RunPlan::evidence_inputs() const {
+  std::map<std::string, EvidenceInputs> out;
+  for (const auto& ps : m_suites) {
+    out[ps.suite.name] =
+        golden::evidence_inputs(m_registry.work_tree(), m_registry.config(), ps.suite, ps.cases);
+  }
+  return out;
 }
 
 void RunPlan::check_versions_unchanged(const json& record, const std::string& run_id) const {
+  // What the verdict depends on besides the prompts: results from two versions of a suite
+  // would be evidence for neither.
+  if (const auto recorded = record.find("evidence"); recorded != record.end()) {
+    const auto before = evidence_from_json(nlohmann::ordered_json(*recorded));
+    for (const auto& [suite, now] : evidence_inputs()) {
+      const auto it = before.find(suite);
+      const std::vector<std::string> changed = it == before.end()
+                                                   ? std::vector<std::string>{"its record"}
+                                                   : changed_inputs(it->second, now);
+      if (!changed.empty()) {
+        std::string list;
+        for (const auto& c : changed) {
+          list += (list.empty() ? "" : ", ") + c;
+        }
+        throw InputError("cannot resume run \"" + run_id + "\": suite " + suite +
+                         " changed since it started (" + list + "); start a new run");
+      }
+    }
+  }
   const json before = record.value("prompt_versions", json::object());
   const json now = run_record("", "")["prompt_versions"];
   for (const auto& [key, version] : now.items()) {

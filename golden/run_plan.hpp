@@ -2,6 +2,7 @@
 
 #include "evaluators/judge.hpp"
 #include "golden/baseline.hpp"
+#include "golden/evidence_inputs.hpp"
 #include "golden/runner.hpp"
 #include "golden/suite.hpp"
 #include "providers/engine.hpp"
@@ -102,7 +103,10 @@ public:
 
   // run.json of a new run: its selection and the prompt versions it runs (judges' included).
   nlohmann::json run_record(const std::string& run_id, const std::string& started) const;
-  // Throws InputError when a prompt of `record` (a run being resumed) has changed since.
+  // What each suite's verdict depends on besides the prompts, as the work tree holds it now.
+  std::map<std::string, EvidenceInputs> evidence_inputs() const;
+  // Throws InputError when a prompt or a suite's input of `record` (a run being resumed) has
+  // changed since.
   void check_versions_unchanged(const nlohmann::json& record, const std::string& run_id) const;
 
 private:

@@ -133,7 +133,7 @@ TEST_CASE("cli promote, pins exact files in one commit, work tree untouched", "[
   r = f.run({"promote", "greet", "--to", "prod"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("\"prod\" is protected"));
-  CHECK_THAT(r.err, Catch::Contains("no suite under golden/ runs \"greet\""));
+  CHECK_THAT(r.err, Catch::Contains("no suite under golden/ in the last commit runs \"greet\""));
   r = f.run({"promote", "greet", "--to", "prod", "--force"});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("--force needs --reason TEXT"));
@@ -143,6 +143,11 @@ TEST_CASE("cli promote, pins exact files in one commit, work tree untouched", "[
                                "evaluators:\n  - {type: contains, value: Hello}\n");
   f.dir.write("golden/g.jsonl", R"({"id": "ada", "vars": {"name": "Ada"}})"
                                 "\n");
+  // Suites count as committed: the work tree's may be an easier version (test_cli_attacks).
+  r = f.run({"promote", "greet", "--to", "prod"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("no suite under golden/ in the last commit runs \"greet\""));
+  f.repo->commit_all("g tests greet");
   r = f.run({"promote", "greet", "--to", "prod"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("no passing run of g covers greet at"));
@@ -329,6 +334,7 @@ TEST_CASE("cli promote, evidence must be for the exact version, and --run makes 
                                "evaluators:\n  - {type: contains, value: Hello}\n");
   f.dir.write("golden/g.jsonl", R"({"id": "ada", "vars": {"name": "Ada"}})"
                                 "\n");
+  f.repo->commit_all("g tests greet");
   REQUIRE(f.run({"promote", "greet", "--to", "staging"}).exit_code == 0);
   REQUIRE(f.run({"test", "g", "--prompt", "greet@staging"}).exit_code == 0);
   // The prompt changes and the new version reaches staging: the old run is no evidence for it.
@@ -341,12 +347,14 @@ TEST_CASE("cli promote, evidence must be for the exact version, and --run makes 
   // A run whose gate failed is no evidence either.
   f.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
                                "evaluators:\n  - {type: contains, value: Goodbye}\n");
+  f.repo->commit_all("g wants Goodbye");
   r = f.run({"promote", "greet", "--to", "prod", "--run"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("gate FAILED"));
   // --run runs the suite with the version staging pins, and its passing run is the evidence.
   f.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
                                "evaluators:\n  - {type: contains, value: terse}\n");
+  f.repo->commit_all("g wants terse");
   r = f.run({"promote", "greet", "--to", "prod", "--run"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
