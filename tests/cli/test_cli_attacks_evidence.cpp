@@ -60,9 +60,6 @@ TEST_CASE("attacks: a run of a weakened, uncommitted suite is not evidence",
   r.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
                                "evaluators:\n  - {type: contains, value: Hello}\n");
   const std::string run_id = r.passing_run();
-  const nlohmann::json record = r.run_record(run_id);
-  REQUIRE(record["evidence"]["g"]["hash"].is_string());
-  CHECK(record["evidence"]["g"]["inputs"].contains("suite golden/g.yaml"));
   r.dir.write("golden/g.yaml", Registry::k_suite);
 
   auto p = r.run({"promote", "greet", "--to", "prod"});
@@ -74,6 +71,11 @@ TEST_CASE("attacks: a run of a weakened, uncommitted suite is not evidence",
                                     "commit: suite golden/g.yaml"));
   // Nothing was written into prod.
   CHECK(r.run({"env", "history", "prod", "--json"}).out.find("Evidence-Run") == std::string::npos);
+  // What the run tested, in run.json.
+  const nlohmann::json record = r.run_record(run_id);
+  REQUIRE(record.contains("evidence"));
+  CHECK(record["evidence"]["g"]["hash"].is_string());
+  CHECK(record["evidence"]["g"]["inputs"].contains("suite golden/g.yaml"));
 }
 
 TEST_CASE("attacks: weakened cases, evaluator scripts, providers and gates are not evidence",
