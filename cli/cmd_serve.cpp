@@ -7,13 +7,15 @@
 #include <csignal>
 #include <ctime>
 #include <pthread.h>
+#include <sys/resource.h>
 
 namespace promptops::cli {
 
 namespace {
 
 // SIGINT and SIGTERM blocked in this thread and every thread started meanwhile (the server's),
-// so that they stay pending until sigtimedwait takes them: no handler runs inside httplib.
+// so that they stay pending until sigtimedwait takes them: no handler runs inside the HTTP
+// library.
 class BlockedStopSignals {
 public:
   BlockedStopSignals() {
@@ -37,6 +39,16 @@ private:
   sigset_t m_old{};
 };
 
+// Each connection is a descriptor: allow as many as the hard limit does (often 1024 soft), so
+// that the server's connection cap, not the descriptor limit, is what many clients meet.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 } // namespace
 
 Action add_serve(CLI::App& app) {
@@ -54,6 +66,7 @@ Action add_serve(CLI::App& app) {
     options.address = serve::parse_address(*address);
     // A client that hangs up mid-answer must not end the server.
     std::signal(SIGPIPE, SIG_IGN);
+    raise_descriptor_limit();
     const BlockedStopSignals signals;
     serve::Server server(registry::Registry::open("."), options);
     const serve::Address bound = server.start();

@@ -53,7 +53,7 @@ std::string error_body(std::string_view message) {
   return dump(ordered{{"error", std::string(message)}});
 }
 
-bool etag_matches(std::string_view header, std::string_view etag) {
+bool etag_matches(std::string_view if_none_match, std::string_view etag) {
   auto opaque = [](std::string_view tag) {
     // If-None-Match compares weakly: W/"x" matches "x".
     if (tag.substr(0, 2) == "W/") {
@@ -62,12 +62,12 @@ bool etag_matches(std::string_view header, std::string_view etag) {
     return tag;
   };
   std::size_t start = 0;
-  while (start <= header.size()) {
-    std::size_t comma = header.find(',', start);
+  while (start <= if_none_match.size()) {
+    std::size_t comma = if_none_match.find(',', start);
     if (comma == std::string_view::npos) {
-      comma = header.size();
+      comma = if_none_match.size();
     }
-    std::string_view item = header.substr(start, comma - start);
+    std::string_view item = if_none_match.substr(start, comma - start);
     while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
       item.remove_prefix(1);
     }

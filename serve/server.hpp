@@ -2,6 +2,7 @@
 
 #include "registry/registry.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -22,19 +23,25 @@ Address parse_address(std::string_view text);
 // "HOST:PORT", with brackets around an IPv6 host.
 std::string format_address(const Address& address);
 
-struct ServerOptions {
-  Address address;
-  std::size_t threads = 0; // request threads; 0 = a default fitted to the machine
+// How much one client, and all of them together, may hold of the server. The defaults are the
+// limits docs/security.md promises.
+struct ServerLimits {
+  std::size_t connections = 1000;          // open at once, all clients (capped below the fd limit)
+  std::size_t connections_per_client = 16; // open at once from one IP address; more are closed
+  std::size_t connection_memory = 32 * 1024; // request line + headers of one request, bytes (431)
+  std::size_t header_fields = 100;           // header fields of one request (431)
+  std::size_t body_bytes = 64 * 1024;        // declared request body, any method (413); none read
+  std::size_t uri_bytes = 8 * 1024;          // request target (414)
+  std::chrono::seconds idle_timeout{5};      // no byte received (or sent) for this long: closed
+  std::chrono::milliseconds request_deadline{10000}; // one whole request, however it trickles
 };
 
-// The read-only HTTP API over a registry (cpp-httplib underneath):
-//   GET /v1/prompts?env=ENV          the prompts pinned in ENV, with their versions
-//   GET /v1/prompts/{name}?env=ENV   one prompt as the export bundle holds it (its tools too),
-//                                    plus "name"
-//   GET /healthz                     {"status": "ok"}
-// Every answer is JSON with Cache-Control: no-cache; prompts and lists carry an ETag and honour
-// If-None-Match with 304. Errors are {"error": "..."}: 400 bad name, 404 unknown prompt,
-// environment or path, 405 any method but GET and HEAD, 500 a pinned prompt that does not load.
+struct ServerOptions {
+  Address address;
+  std::size_t threads = 0; // event-loop threads; 0 = 2 to 4, fitted to the machine
+  ServerLimits limits{};
+};
+
 class Server {
 public:
   Server(registry::Registry registry, ServerOptions options);
@@ -47,11 +54,11 @@ public:
   // RunError when the address cannot be bound. Call once.
   Address start();
 
-  // True between start() and stop() (or the listener failing).
+  // True between start() and stop().
   bool running() const;
 
-  // Stop accepting, let the requests in flight finish, and join the threads. Idempotent; not
-  // for a signal handler.
+  // Stop accepting, close the connections (a request being answered finishes first) and join
+  // the threads. Idempotent; not for a signal handler.
   void stop();
 
 private:
