@@ -2,6 +2,7 @@
 #include "cli/output.hpp"
 #include "registry/environment.hpp"
 #include "registry/registry.hpp"
+#include "util/text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,11 @@ Action add_env(CLI::App& app) {
     const auto registry = registry::Registry::open(".");
     if (list->parsed()) {
       const auto states = registry::list_environments(registry);
+      for (const auto& s : states) {
+        for (const auto& warning : s.invalid_files) {
+          print_note("promptops: warning: " + warning + "\n");
+        }
+      }
       if (o->json) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
         for (const auto& s : states) {
@@ -67,9 +73,9 @@ Action add_env(CLI::App& app) {
       std::string text;
       for (const auto& s : states) {
         text += s.name +
-                (s.tip.empty()
-                     ? "  (nothing promoted yet)"
-                     : "  at " + s.tip.substr(0, 7) + ", " + utc(s.time) + " by " + s.author) +
+                (s.tip.empty() ? "  (nothing promoted yet)"
+                               : "  at " + s.tip.substr(0, 7) + ", " + utc(s.time) + " by " +
+                                     util::text::printable(s.author)) +
                 "\n";
         std::size_t width = 0;
         for (const auto& p : s.pins) {
@@ -117,11 +123,12 @@ Action add_env(CLI::App& app) {
     }
     std::string text;
     for (const auto& e : entries) {
-      text += e.commit.substr(0, 7) + "  " + utc(e.time) + "  " + e.author + "\n    " + e.subject +
-              "\n";
+      // Author and subject are whatever a commit says: escaped, like every string from git.
+      text += e.commit.substr(0, 7) + "  " + utc(e.time) + "  " + util::text::printable(e.author) +
+              "\n    " + util::text::printable(e.subject) + "\n";
       for (const auto& [k, v] : e.trailers) {
         if (k == "Reason" || k == "Forced" || k.rfind("Evidence", 0) == 0 || k == "Rollback-Of") {
-          text += "    " + k + ": " + v + "\n";
+          text += "    " + k + ": " + util::text::printable(v) + "\n";
         }
       }
     }

@@ -24,7 +24,11 @@ Action add_export(CLI::App& app) {
       ->type_name("FILE");
   return [options] {
     const auto registry = registry::Registry::open(".");
-    const auto bundle = registry::export_environment(registry, options->env);
+    const auto tip = registry::environment_tip(registry, options->env);
+    const auto bundle = registry::export_environment(registry, options->env, tip);
+    for (const auto& warning : registry::invalid_prompt_files(*tip.source)) {
+      print_note("promptops: warning: " + warning + "\n");
+    }
     const std::string text =
         bundle.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     if (options->output.empty() || options->output == "-") {

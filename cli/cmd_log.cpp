@@ -4,6 +4,7 @@
 #include "registry/prompt.hpp"
 #include "registry/registry.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -76,7 +77,8 @@ Action add_log(CLI::App& app) {
       std::string line = "v" + std::to_string(e.number);
       line.resize(std::max<std::size_t>(line.size() + 1, 5), ' ');
       line += e.id.substr(0, 12) + "  " + e.commit.substr(0, 7) + "  " +
-              format_time(e.time, e.time_offset) + "  " + e.author + "  " + e.subject;
+              format_time(e.time, e.time_offset) + "  " + util::text::printable(e.author) + "  " +
+              util::text::printable(e.subject);
       if (e.name != options->prompt) {
         line += "  (as " + e.name + ")";
       }

@@ -41,14 +41,18 @@ template <typename T> std::size_t branch_width(const std::vector<T>& environment
 }
 
 // Rejections are reported per environment on stdout; the reasons also become the error, so
-// the exit code is 3 and stderr says what to do.
-void throw_if_refused(const std::vector<std::string>& reasons) {
+// the exit code is 3 (2 when a remote's branch is bad input: `input` is true) and stderr says
+// what to do.
+void throw_if_refused(const std::vector<std::string>& reasons, bool input) {
   if (reasons.empty()) {
     return;
   }
   std::string message;
   for (const auto& r : reasons) {
     message += (message.empty() ? "" : "\npromptops: error: ") + r;
+  }
+  if (input) {
+    throw InputError(message);
   }
   throw RunError(message);
 }
@@ -58,7 +62,7 @@ void throw_if_refused(const std::vector<std::string>& reasons) {
 // `reasons` when an environment was refused.
 template <typename Result, typename EntryJson, typename EntryText>
 int report_transfer(const Result& result, bool json, const std::string& preposition,
-                    const std::vector<std::string>& reasons, EntryJson entry_json,
+                    const std::vector<std::string>& reasons, bool input, EntryJson entry_json,
                     EntryText entry_text) {
   if (json) {
     nlohmann::ordered_json envs = nlohmann::ordered_json::array();
@@ -76,7 +80,7 @@ int report_transfer(const Result& result, bool json, const std::string& preposit
     }
     print(text);
   }
-  throw_if_refused(reasons);
+  throw_if_refused(reasons, input);
   return 0;
 }
 
@@ -120,15 +124,17 @@ int report_push(const registry::PushResult& result, bool json) {
     }
     return std::string("nothing promoted here yet\n");
   };
-  return report_transfer(result, json, "To", reasons, entry_json, entry_text);
+  return report_transfer(result, json, "To", reasons, false, entry_json, entry_text);
 }
 
 int report_pull(const registry::PullResult& result, bool json) {
   std::vector<std::string> reasons;
+  bool invalid = false;
   for (const auto& e : result.environments) {
     if (!e.message.empty()) {
       reasons.push_back(e.message);
     }
+    invalid = invalid || e.status == registry::PullStatus::invalid;
   }
   const auto entry_json = [](const registry::EnvironmentPull& e) {
     nlohmann::ordered_json j = entry_json_common(e);
@@ -168,6 +174,10 @@ int report_pull(const registry::PullResult& result, bool json) {
     case registry::PullStatus::not_on_remote:
       text = "not on " + result.remote;
       break;
+    case registry::PullStatus::invalid:
+      text = "refused: not an environment promptops can read (see below); left at " +
+             (e.old_commit.empty() ? std::string("nothing") : short_id(e.old_commit));
+      break;
     }
     text += "\n";
     if (e.status == registry::PullStatus::diverged) {
@@ -177,7 +187,7 @@ int report_pull(const registry::PullResult& result, bool json) {
     }
     return text;
   };
-  return report_transfer(result, json, "From", reasons, entry_json, entry_text);
+  return report_transfer(result, json, "From", reasons, invalid, entry_json, entry_text);
 }
 
 } // namespace

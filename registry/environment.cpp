@@ -5,6 +5,7 @@
 #include "registry/history.hpp"
 #include "util/error.hpp"
 #include "util/suggest.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -69,8 +70,28 @@ git::Signature signature(git_repository* repo) {
 }
 
 // The tip of `env`'s branch, or std::nullopt when nothing was promoted yet.
+// Throws InputError when the branch points at something else than a commit.
 std::optional<git::Commit> environment_tip(git_repository* repo, const std::string& env) {
-  return git::find_commit(repo, environment_branch(env));
+  return git::branch_commit(repo, environment_branch(env));
+}
+
+// Calls visit(commit) for each commit of `env`'s first-parent history from `tip`, newest
+// first. Each commit's size is checked before it is loaded (a branch may come from a remote).
+template <typename Visit>
+void walk_first_parents(git_repository* repo, const std::string& env, git::Commit tip,
+                        Visit visit) {
+  std::optional<git::Commit> commit = std::move(tip);
+  while (commit) {
+    std::optional<git_oid> parent;
+    if (git_commit_parentcount(commit->get()) > 0) {
+      parent = *git_commit_parent_id(commit->get(), 0);
+    }
+    visit(commit->get());
+    commit.reset();
+    if (parent) {
+      commit = git::lookup_commit(repo, *parent, branch_short(env));
+    }
+  }
 }
 
 git::Tree empty_tree(git_repository* repo) {
@@ -166,12 +187,17 @@ void move_branch(git_repository* repo, const std::string& env, const git_oid& ne
                    "the promotion again");
   }
   if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS) {
-    std::string now_at = "another process holds its lock";
+    // Say what was found: another tip (environment_tip throws for one that is no commit), a
+    // lock file, or no branch at all.
+    std::string now_at = "it no longer exists";
     if (auto current = environment_tip(repo, env)) {
       const git_signature* author = git_commit_author(current->get());
       const char* summary = git_commit_summary(current->get());
       now_at = "it is now at " + git::oid_hex(*git_commit_id(current->get())).substr(0, 7) + " (" +
-               (summary ? summary : "") + ", by " + author->name + ")";
+               util::text::shorten(summary ? summary : "", 80) + ", by " +
+               util::text::shorten(author->name, 80) + ")";
+    } else if (std::filesystem::exists(lock)) {
+      now_at = "another process holds its lock, " + lock;
     }
     throw RunError("registry conflict: " + branch_short(env) + " moved while this promotion ran; " +
                    now_at + ". Nothing was written; run the promotion again");
@@ -225,11 +251,12 @@ MoveResult write_move(const Registry& registry, const git::RegistryRepository& g
 
 std::shared_ptr<const git::TreeSource>
 tree_source(const git::RegistryRepository& g, const std::string& ref, const std::string& label) {
-  auto commit = git::find_commit(g.repo.get(), ref);
+  const bool env_branch = ref.rfind("refs/heads/promptops/env/", 0) == 0;
+  auto commit =
+      env_branch ? git::branch_commit(g.repo.get(), ref) : git::find_commit(g.repo.get(), ref);
   if (!commit) {
     return nullptr;
   }
-  const bool env_branch = ref.rfind("refs/heads/promptops/env/", 0) == 0;
   return std::make_shared<const git::TreeSource>(g.repo, std::move(*commit),
                                                  env_branch ? "" : g.prefix, label);
 }
@@ -279,6 +306,9 @@ MoveResult promote(const Registry& registry, const PromoteRequest& request) {
   }
   if (request.force == Force::yes && request.reason.empty()) {
     throw UsageError("--force needs --reason TEXT, which is recorded in the promotion");
+  }
+  if (!request.reason.empty()) {
+    check_trailer_value(request.reason, "--reason");
   }
   if (is_protected(registry, request.to) && request.evidence.empty() &&
       request.force == Force::no) {
@@ -350,30 +380,26 @@ MoveResult promote(const Registry& registry, const PromoteRequest& request) {
 MoveResult rollback(const Registry& registry, const RollbackRequest& request) {
   check_environment(registry, request.env);
   check_name(request.prompt, "prompt");
+  if (!request.reason.empty()) {
+    check_trailer_value(request.reason, "--reason");
+  }
   git::RegistryRepository g = git::registry_repository(registry.root(), "rollback");
   auto tip = environment_tip(g.repo.get(), request.env);
   if (!tip) {
     throw InputError("environment \"" + request.env + "\" has nothing promoted yet");
   }
   // The versions this environment pinned, newest first, with the commit that pinned each.
-  git_revwalk* raw_walk = nullptr;
-  git::check(git_revwalk_new(&raw_walk, g.repo.get()), "cannot walk the history");
-  git::Revwalk walk(raw_walk);
-  git_revwalk_simplify_first_parent(walk.get());
-  git::check(git_revwalk_push_ref(walk.get(), environment_branch(request.env).c_str()),
-             "cannot walk the history");
   struct Pinned {
     std::string version, commit;
   };
   std::vector<Pinned> pinned;
-  git_oid id;
-  while (git_revwalk_next(&id, walk.get()) == 0) {
-    auto source =
-        tree_source(g, git::oid_hex(id), request.env + "@" + git::oid_hex(id).substr(0, 7));
+  walk_first_parents(g.repo.get(), request.env, std::move(*tip), [&](const git_commit* c) {
+    const std::string id = git::oid_hex(*git_commit_id(c));
+    auto source = tree_source(g, id, request.env + "@" + id.substr(0, 7));
     try {
       const auto r = resolve_in(registry, *source, request.prompt, request.env);
       if (pinned.empty() || pinned.back().version != r.version) {
-        pinned.push_back({r.version, git::oid_hex(id)});
+        pinned.push_back({r.version, id});
       }
     } catch (const Error&) {
       if (pinned.empty()) {
@@ -381,7 +407,7 @@ MoveResult rollback(const Registry& registry, const RollbackRequest& request) {
                          "\": nothing to roll back");
       }
     }
-  }
+  });
   std::shared_ptr<const git::TreeSource> source;
   std::string target;
   if (request.to.empty()) {
@@ -468,6 +494,8 @@ std::vector<EnvironmentState> list_environments(const Registry& registry) {
           known.files.emplace_back(f, *id);
         }
         versions.emplace(name, std::move(known));
+      } catch (const git::ObjectTooLarge&) {
+        throw; // hostile, not merely broken: say so
       } catch (const Error&) {
       }
     }
@@ -492,6 +520,7 @@ std::vector<EnvironmentState> list_environments(const Registry& registry) {
       const git_signature* author = git_commit_author(tip->get());
       state.author = author->name;
       auto source = tree_source(g, environment_branch(env), env);
+      state.invalid_files = invalid_prompt_files(*source);
       versions = resolve_all(*source, env);
     }
     std::set<std::string> names;
@@ -520,38 +549,23 @@ std::vector<HistoryEntry> environment_history(const Registry& registry, const st
   check_environment(registry, env);
   git::RegistryRepository g =
       git::registry_repository(registry.root(), "\"promptops env history\"");
-  if (!environment_tip(g.repo.get(), env)) {
+  auto tip = environment_tip(g.repo.get(), env);
+  if (!tip) {
     return {};
   }
-  git_revwalk* raw_walk = nullptr;
-  git::check(git_revwalk_new(&raw_walk, g.repo.get()), "cannot walk the history");
-  git::Revwalk walk(raw_walk);
-  git_revwalk_simplify_first_parent(walk.get());
-  git::check(git_revwalk_push_ref(walk.get(), environment_branch(env).c_str()),
-             "cannot walk the history");
   std::vector<HistoryEntry> out;
-  git_oid id;
-  while (git_revwalk_next(&id, walk.get()) == 0) {
-    git_commit* raw = nullptr;
-    git::check(git_commit_lookup(&raw, g.repo.get(), &id), "cannot read a commit");
-    git::Commit c(raw);
+  walk_first_parents(g.repo.get(), env, std::move(*tip), [&](const git_commit* c) {
     HistoryEntry e;
-    e.commit = git::oid_hex(id);
-    e.time = static_cast<std::int64_t>(git_commit_time(c.get()));
-    e.time_offset = git_commit_time_offset(c.get());
-    const git_signature* author = git_commit_author(c.get());
+    e.commit = git::oid_hex(*git_commit_id(c));
+    e.time = static_cast<std::int64_t>(git_commit_time(c));
+    e.time_offset = git_commit_time_offset(c);
+    const git_signature* author = git_commit_author(c);
     e.author = std::string(author->name) + " <" + author->email + ">";
-    const char* summary = git_commit_summary(c.get());
+    const char* summary = git_commit_summary(const_cast<git_commit*>(c));
     e.subject = summary ? summary : "";
-    git_message_trailer_array trailers{};
-    if (git_message_trailers(&trailers, git_commit_message(c.get())) == 0) {
-      for (std::size_t i = 0; i < trailers.count; ++i) {
-        e.trailers.emplace_back(trailers.trailers[i].key, trailers.trailers[i].value);
-      }
-      git_message_trailer_array_free(&trailers);
-    }
+    e.trailers = trusted_trailers(git_commit_message(c));
     out.push_back(std::move(e));
-  }
+  });
   return out;
 }
 

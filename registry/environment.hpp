@@ -83,6 +83,8 @@ struct EnvironmentState {
   std::int64_t time = 0;
   std::string author;
   std::vector<Pin> pins; // every prompt pinned here or in the source, by name
+  // Files of the branch under prompts/ that are no prompts (invalid_prompt_files): warnings.
+  std::vector<std::string> invalid_files;
 };
 
 // Each environment of promptops.yaml in promotion order, with its pins beside its source's.
@@ -97,7 +99,9 @@ struct HistoryEntry {
   std::vector<std::pair<std::string, std::string>> trailers;
 };
 
-// The moves of environment `env`, newest first.
+// The moves of environment `env`, newest first, along the branch's first parents. `trailers`
+// holds only those promptops trusts (trusted_trailers): the last paragraph's, one printable
+// line each. `author` and `subject` are as git has them: escape them for the terminal.
 std::vector<HistoryEntry> environment_history(const Registry& registry, const std::string& env);
 
 } // namespace promptops::registry

@@ -1,8 +1,11 @@
 #include "registry/environment_move.hpp"
 
+#include "registry/git.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -338,6 +341,70 @@ MovePlan plan_move(const SnapshotSource& tip, const std::string& env,
   return plan;
 }
 
+void check_trailer_value(std::string_view value, const std::string& what) {
+  if (util::text::printable(value) != value) {
+    throw UsageError(what +
+                     " must be one line of printable text (no line break, control or "
+                     "bidirectional character), since it is recorded as a commit trailer; "
+                     "got " +
+                     util::text::quote(value));
+  }
+}
+
+namespace {
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Whether `value` has the form promptops writes for `key` (any one printable line for a key it
+// does not write).
+bool written_form(const std::string& key, const std::string& value) {
+  if (key == "Forced") {
+    return value == "yes";
+  }
+  if (key == "Evidence-Pass-Rate") {
+    char* end = nullptr;
+    const double rate = std::strtod(value.c_str(), &end);
+    return end == value.c_str() + value.size() && rate >= 0 && rate <= 1;
+  }
+  if (key == "Evidence-Regressions" || key == "Prompts-Moved") {
+    return all_digits(value);
+  }
+  if (key == "Promoted-At") {
+    return value.size() == 20 && value[4] == '-' && value[10] == 'T' && value.back() == 'Z';
+  }
+  return true;
+}
+
+} // namespace
+
+std::vector<std::pair<std::string, std::string>> trusted_trailers(const char* message) {
+  std::vector<std::pair<std::string, std::string>> found;
+  git_message_trailer_array trailers{};
+  if (message == nullptr || git_message_trailers(&trailers, message) != 0) {
+    return found;
+  }
+  std::map<std::string, int> counts;
+  for (std::size_t i = 0; i < trailers.count; ++i) {
+    const std::string key = trailers.trailers[i].key;
+    const std::string value = trailers.trailers[i].value;
+    ++counts[key];
+    if (util::text::printable(value) == value && util::text::printable(key) == key &&
+        written_form(key, value)) {
+      found.emplace_back(key, value);
+    }
+  }
+  git_message_trailer_array_free(&trailers);
+  // promptops writes each key once, but Prompt-Version once per prompt: a second one is forged.
+  found.erase(std::remove_if(found.begin(), found.end(),
+                             [&](const auto& t) {
+                               return t.first != "Prompt-Version" && counts[t.first] > 1;
+                             }),
+              found.end());
+  return found;
+}
+
 std::string move_message(const Move& move, const std::vector<PinChange>& changes,
                          const Mover& mover) {
   // One readable line per moved prompt, up to a point: every reader of an environment's tip
@@ -358,6 +425,8 @@ std::string move_message(const Move& move, const std::vector<PinChange>& changes
   for (const auto& line : move.body) {
     message += line + "\n";
   }
+  check_trailer_value(mover.name, "the author's name (GIT_AUTHOR_NAME or git's user.name)");
+  check_trailer_value(mover.email, "the author's e-mail (GIT_AUTHOR_EMAIL or git's user.email)");
   message += "\nPromoted-By: " + mover.name + " <" + mover.email + ">\n";
   message += "Promoted-At: " + utc_time(mover.time) + "\n";
   // 5,000 Prompt-Version trailers made a tip 450 KB and a render 2.3x `git show`. A bulk move
@@ -371,6 +440,7 @@ std::string move_message(const Move& move, const std::vector<PinChange>& changes
     message += "Prompts-Moved: " + std::to_string(changes.size()) + "\n";
   }
   for (const auto& [key, value] : move.trailers) {
+    check_trailer_value(value, key); // every value one line: no trailer can add another
     message += key + ": " + value + "\n";
   }
   return message;

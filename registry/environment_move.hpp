@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -64,6 +65,17 @@ struct Mover {
   std::string email;
   std::int64_t time = 0;
 };
+
+// Throws UsageError "<what> must be one line of printable text ..." unless `value` is what a
+// commit trailer's value may be: one line, with no control or bidirectional character (the
+// characters util::text::printable escapes), so that it cannot add lines or trailers.
+void check_trailer_value(std::string_view value, const std::string& what);
+
+// The trailers of commit message `message` that promptops trusts: those of its last paragraph
+// (the block git reads), each value one printable line and, for the keys promptops writes,
+// of the form it writes (Forced: yes; Evidence-Pass-Rate a number from 0 to 1; ...). A key
+// other than Prompt-Version that appears twice is dropped altogether.
+std::vector<std::pair<std::string, std::string>> trusted_trailers(const char* message);
 
 // The move's commit message: the subject, a line per changed pin (a count past
 // k_listed_changes), the body, then the trailers: Promoted-By, Promoted-At (UTC), one

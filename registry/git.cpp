@@ -1,6 +1,7 @@
 #include "registry/git.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -84,11 +85,52 @@ std::filesystem::path workdir(git_repository* repo) {
   return dir == nullptr ? std::filesystem::path() : std::filesystem::path(dir);
 }
 
+namespace {
+
+// libgit2 refuses a repository another user owns unless safe.directory lists it. 1.5.1 says so
+// with GIT_EOWNER when safe.directory is set to something else, but with GIT_ENOTFOUND ("config
+// value 'safe.directory' was not found") when it is not set at all: then the repository is
+// found without the owner check (git_repository_discover does none).
+[[noreturn]] void refuse_foreign_owner(const std::filesystem::path& path, int rc) {
+  std::string reason;
+  if (rc == GIT_EOWNER) {
+    const git_error* e = git_error_last();
+    reason = e != nullptr && e->message != nullptr ? e->message : "";
+  }
+  git_buf found{};
+  const bool exists = git_repository_discover(&found, path.c_str(), 0, nullptr) == 0;
+  std::string repo_path = exists && found.ptr != nullptr ? found.ptr : path.string();
+  git_buf_dispose(&found);
+  if (reason.empty()) {
+    reason = "repository path '" + repo_path + "' is not owned by current user";
+  }
+  std::filesystem::path work = std::filesystem::path(repo_path).parent_path();
+  if (work.filename() == ".git") {
+    work = work.parent_path();
+  }
+  throw InputError("git refuses the repository at \"" + util::text::printable(repo_path) +
+                   "\": " + util::text::printable(reason) +
+                   ". Another user owns it; if you trust it, add it to git's safe.directory: git "
+                   "config --global --add safe.directory " +
+                   util::text::printable(work.string()));
+}
+
+} // namespace
+
 std::optional<Repository> discover(const std::filesystem::path& path) {
   ensure_library();
   git_repository* raw = nullptr;
   const int rc = git_repository_open_ext(&raw, path.c_str(), 0, nullptr);
+  if (rc == GIT_EOWNER) {
+    refuse_foreign_owner(path, rc);
+  }
   if (rc == GIT_ENOTFOUND) {
+    git_buf found{};
+    const bool exists = git_repository_discover(&found, path.c_str(), 0, nullptr) == 0;
+    git_buf_dispose(&found);
+    if (exists) {
+      refuse_foreign_owner(path, rc);
+    }
     return std::nullopt;
   }
   check(rc, "cannot open the git repository at \"" + path.string() + "\"");
@@ -127,9 +169,78 @@ std::optional<Commit> find_commit(git_repository* repo, const std::string& revis
   return Commit(reinterpret_cast<git_commit*>(raw));
 }
 
+namespace {
+struct ObjectHeader {
+  std::size_t size = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+};
+
+// The size and type git's object header gives, read without loading the object.
+ObjectHeader read_header(git_repository* repo, const git_oid& id, const std::string& what) {
+  git_odb* raw = nullptr;
+  check(git_repository_odb(&raw, repo), "cannot open the object database");
+  const std::unique_ptr<git_odb, GitDeleter<git_odb, git_odb_free>> odb(raw);
+  ObjectHeader header;
+  check(git_odb_read_header(&header.size, &header.type, odb.get(), &id), "cannot read " + what);
+  return header;
+}
+
+git_object_t object_type(git_repository* repo, const git_oid& id) {
+  return read_header(repo, id, oid_hex(id)).type;
+}
+} // namespace
+
+void check_object_size(git_repository* repo, const git_oid& id, const std::string& what) {
+  const std::size_t size = read_header(repo, id, what).size;
+  if (size > k_max_object_bytes) {
+    throw ObjectTooLarge(what, SourcePosition{},
+                         "file too large: " + std::to_string(size) + " bytes, more than the " +
+                             std::to_string(k_max_object_bytes >> 20) +
+                             " MiB promptops reads of one git object");
+  }
+}
+
+std::string describe_object(git_repository* repo, const git_oid& id) {
+  const git_object_t type = object_type(repo, id);
+  if (type != GIT_OBJECT_TAG) {
+    return std::string("a ") + git_object_type2string(type);
+  }
+  check_object_size(repo, id, "tag " + oid_hex(id));
+  git_tag* raw = nullptr;
+  check(git_tag_lookup(&raw, repo, &id), "cannot read tag " + oid_hex(id));
+  const std::unique_ptr<git_tag, GitDeleter<git_tag, git_tag_free>> tag(raw);
+  return std::string("a tag of a ") + git_object_type2string(git_tag_target_type(tag.get()));
+}
+
+std::optional<Commit> branch_commit(git_repository* repo, const std::string& ref) {
+  git_oid id;
+  const int rc = git_reference_name_to_id(&id, repo, ref.c_str());
+  if (rc == GIT_ENOTFOUND) {
+    return std::nullopt;
+  }
+  check(rc, "cannot read " + ref);
+  const std::string branch = ref.rfind("refs/heads/", 0) == 0 ? ref.substr(11) : ref;
+  if (object_type(repo, id) != GIT_OBJECT_COMMIT) {
+    throw InputError(branch + " points at " + describe_object(repo, id) + " (" +
+                     oid_hex(id).substr(0, 7) +
+                     "), not a commit: neither promptops nor git's own commands write that. Point "
+                     "it back at a commit (git reflog " +
+                     branch + " lists where it was) or delete it (git update-ref -d " + ref + ")");
+  }
+  return lookup_commit(repo, id, branch);
+}
+
+Commit lookup_commit(git_repository* repo, const git_oid& id, const std::string& what) {
+  check_object_size(repo, id, what + " (commit " + oid_hex(id).substr(0, 7) + ")");
+  git_commit* raw = nullptr;
+  check(git_commit_lookup(&raw, repo, &id), "cannot read " + what);
+  return Commit(raw);
+}
+
 TreeSource::TreeSource(SharedRepository repo, Commit commit, std::string prefix, std::string label)
     : m_repo(std::move(repo)), m_commit(std::move(commit)), m_prefix(std::move(prefix)),
       m_label(std::move(label)) {
+  check_object_size(m_repo.get(), *git_commit_tree_id(m_commit.get()), m_label);
   git_tree* raw = nullptr;
   check(git_commit_tree(&raw, m_commit.get()), "cannot read the tree of " + m_label);
   m_tree.reset(raw);
@@ -171,6 +282,8 @@ std::optional<std::string> TreeSource::read(std::string_view path) const {
   if (git_tree_entry_type(found->get()) != GIT_OBJECT_BLOB) {
     throw InputError(display(path), {}, "is a folder, not a file");
   }
+  // A blob from a remote may be of any size: its header says, before anything is loaded.
+  check_object_size(m_repo.get(), *git_tree_entry_id(found->get()), display(path));
   git_blob* raw_blob = nullptr;
   check(git_blob_lookup(&raw_blob, m_repo.get(), git_tree_entry_id(found->get())),
         "cannot read " + display(path));
@@ -232,6 +345,7 @@ std::vector<std::string> TreeSource::list(std::string_view dir, std::string_view
   if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) {
     return {};
   }
+  check_object_size(m_repo.get(), *git_tree_entry_id(entry.get()), display(dir));
   git_tree* raw_tree = nullptr;
   check(git_tree_lookup(&raw_tree, m_repo.get(), git_tree_entry_id(entry.get())),
         "cannot list " + display(dir));

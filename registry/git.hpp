@@ -1,6 +1,7 @@
 #pragma once
 
 #include "registry/source.hpp"
+#include "util/error.hpp"
 
 #include <git2.h>
 
@@ -67,12 +68,43 @@ void check(int rc, std::string_view what);
 std::filesystem::path workdir(git_repository* repo);
 
 // The repository that contains `path` (searching parent folders), or std::nullopt when
-// there is none.
+// there is none. Throws InputError with libgit2's reason and the safe.directory hint when git
+// refuses the repository because another user owns it.
 std::optional<Repository> discover(const std::filesystem::path& path);
 
 // The commit `revision` names ("HEAD", a branch, an id), or std::nullopt when it names
 // nothing (including HEAD of a repository with no commits yet).
 std::optional<Commit> find_commit(git_repository* repo, const std::string& revision);
+
+// The most promptops reads of one git object (a file, a tree, a commit): the 16 MiB a YAML
+// file may hold. Objects from a remote can be anything; their size is read from the object's
+// header, so a bigger one is refused before it is loaded.
+inline constexpr std::size_t k_max_object_bytes = std::size_t{16} << 20;
+
+// An object over k_max_object_bytes: bad input that a listing which passes over broken
+// prompts must not pass over.
+class ObjectTooLarge : public InputError {
+public:
+  using InputError::InputError;
+};
+
+// Throws ObjectTooLarge "<what>: file too large: N bytes, more than the 16 MiB promptops reads
+// from git" when object `id`'s header says it is bigger than k_max_object_bytes. Reads only
+// the header.
+void check_object_size(git_repository* repo, const git_oid& id, const std::string& what);
+
+// "a commit", "a tree", "a blob", "a tag of a tree", ...: what object `id` is, for messages.
+std::string describe_object(git_repository* repo, const git_oid& id);
+
+// The commit branch `ref` ("refs/heads/...") points at, or std::nullopt when there is no such
+// branch. Throws InputError naming the branch and what it points at when that is not a commit
+// (a tree, a blob, a tag) or a commit over k_max_object_bytes: such a branch was not written by
+// promptops or git's own commands.
+std::optional<Commit> branch_commit(git_repository* repo, const std::string& ref);
+
+// The commit with id `id`, after checking its size (check_object_size). Throws RunError when
+// it cannot be read.
+Commit lookup_commit(git_repository* repo, const git_oid& id, const std::string& what);
 
 // The git repository holding a registry, shared, and the registry root's path inside it
 // ("" or ending in '/').
@@ -101,6 +133,8 @@ public:
   std::optional<std::string> file_id(std::string_view path) const override;
   std::vector<std::string> files() const override;
 
+  // Throws InputError "file too large" (check_object_size) for a blob over
+  // k_max_object_bytes, without loading it.
   std::optional<std::string> read(std::string_view path) const override;
   std::vector<std::string> list(std::string_view dir, std::string_view suffix) const override;
   std::string display(std::string_view path) const override;

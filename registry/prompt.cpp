@@ -10,16 +10,12 @@
 
 namespace promptops::registry {
 
-void check_name(std::string_view name, std::string_view what) {
-  auto bad = [&](const std::string& why) {
-    throw InputError("invalid " + std::string(what) + " name \"" + std::string(name) +
-                     "\": " + why);
-  };
+std::optional<std::string> name_problem(std::string_view name) {
   if (name.empty()) {
-    bad("it is empty");
+    return "it is empty";
   }
   if (name.size() > 200) {
-    bad("longer than 200 characters");
+    return "longer than 200 characters";
   }
   std::size_t start = 0;
   while (start <= name.size()) {
@@ -27,22 +23,31 @@ void check_name(std::string_view name, std::string_view what) {
     const std::string_view segment = name.substr(
         start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (segment.empty()) {
-      bad("a name may not start or end with '/' or contain \"//\"");
+      return "a name may not start or end with '/' or contain \"//\"";
     }
     if (segment == "." || segment == "..") {
-      bad("\".\" and \"..\" may not appear in a name (names stay inside prompts/)");
+      return "\".\" and \"..\" may not appear in a name (names stay inside prompts/)";
     }
     for (char c : segment) {
       const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '_' || c == '-' || c == '.';
       if (!ok) {
-        bad("use letters, digits, '_', '-', '.' and '/' between folders");
+        return "use letters, digits, '_', '-', '.' and '/' between folders";
       }
     }
     if (slash == std::string_view::npos) {
       break;
     }
     start = slash + 1;
+  }
+  return std::nullopt;
+}
+
+void check_name(std::string_view name, std::string_view what) {
+  if (auto problem = name_problem(name)) {
+    // The name may come from a git tree or the command line: shown escaped.
+    throw InputError("invalid " + std::string(what) + " name \"" + util::text::printable(name) +
+                     "\": " + *problem);
   }
 }
 

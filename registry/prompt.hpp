@@ -19,6 +19,10 @@ namespace promptops::registry {
 // leave prompts/. `what` is "prompt" or "partial" for the message.
 void check_name(std::string_view name, std::string_view what);
 
+// What is wrong with `name` as a prompt or partial name (the rule check_name applies), or
+// std::nullopt when it is valid.
+std::optional<std::string> name_problem(std::string_view name);
+
 // "prompts/<name>.yaml".
 std::string prompt_path(std::string_view name);
 // "prompts/partials/<name>.mustache".

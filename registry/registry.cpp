@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/suggest.hpp"
+#include "util/text.hpp"
 #include "util/yaml_json.hpp"
 
 #include <algorithm>
@@ -105,19 +106,48 @@ std::vector<std::string> names_from_paths(const std::vector<std::string>& paths,
 }
 } // namespace
 
-std::vector<std::string> prompt_names(const Source& source) {
+namespace {
+// Every prompt file's name in `source`, valid or not; partials live beside prompts but are not
+// prompts.
+std::vector<std::string> prompt_file_names(const Source& source) {
   std::vector<std::string> names;
   for (auto& name : names_from_paths(source.list("prompts", ".yaml"), "prompts/", ".yaml")) {
-    // Partials live beside prompts but are not prompts.
     if (name.rfind("partials/", 0) != 0) {
       names.push_back(std::move(name));
     }
   }
   return names;
 }
+} // namespace
+
+std::vector<std::string> prompt_names(const Source& source) {
+  std::vector<std::string> names;
+  for (auto& name : prompt_file_names(source)) {
+    // A tree from a remote may hold any file name ("x\ny", escapes): one that breaks the rule
+    // for names is no prompt, on disk or in git.
+    if (!name_problem(name)) {
+      names.push_back(std::move(name));
+    }
+  }
+  return names;
+}
+
+std::vector<std::string> invalid_prompt_files(const Source& source) {
+  std::vector<std::string> out;
+  for (const auto& name : prompt_file_names(source)) {
+    if (auto problem = name_problem(name)) {
+      out.push_back(util::text::printable(source.display(prompt_path(name))) +
+                    " is not a prompt, passed over: invalid prompt name \"" +
+                    util::text::printable(name) + "\": " + *problem);
+    }
+  }
+  return out;
+}
 
 std::vector<std::string> Registry::prompt_names(const Source* source) const {
-  return registry::prompt_names(source ? *source : *m_work_tree);
+  // The work tree is the user's own: its invalid names are listed, for validate to report and
+  // for commands that use them to refuse by name.
+  return source != nullptr ? registry::prompt_names(*source) : prompt_file_names(*m_work_tree);
 }
 
 std::vector<std::string> Registry::partial_names() const {
@@ -145,7 +175,7 @@ std::shared_ptr<const Source> Registry::source_for(const std::string& ref) const
   git::RegistryRepository g = git::registry_repository(m_root, "\"@" + ref + "\"");
   if (is_env) {
     // An environment branch holds the pinned files at its root.
-    auto commit = git::find_commit(g.repo.get(), environment_branch(ref));
+    auto commit = git::branch_commit(g.repo.get(), environment_branch(ref));
     if (!commit) {
       throw InputError("environment \"" + ref + "\" has nothing promoted yet (no branch " +
                        environment_branch(ref).substr(std::string("refs/heads/").size()) + ")");

@@ -41,8 +41,13 @@ std::string compute_version(const std::string& prompt_content,
                             const std::string& schema_path,
                             const std::optional<std::string>& schema_content);
 
-// The names of every prompt in `source`, sorted.
+// The names of every prompt in `source`, sorted. A file under prompts/ whose name breaks the
+// rule for names (check_name) is passed over: it is no prompt (see invalid_prompt_files).
 std::vector<std::string> prompt_names(const Source& source);
+
+// One line for each file under prompts/ in `source` that prompt_names passes over, saying
+// which and why (escaped for the terminal): for commands that warn about them.
+std::vector<std::string> invalid_prompt_files(const Source& source);
 
 // A registry on disk: its root, its config, its prompts.
 class Registry {
@@ -55,7 +60,9 @@ public:
   const Config& config() const { return m_config; }
   const Source& work_tree() const { return *m_work_tree; }
 
-  // The names of every prompt in `source` (default: the work tree), sorted.
+  // The names of every prompt in `source` as registry::prompt_names gives them; by default
+  // those of every prompt file in the work tree, sorted, invalid names included (validate
+  // reports them, and using one is refused by check_name).
   std::vector<std::string> prompt_names(const Source* source = nullptr) const;
   // The names of every partial in the work tree, sorted.
   std::vector<std::string> partial_names() const;

@@ -3,10 +3,15 @@
 #include "registry/git.hpp"
 #include "util/error.hpp"
 #include "util/suggest.hpp"
+#include "util/text.hpp"
 
 #include <exception>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
+#include <vector>
 
 namespace promptops::registry {
 
@@ -15,6 +20,8 @@ namespace {
 using Remote = git::Remote;
 
 const std::string k_env_prefix = "refs/heads/promptops/env/";
+
+std::string remote_url(git_remote* remote);
 
 std::string branch_short(const std::string& env) {
   return "promptops/env/" + env;
@@ -69,8 +76,9 @@ std::string describe_commit(git_repository* repo, const git_oid& id) {
   git::Commit commit(raw);
   const char* summary = git_commit_summary(commit.get());
   const git_signature* author = git_commit_author(commit.get());
-  return git::oid_hex(id).substr(0, 7) + " \"" + (summary != nullptr ? summary : "") + "\" by " +
-         author->name;
+  return git::oid_hex(id).substr(0, 7) + " " +
+         util::text::quote(summary != nullptr ? summary : "") + " by " +
+         util::text::shorten(author->name, 80);
 }
 
 // The subjects of the commits reachable from `from` and not from `hide`, newest first.
@@ -89,7 +97,8 @@ std::vector<std::string> subjects_between(git_repository* repo, const git_oid& f
     git::check(git_commit_lookup(&raw_commit, repo, &id), "cannot read a commit");
     git::Commit commit(raw_commit);
     const char* summary = git_commit_summary(commit.get());
-    out.push_back(git::oid_hex(id).substr(0, 7) + " " + (summary != nullptr ? summary : ""));
+    out.push_back(git::oid_hex(id).substr(0, 7) + " " +
+                  util::text::shorten(summary != nullptr ? summary : "", 80));
   }
   return out;
 }
@@ -131,29 +140,177 @@ int on_push_update(const char* refname, const char* status, void* data) {
   }
 }
 
-// The remote's environment branches (env -> tip) after fetching them into the tracking refs.
-std::map<std::string, git_oid> fetch_environments(git_remote* remote, const std::string& name) {
-  const std::string spec = "+" + k_env_prefix + "*:refs/remotes/" + name + "/promptops/env/*";
-  char* specs[] = {const_cast<char*>(spec.c_str())};
-  const git_strarray refspecs{specs, 1};
-  git_fetch_options options;
-  git::check(git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION),
-             "cannot set up the fetch");
-  options.update_fetchhead = 0;
-  options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-  const std::string log = "promptops: fetch environments from " + name;
-  git::check(git_remote_fetch(remote, &refspecs, &options, log.c_str()),
-             "cannot fetch from \"" + name + "\"");
+// Every object a branch's new history brings is checked before anything reads it: the
+// commits and trees are what promptops and git write, and no object is over the size promptops
+// reads (git::k_max_object_bytes). Objects `known` says are here already are not walked.
+class HistoryCheck {
+public:
+  HistoryCheck(git_repository* repo, std::function<bool(const git_oid&)> known)
+      : m_repo(repo), m_known(std::move(known)) {}
+
+  // Throws InputError naming `label` ("promptops/env/prod on origin") and the path.
+  void check(const git_oid& tip, const std::string& label) {
+    const std::string what = git::describe_object(m_repo, tip);
+    if (what != "a commit") {
+      throw InputError(label + " points at " + what + " (" + git::oid_hex(tip).substr(0, 7) +
+                       "), not a commit: it is no environment promptops or git wrote");
+    }
+    std::vector<git_oid> queue{tip};
+    while (!queue.empty()) {
+      const git_oid id = queue.back();
+      queue.pop_back();
+      if (m_known(id) || !m_seen.insert(git::oid_hex(id)).second) {
+        continue;
+      }
+      const git::Commit commit = git::lookup_commit(m_repo, id, label);
+      check_tree(*git_commit_tree_id(commit.get()), label, "");
+      for (unsigned i = 0; i < git_commit_parentcount(commit.get()); ++i) {
+        queue.push_back(*git_commit_parent_id(commit.get(), i));
+      }
+    }
+  }
+
+private:
+  // Iterative: a hostile tree may nest as deep as it likes.
+  void check_tree(const git_oid& root, const std::string& label, const std::string& root_dir) {
+    std::vector<std::pair<git_oid, std::string>> queue{{root, root_dir}};
+    while (!queue.empty()) {
+      const auto [id, dir] = queue.back();
+      queue.pop_back();
+      if (m_known(id) || !m_seen.insert(git::oid_hex(id)).second) {
+        continue;
+      }
+      git::check_object_size(m_repo, id, label + ":" + dir);
+      git_tree* raw = nullptr;
+      git::check(git_tree_lookup(&raw, m_repo, &id), "cannot read " + label + ":" + dir);
+      const git::Tree tree(raw);
+      for (std::size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
+        const git_tree_entry* entry = git_tree_entry_byindex(tree.get(), i);
+        const std::string path = dir + util::text::printable(git_tree_entry_name(entry));
+        if (git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+          queue.emplace_back(*git_tree_entry_id(entry), path + "/");
+        } else if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB) {
+          git::check_object_size(m_repo, *git_tree_entry_id(entry), label + ":" + path);
+        }
+      }
+    }
+  }
+
+  git_repository* m_repo;
+  std::function<bool(const git_oid&)> m_known;
+  std::set<std::string> m_seen;
+};
+
+// The repository at `url` when it is one on this machine (a path or file:// URL), which
+// libgit2 reaches through its local transport; std::nullopt otherwise.
+std::optional<git::Repository> local_remote(const std::string& url) {
+  std::string path = url.rfind("file://", 0) == 0 ? url.substr(7) : url;
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::is_directory(path, ec)) {
+    return std::nullopt;
+  }
+  git_repository* raw = nullptr;
+  if (git_repository_open(&raw, path.c_str()) < 0) {
+    return std::nullopt;
+  }
+  return git::Repository(raw);
+}
+
+struct Fetched {
+  std::map<std::string, git_oid> tips;        // env -> the remote's tip
+  std::map<std::string, std::string> refused; // env -> why its branch was not taken
+};
+
+// libgit2's local transport packs every object it sends in memory, a huge blob whole: a local
+// remote's branches are checked in place, and a bad one is not fetched at all.
+Fetched check_local_remote(git_repository* repo, const std::string& url, const std::string& name) {
+  Fetched out;
+  auto there = local_remote(url);
+  if (!there) {
+    return out;
+  }
+  git_odb* raw_odb = nullptr;
+  git::check(git_repository_odb(&raw_odb, repo), "cannot open the object database");
+  const std::unique_ptr<git_odb, git::GitDeleter<git_odb, git_odb_free>> odb(raw_odb);
+  HistoryCheck check(there->get(),
+                     [&](const git_oid& id) { return git_odb_exists(odb.get(), &id) == 1; });
+  git_reference_iterator* raw_it = nullptr;
+  git::check(git_reference_iterator_glob_new(&raw_it, there->get(), (k_env_prefix + "*").c_str()),
+             "cannot list the branches of \"" + name + "\"");
+  const std::unique_ptr<git_reference_iterator,
+                        git::GitDeleter<git_reference_iterator, git_reference_iterator_free>>
+      it(raw_it);
+  const char* ref_name = nullptr;
+  while (git_reference_next_name(&ref_name, it.get()) == 0) {
+    const std::string env = std::string(ref_name).substr(k_env_prefix.size());
+    git_oid tip;
+    if (git_reference_name_to_id(&tip, there->get(), ref_name) < 0) {
+      continue;
+    }
+    out.tips[env] = tip;
+    try {
+      check.check(tip, branch_short(env) + " on " + name);
+    } catch (const InputError& e) {
+      out.refused[env] = e.what();
+    }
+  }
+  return out;
+}
+
+// The remote's environment branches (env -> tip) after fetching them into the tracking refs,
+// and those refused (not fetched from a local remote; fetched but not to be taken otherwise).
+Fetched fetch_environments(git_repository* repo, git_remote* remote, const std::string& name) {
+  Fetched checked = check_local_remote(repo, remote_url(remote), name);
+  std::vector<std::string> spec_texts;
+  if (checked.refused.empty()) {
+    spec_texts.push_back("+" + k_env_prefix + "*:refs/remotes/" + name + "/promptops/env/*");
+  } else {
+    for (const auto& [env, _] : checked.tips) {
+      if (checked.refused.count(env) == 0) {
+        spec_texts.push_back("+" + k_env_prefix + env + ":" + tracking_ref(name, env));
+      }
+    }
+  }
+  if (!spec_texts.empty()) {
+    std::vector<char*> specs;
+    for (auto& spec : spec_texts) {
+      specs.push_back(spec.data());
+    }
+    const git_strarray refspecs{specs.data(), specs.size()};
+    git_fetch_options options;
+    git::check(git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION),
+               "cannot set up the fetch");
+    options.update_fetchhead = 0;
+    options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    const std::string log = "promptops: fetch environments from " + name;
+    git::check(git_remote_fetch(remote, &refspecs, &options, log.c_str()),
+               "cannot fetch from \"" + name + "\"");
+  }
+  if (!checked.tips.empty() || !checked.refused.empty()) {
+    return checked; // a local remote: its refs were read in place
+  }
   // The advertisement stays readable after the fetch disconnects; it is the remote's truth,
   // also for branches deleted there, whose tracking refs a fetch leaves behind.
   const git_remote_head** heads = nullptr;
   std::size_t count = 0;
   git::check(git_remote_ls(&heads, &count, remote), "cannot list the branches of \"" + name + "\"");
-  std::map<std::string, git_oid> out;
+  Fetched out;
   for (std::size_t i = 0; i < count; ++i) {
     const std::string ref = heads[i]->name;
     if (ref.rfind(k_env_prefix, 0) == 0) {
-      out[ref.substr(k_env_prefix.size())] = heads[i]->oid;
+      out.tips[ref.substr(k_env_prefix.size())] = heads[i]->oid;
+    }
+  }
+  // Objects from another transport are in our own store now, not yet read by anyone: check
+  // each new tip's history here, down to what the local branch or tracking ref already had.
+  for (const auto& [env, tip] : out.tips) {
+    const auto local = ref_target(repo, k_env_prefix + env);
+    HistoryCheck check(repo,
+                       [&](const git_oid& id) { return local && git_oid_equal(&id, &*local); });
+    try {
+      check.check(tip, branch_short(env) + " on " + name);
+    } catch (const InputError& e) {
+      out.refused[env] = e.what();
     }
   }
   return out;
@@ -188,7 +345,8 @@ bool PushResult::rejected() const {
 
 bool PullResult::refused() const {
   for (const auto& e : environments) {
-    if (e.status == PullStatus::diverged || e.status == PullStatus::conflict) {
+    if (e.status == PullStatus::diverged || e.status == PullStatus::conflict ||
+        e.status == PullStatus::invalid) {
       return true;
     }
   }
@@ -203,7 +361,8 @@ PushResult push(const Registry& registry, const std::string& remote_name) {
   result.remote = remote_name;
   result.url = remote_url(remote.get());
   // Fetching first brings the remote's commits here, so a rejection can say what they are.
-  const auto remote_tips = fetch_environments(remote.get(), remote_name);
+  const Fetched fetched = fetch_environments(repo, remote.get(), remote_name);
+  const auto& remote_tips = fetched.tips;
 
   for (const auto& env : registry.config().environments) {
     EnvironmentPush e;
@@ -216,6 +375,13 @@ PushResult push(const Registry& registry, const std::string& remote_name) {
     }
     e.new_commit = git::oid_hex(*local);
     const auto there = remote_tips.find(env);
+    if (const auto bad = fetched.refused.find(env); bad != fetched.refused.end()) {
+      e.old_commit = git::oid_hex(there->second);
+      e.status = PushStatus::rejected;
+      e.message = bad->second;
+      result.environments.push_back(std::move(e));
+      continue;
+    }
     if (there != remote_tips.end()) {
       e.old_commit = git::oid_hex(there->second);
       if (git_oid_equal(&there->second, &*local)) {
@@ -285,7 +451,8 @@ PullResult pull(const Registry& registry, const std::string& remote_name) {
   PullResult result;
   result.remote = remote_name;
   result.url = remote_url(remote.get());
-  const auto remote_tips = fetch_environments(remote.get(), remote_name);
+  const Fetched fetched = fetch_environments(repo, remote.get(), remote_name);
+  const auto& remote_tips = fetched.tips;
   const std::string head = head_branch(repo);
 
   for (const auto& env : registry.config().environments) {
@@ -305,6 +472,12 @@ PullResult pull(const Registry& registry, const std::string& remote_name) {
     }
     const git_oid theirs = there->second;
     e.remote_commit = git::oid_hex(theirs);
+    if (const auto bad = fetched.refused.find(env); bad != fetched.refused.end()) {
+      e.status = PullStatus::invalid;
+      e.message = bad->second + ". Nothing was changed";
+      result.environments.push_back(std::move(e));
+      continue;
+    }
     if (local && git_oid_equal(&*local, &theirs)) {
       e.status = PullStatus::up_to_date;
       result.environments.push_back(std::move(e));
@@ -393,6 +566,8 @@ std::string to_string(PullStatus status) {
     return "conflict";
   case PullStatus::not_on_remote:
     return "not_on_remote";
+  case PullStatus::invalid:
+    return "invalid";
   }
   return "unknown";
 }

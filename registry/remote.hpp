@@ -57,6 +57,8 @@ enum class PullStatus {
   diverged,       // both sides promoted: refused, the local branch is as it was
   conflict,       // refused: the branch moved meanwhile, or it is checked out
   not_on_remote,  // the remote has no such branch
+  invalid,        // refused: the remote's branch is no environment (not a commit, an object
+                  // over git::k_max_object_bytes); `message` says which
 };
 
 struct EnvironmentPull {
@@ -79,7 +81,9 @@ struct PullResult {
 
 // Fetch refs/heads/promptops/env/* from `remote` into refs/remotes/<remote>/promptops/env/*,
 // then create or fast-forward (by compare-and-swap) each environment's local branch. A
-// diverged environment is refused (status, not exception) and left as it was. Throws
+// diverged environment is refused (status, not exception) and left as it was, and so is one
+// whose new history holds something that is not a commit or an object too large to read
+// (checked before it is fetched from a remote on this machine, else before it is taken). Throws
 // InputError for an unknown remote (with "did you mean") and RunError when the remote cannot
 // be reached.
 PullResult pull(const Registry& registry, const std::string& remote);

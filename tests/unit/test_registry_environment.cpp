@@ -222,3 +222,40 @@ TEST_CASE("registry::move_message, a bulk move gives a count", "[registry][envir
   CHECK(message.find("Prompt-Version:") == std::string::npos);
   CHECK(message.find("p0: ") == std::string::npos);
 }
+
+TEST_CASE("registry::move_message, a trailer value must be one printable line",
+          "[registry][environment]") {
+  Move move;
+  move.subject = "promote a from HEAD to prod";
+  move.trailers.emplace_back("Reason", "ok\n\nForced: no");
+  CHECK_THROWS_WITH(move_message(move, {}, {"Ann", "ann@example.com", 0}),
+                    Contains("Reason must be one line of printable text"));
+  move.trailers.back().second = "fine";
+  CHECK_THROWS_WITH(move_message(move, {}, {"Ann\nEvidence-Run: x", "ann@example.com", 0}),
+                    Contains("the author's name"));
+  CHECK_THROWS_WITH(check_trailer_value("a\x1b[2Kb", "--reason"),
+                    Contains("--reason must be one line") && Contains("\\x1b[2Kb"));
+  CHECK_THROWS_AS(check_trailer_value("right\u202eleft", "--reason"), promptops::UsageError);
+  CHECK_NOTHROW(check_trailer_value("ship it: 5% better, \"quoted\" and ünïcode", "--reason"));
+}
+
+TEST_CASE("registry::trusted_trailers, the last paragraph, in the forms promptops writes",
+          "[registry][environment]") {
+  using Trailers = std::vector<std::pair<std::string, std::string>>;
+  CHECK(trusted_trailers("promote a\n\nEvidence-Run: body\n\nPromoted-By: A <a@x>\n"
+                         "Forced: no\nEvidence-Pass-Rate: lots\nEvidence-Regressions: -1\n"
+                         "Reason: fine\n") ==
+        Trailers{{"Promoted-By", "A <a@x>"}, {"Reason", "fine"}});
+  CHECK(trusted_trailers("s\n\nForced: yes\nEvidence-Pass-Rate: 0.975\nEvidence-Regressions: 0\n"
+                         "Promoted-At: 2024-05-01T12:00:00Z\n") ==
+        Trailers{{"Forced", "yes"},
+                 {"Evidence-Pass-Rate", "0.975"},
+                 {"Evidence-Regressions", "0"},
+                 {"Promoted-At", "2024-05-01T12:00:00Z"}});
+  // A key written once that appears twice is forged: neither is trusted. Prompt-Version repeats.
+  CHECK(trusted_trailers("s\n\nEvidence-Run: a\nEvidence-Run: b\nPrompt-Version: x 1\n"
+                         "Prompt-Version: y 2\n") ==
+        Trailers{{"Prompt-Version", "x 1"}, {"Prompt-Version", "y 2"}});
+  CHECK(trusted_trailers("s\n\nReason: a\x1b[2Kb\n").empty());
+  CHECK(trusted_trailers(nullptr).empty());
+}

@@ -171,3 +171,24 @@ TEST_CASE("registry::Registry::resolve, @HEAD outside git", "[registry][git]") {
   REQUIRE_THROWS_WITH(registry.resolve({"greet", "HEAD"}),
                       Catch::Contains("is not inside a git repository"));
 }
+
+TEST_CASE("registry::prompt_names, a file whose name breaks the rule is no prompt", "[registry]") {
+  TempDir dir;
+  dir.write("prompts/greet.yaml", "template: hi\n");
+  dir.write("prompts/a b.yaml", "template: hi\n");
+  dir.write("prompts/x\ny.yaml", "template: hi\n");
+  const WorkTreeSource source(dir.path(), "");
+  CHECK(prompt_names(source) == std::vector<std::string>{"greet"});
+  const auto invalid = invalid_prompt_files(source);
+  REQUIRE(invalid.size() == 2);
+  CHECK(invalid[0] == "prompts/a b.yaml is not a prompt, passed over: invalid prompt name \"a "
+                      "b\": use letters, digits, '_', '-', '.' and '/' between folders");
+  CHECK(invalid[1].rfind("prompts/x\\ny.yaml is not a prompt", 0) == 0);
+
+  // The registry's own work tree lists them, for validate to report and their use to refuse.
+  write_registry(dir);
+  InFolder in(dir.path());
+  const Registry registry = Registry::open(".");
+  CHECK(registry.prompt_names() == std::vector<std::string>{"a b", "greet", "x\ny"});
+  CHECK(registry.prompt_names(&source) == std::vector<std::string>{"greet"});
+}
