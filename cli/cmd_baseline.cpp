@@ -75,6 +75,9 @@ Action add_baseline(CLI::App& app) {
     }
     golden::TestOptions& test = options->test;
     test.use_cache = !options->no_cache;
+    test.on_warning = [](const std::string& warning) {
+      print_note("promptops: warning: " + warning + "\n");
+    };
     const auto started = std::chrono::steady_clock::now();
     const golden::RunOutcome outcome = golden::run_tests(registry, test);
     const double seconds =

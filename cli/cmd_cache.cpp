@@ -14,7 +14,14 @@ Action add_cache(CLI::App& app) {
     *action = "clear";
   });
   return [action] {
-    const providers::ResponseCache cache(providers::ResponseCache::default_dir());
+    const auto dir = providers::ResponseCache::default_dir();
+    if (!dir) {
+      const std::string why = providers::ResponseCache::k_no_default_dir;
+      print(*action == "clear" ? "nothing to clear: the response cache is off (" + why + ")\n"
+                               : "cache: off (" + why + ")\n");
+      return 0;
+    }
+    const providers::ResponseCache cache(*dir);
     if (*action == "clear") {
       const auto removed = cache.clear();
       print("removed " + std::to_string(removed) + " cached replies from " + cache.dir().string() +

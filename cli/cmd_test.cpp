@@ -87,6 +87,9 @@ Action add_test(CLI::App& app) {
       throw UsageError("--resume takes the run's own suites, --provider, --filter and --shard; "
                        "give none of them with it");
     }
+    test.on_warning = [](const std::string& warning) {
+      print_note("promptops: warning: " + warning + "\n");
+    };
     ProgressBar progress;
     test.on_progress = [&progress](std::size_t done, std::size_t total) {
       progress.update(done, total);

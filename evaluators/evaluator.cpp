@@ -650,7 +650,9 @@ Evaluation maximum(const Context& ctx) {
     return fail(number(latency) + " ms, over the " + number(max) + " ms limit");
   }
   if (!ctx.input.cost) {
-    return fail("no cost to check: the provider has no pricing");
+    // Unknown, never 0: no pricing, or token counts missing or invalid (reply::read_count).
+    return fail("no cost to check: the provider has no pricing, or the reply gave no valid "
+                "token counts");
   }
   const double cost = *ctx.input.cost;
   if (cost <= max) {

@@ -197,6 +197,11 @@ BaselineComparison::Drift BaselineComparison::drift(const std::string& suite,
 
 std::vector<std::string> gate_reasons(const SuiteGate& gate) {
   std::vector<std::string> reasons;
+  // A pass rate of no case is no evidence: a run interrupted before any of the suite's cases
+  // ended, or a suite without cases, does not pass its gate.
+  if (gate.cases == 0) {
+    reasons.push_back(gate.suite + ": no case ran, so nothing shows it passes");
+  }
   const double rate =
       gate.cases == 0 ? 1.0 : static_cast<double>(gate.pass) / static_cast<double>(gate.cases);
   if (rate + 1e-12 < gate.min_pass_rate) {

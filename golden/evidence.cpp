@@ -193,6 +193,7 @@ registry::Evidence gather_evidence(const registry::Registry& registry,
       TestOptions test;
       test.suites = check.missing;
       test.prompt_override = name + "@" + from;
+      test.on_warning = [&on_note](const std::string& warning) { on_note("warning: " + warning); };
       const RunOutcome outcome = run_tests(registry, test);
       on_note("ran " + join(check.missing) + " with " + name + "@" + from + ": run " +
               outcome.run_id + (outcome.exit_code == 0 ? ", gate passed" : ", gate FAILED"));

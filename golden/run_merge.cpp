@@ -68,9 +68,8 @@ RunOutcome merge_runs(const registry::Registry& registry, const std::vector<std:
     });
   }
   // The merged run: the shards' selection without a shard, and every result line.
-  const std::string merged_id = new_run_id();
+  const std::string merged_id = make_run_folder(runs);
   const std::filesystem::path dir = runs / merged_id;
-  std::filesystem::create_directories(dir);
   json record = first;
   record["run_id"] = merged_id;
   record["shard_index"] = 0;

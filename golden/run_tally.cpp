@@ -26,6 +26,14 @@ SuiteGate suite_gate_settings(const Suite& suite, const registry::Config& config
   return gate;
 }
 
+// Whether the selection (--filter, --provider, --shard) left the suite no case to run: then it
+// is not part of the run, and its summary says nothing of it, rather than that it passed.
+bool left_out(const PlannedSuite& ps, const TestOptions& selection) {
+  const bool narrowed =
+      !selection.filters.empty() || !selection.provider.empty() || selection.shard_count > 1;
+  return narrowed && (ps.cases.empty() || ps.candidates.empty());
+}
+
 } // namespace
 
 void RunTally::add(const CaseResult& result, std::optional<Fingerprint> print) {
@@ -84,6 +92,9 @@ RunSummary RunTally::summarize(const RunFacts& facts) {
   bool gate_passed = true;
   const bool complete = m_plan.selection().filters.empty() && !facts.interrupted;
   for (const auto& ps : m_plan.suites()) {
+    if (left_out(ps, m_plan.selection())) {
+      continue;
+    }
     SuiteSummary suite = summarize_suite(ps, complete, compared);
     gate_passed = gate_passed && suite.gate.passed;
     for (const auto& reason : suite.gate.reasons) {

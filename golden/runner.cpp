@@ -13,10 +13,16 @@
 #include "util/free_at_exit.hpp"
 #include "util/json_fields.hpp"
 
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <random>
 #include <set>
+#include <sys/random.h>
+#include <sys/stat.h>
 
 // `promptops test`, its stages in order: plan (run_plan.cpp), dispatch to the call engine
 // (run_dispatch.cpp), scoring and the results file (run_scoring.cpp), tally and summary
@@ -64,13 +70,10 @@ TestOptions resumed_selection(const registry::Registry& registry, const std::str
   return selection;
 }
 
-// A new run's folder with its run.json.
-void start_run_folder(const RunPlan& plan, const RunOutcome& outcome) {
-  std::error_code ec;
-  std::filesystem::create_directories(outcome.dir, ec);
-  if (ec) {
-    throw RunError("cannot create " + outcome.dir.string() + ": " + ec.message());
-  }
+// A new run's folder with its run.json; sets the outcome's id and folder.
+void start_run_folder(const RunPlan& plan, const std::filesystem::path& runs, RunOutcome& outcome) {
+  outcome.run_id = make_run_folder(runs);
+  outcome.dir = runs / outcome.run_id;
   // Keeps runs out of git in a registry that init did not make (once: it is fsynced).
   const std::filesystem::path ignore = outcome.dir.parent_path().parent_path() / ".gitignore";
   if (!std::filesystem::exists(ignore)) {
@@ -106,16 +109,18 @@ public:
     const std::filesystem::path runs = m_registry.root() / ".promptops" / "runs";
     json record;
     const bool resuming = !m_options.resume.empty();
-    outcome.run_id = resuming ? m_options.resume : new_run_id();
-    outcome.dir = runs / outcome.run_id;
     m_plan = std::make_unique<RunPlan>(
         m_registry, resuming ? resumed_selection(m_registry, m_options.resume, record) : m_options);
     std::vector<CaseResult> finished;
+    // Before the run's folder: a cache that is refused leaves no run behind.
+    const std::unique_ptr<providers::ResponseCache> cache = open_cache();
     if (resuming) {
+      outcome.run_id = m_options.resume;
+      outcome.dir = runs / outcome.run_id;
       m_plan->check_versions_unchanged(record, m_options.resume);
       finished = read_finished_results(outcome.dir / "results.jsonl");
     } else {
-      start_run_folder(*m_plan, outcome);
+      start_run_folder(*m_plan, runs, outcome);
     }
     std::vector<std::size_t> todo = cases_to_do(*m_plan, finished);
     if (m_options.no_calls && !todo.empty()) {
@@ -132,7 +137,7 @@ public:
     }
     const std::size_t total = finished.size() + todo.size();
     const std::size_t ended =
-        call_and_score(outcome, tally, std::move(todo), finished.size(), total);
+        call_and_score(outcome, tally, cache.get(), std::move(todo), finished.size(), total);
     finished = {};
     outcome.interrupted = ended < total;
     outcome.failures = std::move(tally.failures());
@@ -145,22 +150,40 @@ public:
   }
 
 private:
+  // The response cache, or none: a run that makes no call (promptops merge) needs none, and
+  // without HOME there is no private place for it. Throws InputError when it is not private.
+  std::unique_ptr<providers::ResponseCache> open_cache() const {
+    if (m_options.no_calls) {
+      return nullptr;
+    }
+    std::optional<std::filesystem::path> dir = m_options.cache_dir;
+    if (dir->empty()) {
+      dir = providers::ResponseCache::default_dir();
+    }
+    if (!dir) {
+      if (m_options.on_warning) {
+        m_options.on_warning(std::string(providers::ResponseCache::k_no_default_dir) +
+                             ": the response cache is off");
+      }
+      return nullptr;
+    }
+    return std::make_unique<providers::ResponseCache>(*dir);
+  }
+
   // The cases of `todo` called, scored and written; returns how many of `total` have ended.
-  std::size_t call_and_score(RunOutcome& outcome, RunTally& tally, std::vector<std::size_t> todo,
+  std::size_t call_and_score(RunOutcome& outcome, RunTally& tally,
+                             const providers::ResponseCache* cache, std::vector<std::size_t> todo,
                              std::size_t ended, std::size_t total) {
     if (m_options.on_progress) {
       m_options.on_progress(ended, total);
     }
-    const providers::ResponseCache cache(m_options.cache_dir.empty()
-                                             ? providers::ResponseCache::default_dir()
-                                             : m_options.cache_dir);
     ResultsFile results(outcome.dir / "results.jsonl");
     CaseScorer scorer(*m_plan, results, tally);
     // Closed before the results file goes: every case queued is written.
     ScoringThread scoring([&scorer](EndedCase& c) { scorer.score(c); });
     Dispatcher dispatch(*m_plan, scoring, m_options.on_progress, ended, total);
     providers::EngineOptions engine_options;
-    engine_options.cache = &cache;
+    engine_options.cache = cache;
     engine_options.read_cache = m_options.use_cache;
     engine_options.concurrency_override = m_options.concurrency;
     engine_options.stop = m_options.stop;
@@ -188,11 +211,30 @@ private:
 } // namespace
 
 std::string new_run_id() {
-  const std::string stamp = utc_now("%Y%m%d-%H%M%S");
-  std::random_device rd;
-  char suffix[8];
-  std::snprintf(suffix, sizeof suffix, "%04x", static_cast<unsigned>(rd() & 0xffff));
-  return stamp + "-" + suffix;
+  std::uint64_t bits = 0;
+  if (::getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
+    std::random_device rd; // getrandom(2) fails only without the call (old kernels)
+    bits = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }
+  char suffix[24];
+  std::snprintf(suffix, sizeof suffix, "-%016llx", static_cast<unsigned long long>(bits));
+  return utc_now("%Y%m%d-%H%M%S") + suffix;
+}
+
+std::string make_run_folder(const std::filesystem::path& runs) {
+  std::error_code ec;
+  std::filesystem::create_directories(runs, ec); // its own failure shows in mkdir's
+  for (int attempt = 1;; ++attempt) {
+    std::string id = new_run_id();
+    const std::filesystem::path dir = runs / id;
+    // mkdir, not create_directories: an existing folder is a failure, never reused.
+    if (::mkdir(dir.c_str(), 0777) == 0) {
+      return id;
+    }
+    if (errno != EEXIST || attempt == 10) {
+      throw RunError("cannot create " + dir.string() + ": " + std::strerror(errno));
+    }
+  }
 }
 
 std::optional<Failure> failure_of(const CaseResult& result) {

@@ -20,8 +20,10 @@ struct TestOptions {
   std::vector<std::string> filters; // --filter: a case runs when its id or a tag matches one
   int concurrency = 0;              // > 0: every provider's concurrency
   bool use_cache = true;            // false (--no-cache): ask again, store the new replies
-  std::filesystem::path cache_dir;  // empty: $XDG_CACHE_HOME/promptops
-  std::string resume;               // a run id to complete instead of starting a new run
+  // Empty: providers::ResponseCache::default_dir(), and no cache when it has none. The folder
+  // must be private (ResponseCache::check_private), or the run is refused (InputError).
+  std::filesystem::path cache_dir;
+  std::string resume; // a run id to complete instead of starting a new run
   // --shard i/n: only the cases whose id hashes to share i of n (1-based; 0/0: every case).
   // All of a case's candidates go to the same share; the split depends only on the suite and
   // case id, so n runs on n machines cover every case exactly once.
@@ -36,6 +38,9 @@ struct TestOptions {
   const std::atomic<bool>* stop = nullptr;
   // Called as each case ends: (ended, total) counted over the whole run.
   std::function<void(std::size_t ended, std::size_t total)> on_progress;
+  // Called before the first request with what the user should know of, for stderr: "neither
+  // HOME nor an absolute XDG_CACHE_HOME is set: the response cache is off".
+  std::function<void(const std::string& warning)> on_warning;
 };
 
 // A case that did not pass, for the terminal's table.
@@ -67,8 +72,16 @@ struct RunOutcome {
 // the run folder cannot be written.
 RunOutcome run_tests(const registry::Registry& registry, const TestOptions& options);
 
-// A new run's id: the UTC time and a random suffix, "20261207-180102-3fa2".
+// A new run's id: the UTC time and 64 random bits (the system's random source) in hex,
+// "20261207-180102-3fa2c4d5e6f7a8b9": ids sort in the order runs started, and two runs
+// started in the same second do not share one.
 std::string new_run_id();
+
+// A new run's folder under `runs` (made when missing), named by a new_run_id() that no folder
+// has: the folder is made exclusively, and an id taken meanwhile is replaced by another, so a
+// run never writes into another's folder (only --resume reopens one). Returns the id; throws
+// RunError when the folder cannot be made.
+std::string make_run_folder(const std::filesystem::path& runs);
 
 // `promptops merge`: one run made of `run_ids` (the shards of one selection, e.g. from
 // `--shard i/n` on n CI jobs): their results joined into a new run, summarised and gated as if

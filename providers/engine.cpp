@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -106,15 +108,66 @@ struct JobState {
   bool ended = false;
 };
 
+// Reply bytes held by the transfers in flight, run-wide, and how many they may hold: twice the
+// largest max_reply_bytes of the run's providers (128 MiB by default), so that concurrency x
+// the cap cannot exhaust memory while any one reply can still reach its cap.
+struct ReplyBudget {
+  std::size_t limit = 0;
+  std::size_t used = 0;
+};
+
+// A reply's body as it comes in. It grows by doubling, but never past the reply's cap, and
+// through realloc: glibc moves a large block with mremap instead of holding two copies.
+class ReplyBody {
+public:
+  ReplyBody() = default;
+  ~ReplyBody() { std::free(m_data); }
+  ReplyBody(const ReplyBody&) = delete;
+  ReplyBody& operator=(const ReplyBody&) = delete;
+
+  std::string_view view() const { return {m_data, m_size}; }
+  std::size_t size() const { return m_size; }
+  std::size_t capacity() const { return m_capacity; }
+  // False when the memory cannot be had.
+  bool grow_to(std::size_t capacity) {
+    void* grown = std::realloc(m_data, capacity);
+    if (grown == nullptr) {
+      return false;
+    }
+    m_data = static_cast<char*>(grown);
+    m_capacity = capacity;
+    return true;
+  }
+  // Within capacity().
+  void append(const char* data, std::size_t size) {
+    std::memcpy(m_data + m_size, data, size);
+    m_size += size;
+  }
+
+private:
+  char* m_data = nullptr;
+  std::size_t m_size = 0;
+  std::size_t m_capacity = 0;
+};
+
+// Why a body stopped being read.
+enum class Overflow { none, cap, budget };
+
 // One HTTP exchange in flight.
 struct Transfer {
   std::size_t job = 0;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   std::string body; // the request body; libcurl reads it in place
-  std::string response;
+  ReplyBody response;
+  std::size_t cap = 0; // the provider's max_reply_bytes
+  ReplyBudget* budget = nullptr;
+  Overflow overflow = Overflow::none;
   char error[CURL_ERROR_SIZE] = {0};
   ~Transfer() {
+    if (budget != nullptr) {
+      budget->used -= response.capacity();
+    }
     if (headers != nullptr) {
       curl().slist_free_all(headers);
     }
@@ -124,9 +177,29 @@ struct Transfer {
   }
 };
 
+// Takes the body as libcurl decodes it (gzip included), within the reply's cap and the run's
+// budget, both counted on what is allocated; a short count aborts the transfer.
 std::size_t write_body(char* data, std::size_t size, std::size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
+  auto* t = static_cast<Transfer*>(user);
+  const std::size_t add = size * n;
+  const std::size_t need = t->response.size() + add;
+  if (need > t->cap) {
+    t->overflow = Overflow::cap;
+    return 0;
+  }
+  if (need > t->response.capacity()) {
+    constexpr std::size_t k_first = 64 * 1024;
+    const std::size_t want =
+        std::min(std::max({need, 2 * t->response.capacity(), k_first}), t->cap);
+    const std::size_t more = want - t->response.capacity();
+    if (t->budget->used + more > t->budget->limit || !t->response.grow_to(want)) {
+      t->overflow = Overflow::budget;
+      return 0;
+    }
+    t->budget->used += more;
+  }
+  t->response.append(data, add);
+  return add;
 }
 
 struct ExecDone {
@@ -237,8 +310,8 @@ private:
       m_admit.pop_front();
       const Job& job = m_jobs[i];
       if (m_options.cache != nullptr && m_options.read_cache && !job.cache_key.empty()) {
-        if (auto hit = m_options.cache->get(job.cache_key)) {
-          finish(i, reply_from_cache(*hit));
+        if (auto hit = m_options.cache->get_reply(job.cache_key)) {
+          finish(i, std::move(*hit));
           continue;
         }
       }
@@ -279,53 +352,16 @@ private:
       const int c = m_options.concurrency_override > 0 ? m_options.concurrency_override
                                                        : p->settings.concurrency;
       it = m_lanes.emplace(p, std::make_unique<Lane>(p, std::max(1, c))).first;
+      m_budget.limit =
+          std::max(m_budget.limit, 2 * static_cast<std::size_t>(p->settings.max_reply_bytes));
     }
     return *it->second;
-  }
-
-  static Reply reply_from_cache(const json& entry) {
-    Reply r;
-    r.ok = true;
-    r.cached = true;
-    r.output = util::string_field(entry, "output");
-    r.model = util::string_field(entry, "model");
-    r.system_fingerprint = util::string_field(entry, "system_fingerprint");
-    if (auto u = entry.find("usage"); u != entry.end()) {
-      r.usage = reply::usage_from_json(*u);
-    }
-    // Entries written before the reply model have none of these: an unknown stop reason.
-    r.facts = reply::facts_from_json(entry);
-    if (auto n = entry.find("notes"); n != entry.end() && n->is_array()) {
-      for (const json& note : *n) {
-        if (note.is_string()) {
-          r.notes.push_back(note.get<std::string>());
-        }
-      }
-    }
-    r.latency_ms = entry.value("latency_ms", 0.0);
-    return r;
   }
 
   void store(std::size_t i, const Reply& r) {
     const Job& job = m_jobs[i];
     if (m_options.cache == nullptr || job.cache_key.empty()) {
       return;
-    }
-    json entry = {{"output", r.output},
-                  {"model", r.model},
-                  {"system_fingerprint", r.system_fingerprint},
-                  {"latency_ms", r.latency_ms}};
-    entry["usage"] = reply::to_json(r.usage);
-    entry["finish_reason"] = reply::to_string(r.facts.finish_reason);
-    entry["vendor_finish_reason"] = r.facts.vendor_finish_reason;
-    if (!r.facts.refusal.empty()) {
-      entry["refusal"] = r.facts.refusal;
-    }
-    if (!r.facts.tool_calls.empty()) {
-      entry["tool_calls"] = reply::to_json(r.facts.tool_calls);
-    }
-    if (!r.notes.empty()) {
-      entry["notes"] = r.notes;
     }
     // Written by a thread of its own: a commit can wait on a busy disk or on another process's
     // batch, and on this thread a stall would hold every transfer in flight.
@@ -334,7 +370,7 @@ private:
     bool full = false;
     {
       std::lock_guard<std::mutex> lock(m_cache_mutex);
-      m_cache_queue.emplace_back(job.cache_key, std::move(entry));
+      m_cache_queue.emplace_back(job.cache_key, r);
       full = m_cache_queue.size() == k_cache_batch;
     }
     if (full) {
@@ -348,7 +384,7 @@ private:
   // Stores what has queued up since the last batch in one transaction: the cache costs a
   // commit per batch, not a write per reply.
   void write_cache() {
-    std::vector<std::pair<std::string, json>> batch;
+    std::vector<std::pair<std::string, Reply>> batch;
     std::unique_lock<std::mutex> lock(m_cache_mutex);
     for (;;) {
       m_cache_wake.wait_for(lock, k_cache_flush, [this] {
@@ -367,7 +403,7 @@ private:
       }
       lock.unlock();
       try {
-        m_options.cache->put_many(batch);
+        m_options.cache->put_replies(batch);
       } catch (const std::exception&) {
         // A cache that cannot be written costs a request next time, not this result.
       }
@@ -384,6 +420,8 @@ private:
     reply.attempts = reply.cached ? 0 : s.attempts;
     if (reply.ok) {
       reply.cost = m_jobs[i].provider->settings.cost(reply.usage);
+    } else {
+      reply.error = mask_url_credentials(std::move(reply.error)); // a base_url's user:token
     }
     --m_remaining;
     m_progress = true;
@@ -476,6 +514,8 @@ private:
     auto t = std::make_unique<Transfer>();
     t->job = i;
     t->body = std::move(call.body);
+    t->cap = static_cast<std::size_t>(settings.max_reply_bytes);
+    t->budget = &m_budget;
     t->easy = take_easy();
     for (const auto& h : call.headers) {
       t->headers = curl().slist_append(t->headers, h.c_str());
@@ -487,7 +527,9 @@ private:
     curl().easy_setopt(e, CURLOPT_POSTFIELDS, t->body.c_str());
     curl().easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
     curl().easy_setopt(e, CURLOPT_WRITEFUNCTION, write_body);
-    curl().easy_setopt(e, CURLOPT_WRITEDATA, &t->response);
+    curl().easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    // A declared Content-Length past the cap ends the transfer before its body.
+    curl().easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->cap));
     curl().easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
     curl().easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl().easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(settings.timeout_s * 1000));
@@ -536,11 +578,17 @@ private:
     std::string text = input.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     m_threads[i] = std::thread([this, p, i, text = std::move(text)] {
       const auto started = Clock::now();
-      util::CommandResult c =
-          util::run_command(p->settings.command, text, p->settings.timeout_s, p->workdir);
+      util::CommandOptions options;
+      options.timeout_s = p->settings.timeout_s;
+      options.workdir = p->workdir;
+      options.max_output_bytes = static_cast<std::size_t>(p->settings.max_reply_bytes);
+      options.stop = m_options.stop; // the command is in its own process group: no Ctrl-C
+      util::CommandResult c = util::run_command(p->settings.command, text, options);
       ExecDone done{i, {}, false};
       done.reply.latency_ms = ms_between(started, Clock::now());
-      if (!c.failure.empty()) {
+      if (c.output_over_limit) {
+        done.reply.error = p->settings.reply_too_large();
+      } else if (!c.failure.empty()) {
         done.reply.error = c.failure;
       } else if (c.timed_out) {
         done.reply.error =
@@ -554,6 +602,9 @@ private:
       } else {
         done.reply.ok = true;
         read_exec_output(c.out, done.reply);
+        if (std::optional<std::string> note = reply::usage_note(done.reply.usage)) {
+          done.reply.notes.push_back(std::move(*note));
+        }
       }
       {
         std::lock_guard<std::mutex> lock(m_exec_mutex);
@@ -648,6 +699,22 @@ private:
       const ProviderSettings& settings = lane.provider->settings;
       const double latency = ms_between(m_state[i].started, Clock::now());
 
+      if (code == CURLE_FILESIZE_EXCEEDED || t->overflow == Overflow::cap) {
+        Reply r;
+        r.error = settings.reply_too_large(); // a bomb stays a bomb: not retried
+        ended_attempt(lane, i, std::move(r), false, 0, false);
+        continue;
+      }
+      if (t->overflow == Overflow::budget) {
+        // Not this reply's fault: sent again once others have ended, and not an attempt.
+        Reply r;
+        r.error = "stopped: the replies in flight reached the run's budget of " +
+                  size_text(static_cast<std::int64_t>(m_budget.limit)) +
+                  " (2 x the largest max_reply_bytes)";
+        --m_state[i].attempts;
+        ended_attempt(lane, i, std::move(r), true, 0, false);
+        continue;
+      }
       if (code != CURLE_OK) {
         Reply r;
         const std::string detail = t->error[0] != '\0' ? t->error : curl().easy_strerror(code);
@@ -679,9 +746,9 @@ private:
       char* content_type = nullptr;
       curl().easy_getinfo(e, CURLINFO_CONTENT_TYPE, &content_type);
       WireOutcome w = read_response(
-          settings,
-          HttpResponse{status, t->response, content_type == nullptr ? std::string() : content_type,
-                       std::move(should_retry)});
+          settings, HttpResponse{status, t->response.view(),
+                                 content_type == nullptr ? std::string() : content_type,
+                                 std::move(should_retry)});
       w.reply.ok = w.ok;
       w.reply.latency_ms = latency;
       if (!w.ok) {
@@ -753,6 +820,7 @@ private:
   std::map<const ProviderRuntime*, std::unique_ptr<Lane>> m_lanes;
   std::set<const ProviderRuntime*> m_key_checked; // providers whose key require_api_key saw
   CURLM* m_multi = nullptr;
+  ReplyBudget m_budget; // before m_transfers, which give their bytes back to it
   std::map<CURL*, std::unique_ptr<Transfer>> m_transfers;
   std::vector<CURL*> m_idle_easy; // ended transfers' handles, reset, for the next ones
   bool m_defer_done = false;      // while reading ended transfers: on_done waits in m_deferred
@@ -765,7 +833,7 @@ private:
   std::map<std::size_t, std::thread> m_threads; // exec calls in flight, by job
   std::mutex m_cache_mutex;
   std::condition_variable m_cache_wake;
-  std::deque<std::pair<std::string, json>> m_cache_queue;
+  std::deque<std::pair<std::string, Reply>> m_cache_queue;
   bool m_cache_closing = false;
   std::thread m_cache_writer;
 };

@@ -1,5 +1,6 @@
 #include "providers/provider.hpp"
 
+#include "providers/wire.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/json_fields.hpp"
@@ -41,13 +42,30 @@ void require_api_key(const ProviderSettings& provider) {
   }
   throw InputError("provider \"" + provider.name + "\" (" + provider.type +
                    ") needs an API key: the environment variable " + provider.api_key_env +
-                   (provider.api_key_env_given ? " (its api_key_env)"
-                                               : " (the default for " + provider.base_url + ")") +
+                   (provider.api_key_env_given
+                        ? " (its api_key_env)"
+                        : " (the default for " + mask_url_credentials(provider.base_url) + ")") +
                    " is not set");
 }
 
 std::optional<double> ProviderSettings::cost(const Usage& usage) const {
   return reply::cost(pricing, usage);
+}
+
+std::string size_text(std::int64_t bytes) {
+  constexpr std::int64_t k_mib = std::int64_t{1} << 20;
+  constexpr std::int64_t k_kib = std::int64_t{1} << 10;
+  if (bytes > 0 && bytes % k_mib == 0) {
+    return std::to_string(bytes / k_mib) + " MiB";
+  }
+  if (bytes > 0 && bytes % k_kib == 0) {
+    return std::to_string(bytes / k_kib) + " KiB";
+  }
+  return std::to_string(bytes) + " bytes";
+}
+
+std::string ProviderSettings::reply_too_large() const {
+  return "the reply exceeds max_reply_bytes (" + size_text(max_reply_bytes) + ")";
 }
 
 std::string expand_environment(const std::string& text, const std::string& where) {
@@ -60,7 +78,7 @@ std::string expand_environment(const std::string& text, const std::string& where
     }
     const std::size_t close = text.find('}', i + 2);
     if (close == std::string::npos) {
-      throw InputError(where + ": unterminated \"${\" in \"" + text + "\"");
+      throw InputError(where + ": unterminated \"${\" in \"" + mask_url_credentials(text) + "\"");
     }
     const std::string inner = text.substr(i + 2, close - i - 2);
     const std::size_t dash = inner.find(":-");
@@ -102,7 +120,7 @@ ProviderSettings settings_from_config(const registry::ProviderConfig& config,
         s.value("base_url", openai ? "https://api.openai.com/v1" : "https://api.anthropic.com/v1");
     out.base_url = expand_environment(base, where("base_url"));
     if (out.base_url.rfind("http://", 0) != 0 && out.base_url.rfind("https://", 0) != 0) {
-      throw InputError(where("base_url") + ": base_url \"" + out.base_url +
+      throw InputError(where("base_url") + ": base_url \"" + mask_url_credentials(out.base_url) +
                        "\" must start with http:// or https://");
     }
     if (out.model.empty()) {
@@ -117,6 +135,16 @@ ProviderSettings settings_from_config(const registry::ProviderConfig& config,
   }
   out.timeout_s = s.value("timeout_s", out.timeout_s);
   out.retries = s.value("retries", out.retries);
+  if (auto m = s.find("max_reply_bytes"); m != s.end()) {
+    // The schema has checked it too; this holds for settings made in code.
+    if (!m->is_number_integer() || m->get<std::int64_t>() < k_min_reply_bytes ||
+        m->get<std::int64_t>() > k_max_reply_bytes) {
+      throw InputError(where("max_reply_bytes") +
+                       ": max_reply_bytes must be a whole number of bytes from 1024 (1 KiB) to "
+                       "1073741824 (1 GiB)");
+    }
+    out.max_reply_bytes = m->get<std::int64_t>();
+  }
   if (auto p = s.find("pricing"); p != s.end()) {
     out.pricing = reply::pricing_from_json(*p, out.type);
   }

@@ -56,6 +56,12 @@ struct Reply {
   bool cached = false;
 };
 
+// A reply's largest size, decoded (promptops.yaml's max_reply_bytes): 64 MiB unless a provider
+// says otherwise, from 1 KiB to 1 GiB.
+inline constexpr std::int64_t k_default_max_reply_bytes = std::int64_t{64} << 20;
+inline constexpr std::int64_t k_min_reply_bytes = std::int64_t{1} << 10;
+inline constexpr std::int64_t k_max_reply_bytes = std::int64_t{1} << 30;
+
 // A provider entry of promptops.yaml, read and checked for use. The API key is not here: it
 // is read from the environment when a request is sent (api_key()).
 struct ProviderSettings {
@@ -72,6 +78,9 @@ struct ProviderSettings {
   double timeout_s = 600; // the vendors' SDKs' default: a slow reasoning reply is not abandoned
   int retries = 2;
   double max_backoff_s = 30;
+  // A reply's largest size, decoded (an exec command's standard output too); a larger one
+  // fails its case, and is not retried.
+  std::int64_t max_reply_bytes = k_default_max_reply_bytes;
   reply::Pricing pricing;           // vendor defaults applied
   std::vector<std::string> command; // exec: argv (a string becomes {"/bin/sh", "-c", it})
   std::string from;                 // replay: the file, relative to the registry root
@@ -84,15 +93,22 @@ struct ProviderSettings {
   bool needs_api_key() const;
   // Cost of `usage` in the pricing's currency, when the provider has pricing.
   std::optional<double> cost(const Usage& usage) const;
+  // Why a reply larger than max_reply_bytes failed: "the reply exceeds max_reply_bytes
+  // (64 MiB)".
+  std::string reply_too_large() const;
 };
+
+// A size in the largest unit that divides it: "64 MiB", "512 KiB", "1000 bytes".
+std::string size_text(std::int64_t bytes);
 
 // Expand ${VAR} and ${VAR:-default} from the environment. An unset ${VAR} without a default
 // throws InputError naming `where` and the variable.
 std::string expand_environment(const std::string& text, const std::string& where);
 
 // Read a provider entry of the config. Throws InputError (naming the config's file and line)
-// for a base_url that expands to nothing usable, an exec provider without a command, a
-// replay provider without `from`.
+// for a base_url that expands to nothing usable (its credentials masked in the message), a
+// max_reply_bytes out of range, an exec provider without a command, a replay provider without
+// `from`.
 ProviderSettings settings_from_config(const registry::ProviderConfig& config,
                                       const registry::Config& whole);
 

@@ -1,15 +1,20 @@
 #include "providers/response_cache.hpp"
 
+#include "providers/cache_entry.hpp"
 #include "util/error.hpp"
 #include "util/json_write.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <mutex>
 #include <random>
 #include <sqlite3.h>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -108,11 +113,13 @@ struct ResponseCache::Store {
 };
 
 ResponseCache::ResponseCache(std::filesystem::path dir)
-    : m_dir(std::move(dir)), m_store(std::make_unique<Store>()) {}
+    : m_dir(std::move(dir)), m_store(std::make_unique<Store>()) {
+  check_private(m_dir);
+}
 
 ResponseCache::~ResponseCache() = default;
 
-std::filesystem::path ResponseCache::default_dir() {
+std::optional<std::filesystem::path> ResponseCache::default_dir() {
   // The XDG Base Directory spec says to ignore a relative XDG_CACHE_HOME.
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   if (xdg != nullptr && xdg[0] == '/') {
@@ -122,7 +129,66 @@ std::filesystem::path ResponseCache::default_dir() {
   if (home != nullptr && home[0] != '\0') {
     return fs::path(home) / ".cache" / "promptops";
   }
-  return fs::path("/tmp") / ("promptops-cache-" + std::to_string(::getuid()));
+  return std::nullopt;
+}
+
+namespace {
+
+enum class Kind { cache_folder, folder, file };
+
+[[noreturn]] void refuse(const fs::path& path, const std::string& problem) {
+  throw InputError("the response cache \"" + path.string() + "\" " + problem +
+                   ": remove it (promptops makes a private one) or set XDG_CACHE_HOME to a "
+                   "folder of your own");
+}
+
+std::string octal_mode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// Refuses `path` when it exists and is not the user's own and closed to writers; a cache
+// folder that others may only read is closed to them. lstat: a symbolic link planted in its
+// place is refused, never followed.
+void check_path(const fs::path& path, Kind kind) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    return; // missing (or unreachable: then opening it fails with the system's reason)
+  }
+  if (S_ISLNK(st.st_mode)) {
+    refuse(path, "is a symbolic link, which could lead to a folder another user controls");
+  }
+  if (kind == Kind::file ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode)) {
+    refuse(path, kind == Kind::file ? "is not a regular file" : "is not a folder");
+  }
+  if (st.st_uid != ::geteuid()) {
+    refuse(path, "belongs to another user (uid " + std::to_string(st.st_uid) +
+                     "), who could plant replies in it");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    refuse(path, "is writable by other users (mode " + octal_mode(st.st_mode) +
+                     "), who could plant replies in it");
+  }
+  // Replies may be private: nobody else reads them. Nothing can have been planted in a folder
+  // of the user's own that others could only read, so it is closed rather than refused.
+  if (kind == Kind::cache_folder && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0 &&
+      // Not following a link swapped in since the lstat.
+      ::fchmodat(AT_FDCWD, path.c_str(), st.st_mode & S_IRWXU, AT_SYMLINK_NOFOLLOW) != 0) {
+    refuse(path, "is open to other users (mode " + octal_mode(st.st_mode) +
+                     ") and cannot be closed (" + std::strerror(errno) + ")");
+  }
+}
+
+} // namespace
+
+void ResponseCache::check_private(const std::filesystem::path& dir) {
+  check_path(dir, Kind::cache_folder);
+  check_path(dir / k_layout, Kind::folder);
+  const std::string database = (dir / k_layout / k_database).string();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    check_path(database + suffix, Kind::file);
+  }
 }
 
 std::filesystem::path ResponseCache::database() const {
@@ -228,26 +294,36 @@ void remove_database(const fs::path& path) {
   }
 }
 
+// Makes `folder` (and its parents) when missing, closed to other users from the start.
+void make_private_folder(const fs::path& folder, const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(folder.parent_path(), ec); // its own failure shows in mkdir's
+  // Another writer may have made it at the same moment: only a folder still missing fails.
+  if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
+    fail(dir, std::strerror(errno));
+  }
+}
+
 // Holds the store's connection open. With `create` false, a missing database is no
 // connection (false) rather than a new file, and any failure is false too; with `create` it
 // makes the folder and the file, replaces a file that is not a database, and throws RunError.
+// Either way, InputError when the folder is not private.
 bool connect(ResponseCache::Store& store, const fs::path& dir, const fs::path& path, bool create) {
   if (store.db != nullptr && store.pid == ::getpid()) {
     return true;
   }
   store.close();
+  if (create) {
+    make_private_folder(dir, dir);
+    make_private_folder(path.parent_path(), dir);
+  }
+  // Again here, not only when the cache was made: another user may have made the folder
+  // since (in a shared XDG_CACHE_HOME), and a planted database is read as soon as it is open.
+  ResponseCache::check_private(dir);
   if (!create) {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) {
       return false;
-    }
-  } else {
-    std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
-    // Another writer may have created it at the same moment; only a folder that is still
-    // missing is a failure.
-    if (ec && !fs::is_directory(path.parent_path())) {
-      fail(dir, ec.message());
     }
   }
   int rc = open_store(store, path);
@@ -287,30 +363,25 @@ struct Reset {
 
 } // namespace
 
-std::optional<nlohmann::json> ResponseCache::get(const std::string& key) const {
+std::optional<std::string> ResponseCache::read(const std::string& key) const {
   check_key(key);
-  std::string text;
-  {
-    std::lock_guard<std::mutex> lock(m_store->mutex);
-    if (!connect(*m_store, m_dir, database(), false)) {
-      return std::nullopt;
-    }
-    sqlite3_stmt* stmt = m_store->select.get();
-    const Reset reset{stmt};
-    sqlite3_bind_text(stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
-    if (sqlite3_step(stmt) != SQLITE_ROW) {
-      return std::nullopt; // none, or unreadable: either way the caller asks the provider
-    }
-    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, 0));
-    text.assign(data != nullptr ? data : "",
-                static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
+  std::lock_guard<std::mutex> lock(m_store->mutex);
+  if (!connect(*m_store, m_dir, database(), false)) {
+    return std::nullopt;
   }
-  nlohmann::json entry = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!entry.is_discarded()) {
-    return entry;
+  sqlite3_stmt* stmt = m_store->select.get();
+  const Reset reset{stmt};
+  sqlite3_bind_text(stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+  if (sqlite3_step(stmt) != SQLITE_ROW) {
+    return std::nullopt; // none, or unreadable: either way the caller asks the provider
   }
-  // Remove the damaged entry, but only if it is still the one read: a writer may have stored
-  // a good one since.
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, 0));
+  return std::string(data != nullptr ? data : "",
+                     static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
+}
+
+// Only if it is still the entry read: a writer may have stored a good one since.
+void ResponseCache::remove_if_unchanged(const std::string& key, const std::string& text) const {
   std::lock_guard<std::mutex> lock(m_store->mutex);
   if (connect(*m_store, m_dir, database(), false)) {
     sqlite3_stmt* stmt = m_store->remove.get();
@@ -319,7 +390,41 @@ std::optional<nlohmann::json> ResponseCache::get(const std::string& key) const {
     sqlite3_bind_text(stmt, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
     sqlite3_step(stmt);
   }
-  return std::nullopt;
+}
+
+std::optional<nlohmann::json> ResponseCache::get(const std::string& key) const {
+  const std::optional<std::string> text = read(key);
+  if (!text) {
+    return std::nullopt;
+  }
+  nlohmann::json entry = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (entry.is_discarded()) {
+    remove_if_unchanged(key, *text);
+    return std::nullopt;
+  }
+  return entry;
+}
+
+std::optional<Reply> ResponseCache::get_reply(const std::string& key) const {
+  const std::optional<std::string> text = read(key);
+  if (!text) {
+    return std::nullopt;
+  }
+  const nlohmann::json entry = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  std::optional<Reply> reply = reply_from_cache_entry(entry); // a discarded value is no object
+  if (!reply) {
+    remove_if_unchanged(key, *text);
+  }
+  return reply;
+}
+
+void ResponseCache::put_replies(const std::vector<std::pair<std::string, Reply>>& replies) const {
+  std::vector<std::pair<std::string, nlohmann::json>> entries;
+  entries.reserve(replies.size());
+  for (const auto& [key, reply] : replies) {
+    entries.emplace_back(key, cache_entry(reply));
+  }
+  put_many(entries);
 }
 
 void ResponseCache::put(const std::string& key, const nlohmann::json& entry) const {

@@ -490,22 +490,24 @@ void read_openai_tool_calls(const json& message, reply::Facts& facts) {
 }
 
 void read_openai_usage(const json& j, Usage& usage) {
+  using reply::read_count;
   const json* u = member(j, "usage");
   if (u == nullptr || !u->is_object()) {
     // Ollama's native /api/chat counts apart.
-    usage.input_tokens = int_field(j, "prompt_eval_count");
-    usage.output_tokens = int_field(j, "eval_count");
+    read_count(usage, &Usage::input_tokens, member(j, "prompt_eval_count"), "prompt_eval_count");
+    read_count(usage, &Usage::output_tokens, member(j, "eval_count"), "eval_count");
     return;
   }
   // prompt_tokens includes the cached ones, completion_tokens the reasoning ones.
-  usage.input_tokens = int_field(*u, "prompt_tokens");
-  usage.output_tokens = int_field(*u, "completion_tokens");
+  read_count(usage, &Usage::input_tokens, member(*u, "prompt_tokens"), "prompt_tokens");
+  read_count(usage, &Usage::output_tokens, member(*u, "completion_tokens"), "completion_tokens");
   if (const json* d = member(*u, "prompt_tokens_details")) {
-    usage.cached_input_tokens = int_field(*d, "cached_tokens");
-    usage.cache_write_tokens = int_field(*d, "cache_write_tokens");
+    read_count(usage, &Usage::cached_input_tokens, member(*d, "cached_tokens"), "cached_tokens");
+    read_count(usage, &Usage::cache_write_tokens, member(*d, "cache_write_tokens"),
+               "cache_write_tokens");
   }
   if (const json* d = member(*u, "completion_tokens_details")) {
-    usage.reasoning_tokens = int_field(*d, "reasoning_tokens");
+    read_count(usage, &Usage::reasoning_tokens, member(*d, "reasoning_tokens"), "reasoning_tokens");
   }
 }
 
@@ -546,23 +548,25 @@ WireOutcome read_openai(const json& j) {
 }
 
 void read_anthropic_usage(const json& j, Usage& usage) {
+  using reply::read_count;
   const json* u = member(j, "usage");
   if (u == nullptr || !u->is_object()) {
     return;
   }
-  // The whole input is the sum of the three; each is billed at its own rate.
-  const auto written = int_field(*u, "cache_creation_input_tokens");
-  const auto read = int_field(*u, "cache_read_input_tokens");
-  std::optional<std::int64_t> input = int_field(*u, "input_tokens");
-  if (input) {
-    *input += written.value_or(0) + read.value_or(0);
-  }
-  usage.input_tokens = input;
-  usage.cached_input_tokens = read;
-  usage.cache_write_tokens = written;
-  usage.output_tokens = int_field(*u, "output_tokens");
+  read_count(usage, &Usage::input_tokens, member(*u, "input_tokens"), "input_tokens");
+  read_count(usage, &Usage::cached_input_tokens, member(*u, "cache_read_input_tokens"),
+             "cache_read_input_tokens");
+  read_count(usage, &Usage::cache_write_tokens, member(*u, "cache_creation_input_tokens"),
+             "cache_creation_input_tokens");
+  read_count(usage, &Usage::output_tokens, member(*u, "output_tokens"), "output_tokens");
   if (const json* d = member(*u, "output_tokens_details")) {
-    usage.reasoning_tokens = int_field(*d, "thinking_tokens");
+    read_count(usage, &Usage::reasoning_tokens, member(*d, "thinking_tokens"), "thinking_tokens");
+  }
+  // The whole input is the sum of the three (each checked, so the sum cannot overflow); each
+  // is billed at its own rate.
+  if (usage.input_tokens) {
+    *usage.input_tokens +=
+        usage.cached_input_tokens.value_or(0) + usage.cache_write_tokens.value_or(0);
   }
 }
 
@@ -730,6 +734,9 @@ WireOutcome read_response(const ProviderSettings& provider, const HttpResponse& 
     out.error = redact("HTTP " + std::to_string(response.status) + ": " + out.error, key);
     return out;
   }
+  if (std::optional<std::string> note = reply::usage_note(out.reply.usage)) {
+    notes.push_back(std::move(*note));
+  }
   out.reply.notes = std::move(notes);
   redact_reply(out.reply, key);
   return out;
@@ -748,6 +755,26 @@ std::string redact(std::string text, const std::string& secret) {
     replace_all(text, form);
   }
   redact_masked(text, secret);
+  return text;
+}
+
+std::string mask_url_credentials(std::string text) {
+  // The authority ends at the path, query or fragment, or where the URL's text ends.
+  constexpr std::string_view k_authority_end = "/?#\"'<>\\ \t\r\n";
+  std::size_t from = 0;
+  while ((from = text.find("://", from)) != std::string::npos) {
+    const std::size_t begin = from + 3;
+    std::size_t end = text.find_first_of(k_authority_end, begin);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    const std::size_t at = text.rfind('@', end == begin ? begin : end - 1);
+    if (at != std::string::npos && at >= begin && at < end) {
+      text.replace(begin, at - begin, "***");
+      end = begin + 3 + (end - at);
+    }
+    from = end;
+  }
   return text;
 }
 

@@ -54,6 +54,11 @@ WireOutcome read_response(const ProviderSettings& provider, long status, std::st
 // short is a key); the derived forms are looked for from 8 characters on.
 std::string redact(std::string text, const std::string& secret);
 
+// `text` with the credentials of every URL in it masked: "https://user:token@host/v1" becomes
+// "https://***@host/v1". Every message that names a URL (a base_url in an error, a transport
+// error) goes through it: a token in a URL is never printed nor written.
+std::string mask_url_credentials(std::string text);
+
 // `reply` with `secret` redacted (as redact()) from its output, refusal and tool calls'
 // arguments and names: what a model repeats of the key is not stored nor shown.
 void redact_reply(Reply& reply, const std::string& secret);

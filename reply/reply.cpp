@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <utility>
 
 namespace promptops::reply {
@@ -127,6 +128,54 @@ json to_json(const Usage& usage) {
   return out;
 }
 
+template <typename Json>
+void read_count(Usage& usage, std::optional<std::int64_t> Usage::*count, const Json* value,
+                std::string_view name) {
+  if (!usage.invalid.empty() || value == nullptr || !value->is_number()) {
+    return;
+  }
+  std::string problem;
+  if (value->is_number_unsigned()) {
+    // Above INT64_MAX, read as signed, 2^64 - 1 was -1.
+    if (value->template get<std::uint64_t>() <= static_cast<std::uint64_t>(k_max_token_count)) {
+      usage.*count = static_cast<std::int64_t>(value->template get<std::uint64_t>());
+      return;
+    }
+    problem = "is over 10^12";
+  } else if (value->is_number_integer()) {
+    const auto n = value->template get<std::int64_t>();
+    if (n >= 0 && n <= k_max_token_count) {
+      usage.*count = n;
+      return;
+    }
+    problem = n < 0 ? "is negative" : "is over 10^12";
+  } else {
+    const double d = value->template get<double>();
+    if (d >= 0 && d <= static_cast<double>(k_max_token_count) && std::floor(d) == d) {
+      usage.*count = static_cast<std::int64_t>(d); // 12.0: a count written as a float
+      return;
+    }
+    problem = d < 0                ? "is negative"
+              : std::floor(d) != d ? "is not a whole number"
+                                   : "is over 10^12";
+  }
+  usage = Usage{};
+  usage.invalid = std::string(name) + " " + value->dump() + " " + problem;
+}
+
+template void read_count<json>(Usage&, std::optional<std::int64_t> Usage::*, const json*,
+                               std::string_view);
+template void read_count<nlohmann::ordered_json>(Usage&, std::optional<std::int64_t> Usage::*,
+                                                 const nlohmann::ordered_json*, std::string_view);
+
+std::optional<std::string> usage_note(const Usage& usage) {
+  if (usage.invalid.empty()) {
+    return std::nullopt;
+  }
+  return "the reply's token counts were not taken: " + usage.invalid +
+         " (counts are whole numbers from 0 to 10^12); its usage and cost are unknown";
+}
+
 template <typename Json> Usage usage_from_json(const Json& usage) {
   Usage out;
   if (!usage.is_object()) {
@@ -134,9 +183,7 @@ template <typename Json> Usage usage_from_json(const Json& usage) {
   }
   for (const auto& [key, member] : k_counts) {
     const auto it = usage.find(key);
-    if (it != usage.end() && it->is_number_integer()) {
-      out.*member = it->template get<std::int64_t>();
-    }
+    read_count(out, member, it == usage.end() ? nullptr : &*it, key);
   }
   return out;
 }
@@ -209,8 +256,15 @@ Pricing with_vendor_defaults(Pricing pricing, std::string_view provider_type) {
 }
 
 std::optional<double> cost(const Pricing& pricing, const Usage& usage) {
-  if (pricing.empty()) {
+  if (pricing.empty() || !usage.invalid.empty()) {
     return std::nullopt;
+  }
+  // A negative price (refused by promptops.yaml's schema, possible in code) is no price.
+  for (const auto& price : {pricing.input_per_mtok, pricing.output_per_mtok,
+                            pricing.cached_input_per_mtok, pricing.cache_write_per_mtok}) {
+    if (price && !(*price >= 0)) {
+      return std::nullopt;
+    }
   }
   // A price without its tokens makes the cost unknown, not smaller.
   if ((pricing.input_per_mtok && !usage.input_tokens) ||

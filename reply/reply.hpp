@@ -60,14 +60,35 @@ struct Usage {
   std::optional<std::int64_t> cached_input_tokens{};
   std::optional<std::int64_t> cache_write_tokens{};
   std::optional<std::int64_t> reasoning_tokens{};
+  // Why the counts the reply gave were not taken ("prompt_tokens -1000000000 is negative"):
+  // then every count is unset and the cost unknown. "" when they were taken, or none came.
+  std::string invalid{};
 
   bool operator==(const Usage&) const = default;
 };
 
+// The largest token count taken as true (10^12: a million times a large context window). A
+// count must be a whole number from 0 to this; anything else is a server's bug or an attack.
+inline constexpr std::int64_t k_max_token_count = 1'000'000'000'000;
+
+// The one rule for a token count a reply gives: takes `value` (the JSON a vendor sent as
+// `name`, null when it sent none) into `usage`.*`count` when it is a whole number from 0 to
+// k_max_token_count. Any other number makes the whole usage invalid (Usage::invalid says why,
+// every count unset); what is not a number leaves the count unset. Nothing is taken once
+// `usage` is invalid.
+template <typename Json>
+void read_count(Usage& usage, std::optional<std::int64_t> Usage::*count, const Json* value,
+                std::string_view name);
+
+// The note a reply gets when its usage is invalid ("the reply's token counts were not taken:
+// ..."), or std::nullopt.
+std::optional<std::string> usage_note(const Usage& usage);
+
 // {"input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
 // "reasoning_tokens"}, the unset ones left out.
 nlohmann::json to_json(const Usage& usage);
-// The reader of the same; what is missing or not an integer stays unset.
+// The reader of the same, by read_count's rule: what is missing or not a number stays unset; a
+// number out of range makes the usage invalid.
 template <typename Json> Usage usage_from_json(const Json& usage);
 
 // A provider's prices in its currency per million tokens (promptops.yaml's `pricing`).
@@ -91,7 +112,8 @@ Pricing pricing_from_json(const nlohmann::json& pricing, std::string_view provid
 
 // What `usage` costs at `pricing`: uncached input at the input price, cached input and cache
 // writes at theirs, output (reasoning included) at the output price. std::nullopt when the
-// pricing is empty or a priced count is missing (a cost that is unknown, never smaller).
+// pricing is empty, a priced count is missing or the usage is invalid (a cost that is unknown,
+// never smaller, never negative).
 std::optional<double> cost(const Pricing& pricing, const Usage& usage);
 
 // What a reply says, apart from its text, for the evaluators and the trust rule.

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdexcept>
@@ -10,8 +12,32 @@
 #include <unistd.h>
 
 namespace promptops::test {
+namespace {
 
-CannedServer::CannedServer(Answer answer) : m_answer(std::move(answer)) {
+// Sends all of `data`; false when the client has gone (or stalled for 10 s).
+bool send_all(int c, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::send(c, data, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool send_all(int c, const std::string& data) {
+  return send_all(c, data.data(), data.size());
+}
+
+} // namespace
+
+CannedServer::CannedServer(Answer answer, Connections connections)
+    : m_answer(std::move(answer)), m_connections(connections) {
   m_listen = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -29,6 +55,9 @@ CannedServer::CannedServer(Answer answer) : m_answer(std::move(answer)) {
 CannedServer::~CannedServer() {
   m_stop = true;
   m_thread.join();
+  for (std::thread& t : m_workers) {
+    t.join();
+  }
   ::close(m_listen);
 }
 
@@ -44,6 +73,15 @@ void CannedServer::serve() {
     }
     const int c = ::accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) {
+      continue;
+    }
+    if (m_connections == Connections::concurrent) {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_workers.emplace_back([this, c] {
+        answer(c);
+        ::close(c);
+        ++m_answered;
+      });
       continue;
     }
     answer(c);
@@ -78,12 +116,34 @@ void CannedServer::answer(int c) {
     }
   }
   const Reply reply = m_answer(request);
-  const std::string response =
-      "HTTP/1.1 " + std::to_string(reply.status) +
-      " Canned\r\nContent-Type: " + reply.content_type +
-      "\r\nConnection: close\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n" +
-      reply.body;
-  (void)::send(c, response.data(), response.size(), MSG_NOSIGNAL);
+  timeval send_limit{10, 0}; // a client that stopped reading frees this thread
+  ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof send_limit);
+  const std::uint64_t length = reply.content_length.value_or(
+      reply.body.size() + reply.repeat.size() * reply.repeats + reply.tail.size());
+  if (!send_all(c, "HTTP/1.1 " + std::to_string(reply.status) +
+                       " Canned\r\nContent-Type: " + reply.content_type + "\r\n" + reply.headers +
+                       "Connection: close\r\nContent-Length: " + std::to_string(length) +
+                       "\r\n\r\n" + reply.body)) {
+    return;
+  }
+  for (std::uint64_t i = 0; i < reply.repeats && !m_stop; ++i) {
+    if (i > 0 && reply.pause_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(reply.pause_ms));
+    }
+    if (!send_all(c, reply.repeat)) {
+      return; // the client gave up on the body: it was too big
+    }
+  }
+  (void)send_all(c, reply.tail);
+}
+
+std::string case_of(const std::string& request) {
+  const auto at = request.find("[[case:");
+  if (at == std::string::npos) {
+    return "";
+  }
+  const auto end = request.find("]]", at);
+  return request.substr(at + 7, end - at - 7);
 }
 
 // Raw HTTP on a fresh connection: send `request`, read one response (to its Content-Length),

@@ -61,6 +61,23 @@ struct ScopedEnv {
   ~ScopedEnv() { ::unsetenv(name.c_str()); }
 };
 
+// promptops.yaml as settings_from_config sees it, and its provider "main" (openai, at 7:3).
+promptops::registry::Config config_file() {
+  promptops::registry::Config whole;
+  whole.display_path = "promptops.yaml";
+  return whole;
+}
+
+promptops::registry::ProviderConfig openai_config() {
+  promptops::registry::ProviderConfig config;
+  config.name = "main";
+  config.type = "openai";
+  config.model = "gpt-test";
+  config.position = {7, 3};
+  config.settings = json::object();
+  return config;
+}
+
 } // namespace
 
 TEST_CASE("openai tool calls with null content", "[providers][replies]") {
@@ -224,6 +241,39 @@ TEST_CASE("openai usage: cached and reasoning sub-counts", "[providers][replies]
   CHECK(w.reply.usage.output_tokens == 300);
   CHECK(w.reply.usage.reasoning_tokens == 256);
   CHECK_FALSE(w.reply.usage.cache_write_tokens.has_value());
+}
+
+TEST_CASE("token counts out of range make a reply's usage unknown, with a note",
+          "[providers][replies]") {
+  // OpenAI: a negative count.
+  WireOutcome w = read("openai", R"({"choices": [{"message": {"content": "ok"}}],
+      "usage": {"prompt_tokens": -1000000000, "completion_tokens": 5}})");
+  REQUIRE(w.ok);
+  CHECK(w.reply.usage.invalid == "prompt_tokens -1000000000 is negative");
+  CHECK_FALSE(w.reply.usage.input_tokens.has_value());
+  CHECK_FALSE(w.reply.usage.output_tokens.has_value());
+  REQUIRE(w.reply.notes.size() == 1);
+  CHECK_THAT(w.reply.notes[0], Catch::StartsWith("the reply's token counts were not taken: "
+                                                 "prompt_tokens -1000000000 is negative"));
+  // Ollama's native counts, past 2^63 (read as signed: negative).
+  w = read("openai", R"({"message": {"content": "ok"}, "done_reason": "stop",
+      "prompt_eval_count": 18446744073709551615, "eval_count": 1})");
+  REQUIRE(w.ok);
+  CHECK(w.reply.usage.invalid == "prompt_eval_count 18446744073709551615 is over 10^12");
+  // Anthropic: each part checked before the sum, which would otherwise overflow.
+  w = read("anthropic", R"({"content": [{"type": "text", "text": "ok"}], "usage": {
+      "input_tokens": 9223372036854775807, "cache_read_input_tokens": 9223372036854775807,
+      "output_tokens": 1}})");
+  REQUIRE(w.ok);
+  CHECK(w.reply.usage.invalid == "input_tokens 9223372036854775807 is over 10^12");
+  CHECK(w.reply.usage == promptops::reply::Usage{{}, {}, {}, {}, {}, w.reply.usage.invalid});
+  // In range: the sum as before, no note.
+  w = read("anthropic", R"({"content": [{"type": "text", "text": "ok"}], "usage": {
+      "input_tokens": 40, "cache_read_input_tokens": 10000, "cache_creation_input_tokens": 2,
+      "output_tokens": 250}})");
+  REQUIRE(w.ok);
+  CHECK(w.reply.usage.input_tokens == 10042);
+  CHECK(w.reply.notes.empty());
 }
 
 TEST_CASE("anthropic tool_use alone and after a text preamble", "[providers][replies]") {
@@ -589,6 +639,7 @@ TEST_CASE("the engine wants the key only for a request it sends", "[providers][r
   const promptops::test::TempDir dir;
   const ResponseCache cache(dir.path() / "cache");
   cache.put(job.cache_key, json{{"output", "cached answer"},
+                                {"latency_ms", 12},
                                 {"finish_reason", "stop"},
                                 {"notes", {"the reply had invalid UTF-8; replaced by U+FFFD"}}});
   const std::vector<Reply> replies = run_engine({job}, &cache);
@@ -601,14 +652,8 @@ TEST_CASE("the engine wants the key only for a request it sends", "[providers][r
 }
 
 TEST_CASE("settings_from_config: api_key_env given or not", "[providers][replies]") {
-  promptops::registry::Config whole;
-  whole.display_path = "promptops.yaml";
-  promptops::registry::ProviderConfig config;
-  config.name = "main";
-  config.type = "openai";
-  config.model = "gpt-test";
-  config.position = {7, 3};
-  config.settings = json::object();
+  const promptops::registry::Config whole = config_file();
+  promptops::registry::ProviderConfig config = openai_config();
   config.params = {{"temperature", 0}};
   ProviderSettings s = settings_from_config(config, whole);
   CHECK_FALSE(s.api_key_env_given);
@@ -620,4 +665,30 @@ TEST_CASE("settings_from_config: api_key_env given or not", "[providers][replies
   CHECK(s.needs_api_key());
   config.settings = {{"base_url", "http://127.0.0.1:8080/v1"}};
   CHECK_FALSE(settings_from_config(config, whole).needs_api_key());
+}
+
+TEST_CASE("settings_from_config: max_reply_bytes, and a base_url's credentials never printed",
+          "[providers][secrets]") {
+  const promptops::registry::Config whole = config_file();
+  promptops::registry::ProviderConfig config = openai_config();
+  config.settings = {{"base_url", "http://127.0.0.1:9/v1"}};
+  ProviderSettings s = settings_from_config(config, whole);
+  CHECK(s.max_reply_bytes == 64 << 20);
+  CHECK(s.reply_too_large() == "the reply exceeds max_reply_bytes (64 MiB)");
+  config.settings["max_reply_bytes"] = 1536;
+  s = settings_from_config(config, whole);
+  CHECK(s.max_reply_bytes == 1536);
+  CHECK(s.reply_too_large() == "the reply exceeds max_reply_bytes (1536 bytes)");
+  for (const json& bad : {json(1023), json(std::int64_t{1} << 31), json(2048.5), json("1MiB")}) {
+    config.settings["max_reply_bytes"] = bad;
+    CHECK_THROWS_WITH(settings_from_config(config, whole),
+                      Catch::Contains("max_reply_bytes must be a whole number of bytes"));
+  }
+  config.settings = {{"base_url", "ftp://alice:sk-secret-1234@host/v1"}};
+  CHECK_THROWS_WITH(settings_from_config(config, whole),
+                    Catch::Contains("base_url \"ftp://***@host/v1\" must start with http://") &&
+                        !Catch::Contains("sk-secret-1234"));
+  config.settings = {{"base_url", "https://alice:sk-secret-1234@host/${"}};
+  CHECK_THROWS_WITH(settings_from_config(config, whole),
+                    Catch::Contains("https://***@host/${") && !Catch::Contains("sk-secret-1234"));
 }

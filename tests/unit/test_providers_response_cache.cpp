@@ -1,3 +1,4 @@
+#include "providers/cache_entry.hpp"
 #include "providers/response_cache.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/error.hpp"
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <sqlite3.h>
 #include <stdexcept>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 #include <vector>
 
+using promptops::providers::Reply;
 using promptops::providers::ResponseCache;
 using promptops::test::TempDir;
 namespace fs = std::filesystem;
@@ -365,11 +368,13 @@ TEST_CASE("providers::ResponseCache::default_dir, XDG_CACHE_HOME, else HOME/.cac
     xdg.set("relative/cache");
     CHECK(ResponseCache::default_dir() == fs::path("/home/someone/.cache/promptops"));
   }
-  SECTION("neither") {
+  SECTION("neither: no cache, never a shared folder such as /tmp") {
     xdg.unset();
     home.unset();
-    CHECK(ResponseCache::default_dir() ==
-          fs::path("/tmp/promptops-cache-" + std::to_string(::getuid())));
+    CHECK_FALSE(ResponseCache::default_dir().has_value());
+    home.set("");
+    xdg.set("relative/cache");
+    CHECK_FALSE(ResponseCache::default_dir().has_value());
   }
 }
 
@@ -551,4 +556,238 @@ TEST_CASE("providers::ResponseCache, a writer killed in the middle of batches: e
     cache.put("ffffffff", json{{"output", "after"}});
     CHECK(cache.get("ffffffff") == json{{"output", "after"}});
   }
+}
+
+namespace {
+
+mode_t mode_of(const fs::path& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+std::string refusal(const fs::path& path, const std::string& problem) {
+  return "the response cache \"" + path.string() + "\" " + problem +
+         ": remove it (promptops makes a private one) or set XDG_CACHE_HOME to a folder of your "
+         "own";
+}
+
+// A reply with every part a cache entry keeps.
+Reply full_reply() {
+  Reply r;
+  r.ok = true;
+  r.output = "the answer";
+  r.model = "model-x-2026";
+  r.system_fingerprint = "fp_1";
+  r.latency_ms = 123.5;
+  r.usage.input_tokens = 10;
+  r.usage.output_tokens = 20;
+  r.usage.reasoning_tokens = 5;
+  r.facts.finish_reason = promptops::reply::FinishReason::tool_calls;
+  r.facts.vendor_finish_reason = "tool_use";
+  r.facts.refusal = "no thanks";
+  r.facts.tool_calls = {promptops::reply::tool_call("call_1", "lookup", R"({"q": 1})"),
+                        promptops::reply::tool_call("call_2", "raw", "not json")};
+  r.notes = {"invalid UTF-8 replaced"};
+  r.cost = 0.5;
+  r.attempts = 2;
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("providers::ResponseCache::check_private, a folder others may write is refused",
+          "[providers]") {
+  TempDir dir;
+  const fs::path cache = dir.path() / "promptops";
+  SECTION("missing: fine, and made 0700 by the first put") {
+    const ResponseCache c(cache / "deeper");
+    c.put("deadbeef", json{{"output", "x"}});
+    CHECK(mode_of(cache / "deeper") == 0700);
+    CHECK(mode_of(cache / "deeper" / "v2") == 0700);
+  }
+  SECTION("group- or other-writable") {
+    fs::create_directories(cache);
+    fs::permissions(cache, fs::perms(0703));
+    CHECK_THROWS_AS(ResponseCache(cache), promptops::InputError);
+    CHECK_THROWS_WITH(ResponseCache(cache),
+                      refusal(cache, "is writable by other users (mode 0703), who could plant "
+                                     "replies in it"));
+    CHECK(mode_of(cache) == 0703); // refused, not mended: what is in it cannot be trusted
+  }
+  SECTION("readable by others: closed, not refused") {
+    fs::create_directories(cache);
+    fs::permissions(cache, fs::perms(0755));
+    const ResponseCache c(cache);
+    CHECK(mode_of(cache) == 0700);
+    fs::permissions(cache, fs::perms(0555));
+    ResponseCache::check_private(cache);
+    CHECK(mode_of(cache) == 0500); // the user's own bits are left as they are
+    fs::permissions(cache, fs::perms(0700));
+  }
+  SECTION("a symbolic link") {
+    fs::create_directories(dir.path() / "target");
+    fs::permissions(dir.path() / "target", fs::perms(0700));
+    fs::create_directory_symlink(dir.path() / "target", cache);
+    CHECK_THROWS_WITH(ResponseCache(cache),
+                      refusal(cache, "is a symbolic link, which could lead to a folder another "
+                                     "user controls"));
+  }
+  SECTION("a file, not a folder") {
+    dir.write("promptops", "x");
+    CHECK_THROWS_WITH(ResponseCache(cache), refusal(cache, "is not a folder"));
+  }
+  SECTION("the database and its WAL file") {
+    {
+      const ResponseCache c(cache);
+      c.put("deadbeef", json{{"output", "x"}});
+    }
+    const fs::path database = cache / "v2" / "replies.sqlite3";
+    fs::permissions(database, fs::perms(0620));
+    CHECK_THROWS_WITH(ResponseCache(cache),
+                      refusal(database, "is writable by other users (mode 0620), who could "
+                                        "plant replies in it"));
+    fs::permissions(database, fs::perms(0600));
+    fs::remove(cache / "v2" / "replies.sqlite3-wal");
+    fs::create_directory(cache / "v2" / "replies.sqlite3-wal");
+    CHECK_THROWS_WITH(ResponseCache(cache),
+                      refusal(cache / "v2" / "replies.sqlite3-wal", "is not a regular file"));
+  }
+  SECTION("made unsafe after the cache was opened: refused when it connects") {
+    const ResponseCache c(cache);
+    fs::create_directories(cache);
+    fs::permissions(cache, fs::perms(0777));
+    CHECK_THROWS_AS(c.put("deadbeef", json{{"output", "x"}}), promptops::InputError);
+    CHECK_THROWS_AS(c.get_reply("deadbeef"), promptops::InputError);
+  }
+  SECTION("owned by another user (root only: chowned to nobody)") {
+    if (::geteuid() != 0) {
+      WARN("not root: the owner check is not tested");
+      return;
+    }
+    fs::create_directories(cache);
+    fs::permissions(cache, fs::perms(0700));
+    REQUIRE(::chown(cache.c_str(), 65534, 65534) == 0);
+    CHECK_THROWS_WITH(ResponseCache(cache),
+                      refusal(cache, "belongs to another user (uid 65534), who could plant "
+                                     "replies in it"));
+  }
+}
+
+TEST_CASE("providers::ResponseCache::put_replies, get_reply returns the reply as stored",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path() / "c");
+  CHECK_FALSE(cache.get_reply("abcdef01").has_value());
+  const Reply put = full_reply();
+  Reply empty;
+  empty.ok = true;
+  cache.put_replies({{"abcdef01", put}, {"abcdef02", empty}});
+  const auto got = cache.get_reply("abcdef01");
+  REQUIRE(got.has_value());
+  CHECK(got->ok);
+  CHECK(got->cached);
+  CHECK(got->output == put.output);
+  CHECK(got->model == put.model);
+  CHECK(got->system_fingerprint == put.system_fingerprint);
+  CHECK(got->latency_ms == put.latency_ms);
+  CHECK(got->usage == put.usage);
+  CHECK(got->facts.finish_reason == put.facts.finish_reason);
+  CHECK(got->facts.vendor_finish_reason == put.facts.vendor_finish_reason);
+  CHECK(got->facts.refusal == put.facts.refusal);
+  CHECK(got->facts.tool_calls == put.facts.tool_calls);
+  CHECK(got->notes == put.notes);
+  // Priced again and counted again by the engine, never taken from the cache.
+  CHECK_FALSE(got->cost.has_value());
+  CHECK(got->attempts == 0);
+  const auto second = cache.get_reply("abcdef02");
+  REQUIRE(second.has_value());
+  CHECK(second->output.empty());
+  CHECK(second->facts.tool_calls.empty());
+  // Counts the reply module refused stay refused: a cost evaluator must not see them as none.
+  Reply refused = full_reply();
+  refused.usage = promptops::reply::Usage{};
+  refused.usage.invalid = "prompt_tokens -5 is negative";
+  cache.put_replies({{"abcdef03", refused}});
+  const auto third = cache.get_reply("abcdef03");
+  REQUIRE(third.has_value());
+  CHECK(third->usage == refused.usage);
+}
+
+TEST_CASE("providers::reply_from_cache_entry, what a valid entry is", "[providers]") {
+  using promptops::providers::cache_entry;
+  using promptops::providers::reply_from_cache_entry;
+  CHECK(reply_from_cache_entry(cache_entry(full_reply())).has_value());
+  // Written before the reply model: no stop reason, no usage.
+  const auto old = reply_from_cache_entry(
+      json::parse(R"({"output":"x","model":"m","system_fingerprint":"","latency_ms":3})"));
+  REQUIRE(old.has_value());
+  CHECK(old->facts.finish_reason == promptops::reply::FinishReason::unknown);
+  const std::string base = R"("output":"x","latency_ms":1)";
+  for (const std::string& bad : {
+           std::string("[]"),
+           std::string("null"),
+           std::string(R"("a string")"),
+           std::string(R"({"latency_ms":1})"),
+           std::string(R"({"output":42,"latency_ms":1})"),
+           std::string(R"({"output":null,"latency_ms":1})"),
+           std::string(R"({"output":"x"})"),
+           std::string(R"({"output":"x","latency_ms":null})"),
+           std::string(R"({"output":"x","latency_ms":"5"})"),
+           std::string(R"({"output":"x","latency_ms":-1})"),
+           "{" + base + R"(,"model":7})",
+           "{" + base + R"(,"system_fingerprint":null})",
+           "{" + base + R"(,"finish_reason":"because"})",
+           "{" + base + R"(,"finish_reason":3})",
+           "{" + base + R"(,"vendor_finish_reason":[]})",
+           "{" + base + R"(,"refusal":{}})",
+           "{" + base + R"(,"usage":[]})",
+           "{" + base + R"(,"usage":{"input_tokens":-1000000000}})",
+           "{" + base + R"(,"usage":{"output_tokens":1000000000001}})",
+           "{" + base + R"(,"usage":{"input_tokens":1.5}})",
+           "{" + base + R"(,"usage":{"input_tokens":"10"}})",
+           "{" + base + R"(,"usage":{"input_tokens":18446744073709551615}})",
+           "{" + base + R"(,"usage":{"tokens":10}})",
+           "{" + base + R"(,"tool_calls":{}})",
+           "{" + base + R"(,"tool_calls":[7]})",
+           "{" + base + R"(,"tool_calls":[{"id":1,"name":"f","arguments":{}}]})",
+           "{" + base + R"(,"tool_calls":[{"id":"1","name":"f"}]})",
+           "{" + base +
+               R"(,"tool_calls":[{"id":"1","name":"f","arguments":{},)"
+               R"("arguments_parsed":false}]})",
+           "{" + base + R"(,"usage_invalid":false})",
+           "{" + base + R"(,"notes":"one"})",
+           "{" + base + R"(,"notes":["one",2]})",
+       }) {
+    INFO(bad);
+    CHECK_FALSE(reply_from_cache_entry(json::parse(bad)).has_value());
+  }
+  CHECK_FALSE(reply_from_cache_entry(
+                  json{{"output", "x"}, {"latency_ms", std::numeric_limits<double>::infinity()}})
+                  .has_value());
+}
+
+TEST_CASE("providers::ResponseCache::get_reply, a bad entry is a miss and is removed",
+          "[providers]") {
+  TempDir dir;
+  const ResponseCache cache(dir.path() / "c");
+  cache.put_replies({{"abcdef01", full_reply()}, {"abcdef02", full_reply()}});
+  std::string bad;
+  SECTION("latency_ms null") {
+    bad = R"({"output":"x","latency_ms":null})";
+  }
+  SECTION("not an object") {
+    bad = R"(["x"])";
+  }
+  SECTION("output a number") {
+    bad = R"({"output":42,"latency_ms":1})";
+  }
+  SECTION("not JSON") {
+    bad = R"({"output": "cut)";
+  }
+  store_text(cache.database(), "abcdef01", bad);
+  CHECK_FALSE(cache.get_reply("abcdef01").has_value());
+  CHECK_FALSE(stored_text(cache.database(), "abcdef01").has_value());
+  CHECK(cache.stats().entries == 1);
+  CHECK(cache.get_reply("abcdef02").has_value());
 }

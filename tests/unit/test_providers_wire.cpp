@@ -245,3 +245,24 @@ TEST_CASE("cost from pricing per million tokens", "[providers]") {
   REQUIRE(p.cost(u).has_value());
   CHECK(*p.cost(u) == Approx(0.45));
 }
+
+TEST_CASE("mask_url_credentials: userinfo of every URL masked, nothing else changed",
+          "[providers][secrets]") {
+  CHECK(mask_url_credentials("https://user:tok@host/v1") == "https://***@host/v1");
+  CHECK(mask_url_credentials("ftp://alice:sk-1@127.0.0.1") == "ftp://***@127.0.0.1");
+  CHECK(mask_url_credentials("http://tok@h:8080/v1?x=a@b") == "http://***@h:8080/v1?x=a@b");
+  CHECK(mask_url_credentials("base_url \"http://a:b@x/v1\" and https://c:d@y/") ==
+        "base_url \"http://***@x/v1\" and https://***@y/");
+  // No userinfo: unchanged, '@' in a path or query included.
+  for (const std::string same : {"https://host/v1", "https://host/v1/@me", "https://host?q=a@b",
+                                 "http://", "a@b", "", "mailto:x@y", "http://host @x"}) {
+    CHECK(mask_url_credentials(same) == same);
+  }
+}
+
+TEST_CASE("size_text: the largest unit that divides", "[providers]") {
+  CHECK(size_text(64 << 20) == "64 MiB");
+  CHECK(size_text(512 << 10) == "512 KiB");
+  CHECK(size_text(1000) == "1000 bytes");
+  CHECK(size_text(0) == "0 bytes");
+}

@@ -59,6 +59,58 @@ TEST_CASE("usage to JSON and back; unset counts stay unset", "[reply]") {
   CHECK(usage_from_json(json::array()) == Usage{});
 }
 
+TEST_CASE("read_count: whole numbers from 0 to 10^12; any other number makes usage invalid",
+          "[reply]") {
+  const auto read = [](const char* text) { return usage_from_json(json::parse(text)); };
+  Usage u =
+      read(R"({"input_tokens": 0, "output_tokens": 1000000000000, "reasoning_tokens": 12.0})");
+  CHECK(u.invalid.empty());
+  CHECK(u.input_tokens == 0);
+  CHECK(u.output_tokens == k_max_token_count);
+  CHECK(u.reasoning_tokens == 12); // a whole number written as a float
+  CHECK_FALSE(usage_note(u));
+
+  u = read(R"({"input_tokens": -1000000000, "output_tokens": 5})");
+  CHECK(u.invalid == "input_tokens -1000000000 is negative");
+  CHECK_FALSE(u.input_tokens.has_value());
+  CHECK_FALSE(u.output_tokens.has_value()); // every count goes: the reply's usage is unknown
+  CHECK(*usage_note(u) == "the reply's token counts were not taken: input_tokens -1000000000 "
+                          "is negative (counts are whole numbers from 0 to 10^12); its usage "
+                          "and cost are unknown");
+  CHECK(read(R"({"output_tokens": 1000000000001})").invalid ==
+        "output_tokens 1000000000001 is over 10^12");
+  // 2^64 - 1 was -1 when read as a signed count.
+  CHECK(read(R"({"output_tokens": 18446744073709551615})").invalid ==
+        "output_tokens 18446744073709551615 is over 10^12");
+  CHECK(read(R"({"output_tokens": 1e300})").invalid == "output_tokens 1e+300 is over 10^12");
+  CHECK(read(R"({"output_tokens": -0.5})").invalid == "output_tokens -0.5 is negative");
+  CHECK(read(R"({"cached_input_tokens": 2.5})").invalid ==
+        "cached_input_tokens 2.5 is not a whole number");
+  // Not a number at all: that count is unknown, the others stand.
+  u = read(R"({"input_tokens": "12", "output_tokens": null, "reasoning_tokens": 3})");
+  CHECK(u.invalid.empty());
+  CHECK_FALSE(u.input_tokens.has_value());
+  CHECK(u.reasoning_tokens == 3);
+}
+
+TEST_CASE("cost: unknown for invalid usage, never negative", "[reply]") {
+  Pricing p;
+  p.input_per_mtok = 1'000'000;
+  p.output_per_mtok = 1'000'000;
+  Usage u;
+  u.input_tokens = 10;
+  u.output_tokens = 5;
+  CHECK(cost(p, u) == 15.0);
+  u.invalid = "input_tokens -5 is negative";
+  CHECK_FALSE(cost(p, u));
+  // Counts made in code that no reader would take: still never a negative cost.
+  u = Usage{};
+  u.input_tokens = 10;
+  u.output_tokens = 5;
+  p.output_per_mtok = -1'000'000;
+  CHECK_FALSE(cost(p, u));
+}
+
 TEST_CASE("vendor cache price ratios fill what was not given", "[reply]") {
   const Pricing ant =
       pricing_from_json(json{{"input_per_mtok", 3.0}, {"output_per_mtok", 15.0}}, "anthropic");
