@@ -2,6 +2,7 @@
 #include "cli/output.hpp"
 #include "registry/registry.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -44,6 +45,11 @@ Action add_list(CLI::App& app) {
       }
       print(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
       return 0;
+    }
+    // Names and descriptions come from files a pull request may have written: escaped.
+    for (auto& r : rows) {
+      r.name = util::text::printable(r.name);
+      r.description = util::text::printable(r.description);
     }
     std::size_t width = 4;
     for (const auto& r : rows) {

@@ -4,6 +4,7 @@
 #include "cli/output.hpp"
 #include "util/error.hpp"
 #include "util/suggest.hpp"
+#include "util/text.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -22,7 +23,11 @@ namespace promptops::cli {
 namespace {
 
 void print_error(const std::string& message) {
-  std::fprintf(stderr, "promptops: error: %s\n", message.c_str());
+  // Messages quote names, reasons and text from git, files and providers: whatever slipped
+  // through unescaped, no escape sequence reaches the terminal (lines are kept).
+  const std::string shown =
+      util::text::printable(message, {util::text::Quotes::keep, util::text::Layout::keep});
+  std::fprintf(stderr, "promptops: error: %s\n", shown.c_str());
 }
 
 } // namespace

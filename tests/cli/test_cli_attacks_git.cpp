@@ -373,3 +373,23 @@ TEST_CASE("attacks git, a repository owned by another user gives git's reason", 
   ::chown(reg.root.c_str(), 0, 0);
   ::chown(git_dir.c_str(), 0, 0);
 }
+
+TEST_CASE("attacks git, names and descriptions on disk and error messages are escaped too",
+          "[attacks][git]") {
+  Registry r;
+  // A pull request may add any file: its name and description reach `list`.
+  r.dir.write("reg/prompts/x\x1b[2Ky.yaml", "template: hi\ndescription: \"a\\e[31mred\\r\"\n");
+  const auto list = r.run({"list"});
+  CHECK_FALSE(has_raw_control(list.out));
+  CHECK_FALSE(has_raw_control(list.err));
+  // Whatever a message quotes (an argument here), no escape sequence reaches the terminal.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"render", "greet", "--vars-file", "no\x1b]0;owned\x07.json"},
+        std::vector<std::string>{"show", "no\x1b[2Ksuch"},
+        std::vector<std::string>{"promote", "greet", "--to", "st\x1b[2Kaging"}}) {
+    const auto out = r.run(args);
+    INFO(out.err);
+    CHECK(out.exit_code == 2);
+    CHECK_FALSE(has_raw_control(out.err));
+  }
+}
