@@ -448,7 +448,7 @@ providers::Job RunPlan::job_for(const ProviderRuntime& provider, providers::Requ
   }
   return job;
 }
-json RunPlan::run_record(const std::string& run_id, const std::string& started) const {
+json RunPlan::prompt_versions() const {
   json versions = json::object();
   for (const auto& ps : m_suites) {
     for (const auto& c : ps.candidates) {
@@ -458,6 +458,10 @@ json RunPlan::run_record(const std::string& run_id, const std::string& started) 
   for (const auto& [name, prompt] : m_judge_prompts) {
     versions[name + "@" + prompt->ref] = prompt->version; // a changed judge changes verdicts
   }
+  return versions;
+}
+
+json RunPlan::run_record(const std::string& run_id, const std::string& started) const {
   return {{"run_id", run_id},
           {"started", started},
           {"suites", m_selection.suites},
@@ -466,7 +470,7 @@ json RunPlan::run_record(const std::string& run_id, const std::string& started) 
           {"shard_index", m_selection.shard_index},
           {"shard_count", m_selection.shard_count},
           {"prompt_override", m_selection.prompt_override},
-          {"prompt_versions", versions},
+          {"prompt_versions", prompt_versions()},
           {"evidence", to_json(evidence_inputs())}};
 }
 
@@ -500,7 +504,7 @@ void RunPlan::check_versions_unchanged(const json& record, const std::string& ru
     }
   }
   const json before = record.value("prompt_versions", json::object());
-  const json now = run_record("", "")["prompt_versions"];
+  const json now = prompt_versions();
   for (const auto& [key, version] : now.items()) {
     if (before.contains(key) && before[key] != version) {
       throw InputError("cannot resume run \"" + run_id + "\": prompt " + key +

@@ -103,6 +103,8 @@ public:
 
   // run.json of a new run: its selection and the prompt versions it runs (judges' included).
   nlohmann::json run_record(const std::string& run_id, const std::string& started) const;
+  // "name@ref" -> version of every prompt the plan runs, judges' included.
+  nlohmann::json prompt_versions() const;
   // What each suite's verdict depends on besides the prompts, as the work tree holds it now.
   std::map<std::string, EvidenceInputs> evidence_inputs() const;
   // Throws InputError when a prompt or a suite's input of `record` (a run being resumed) has

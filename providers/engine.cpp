@@ -7,6 +7,7 @@
 #include "util/file.hpp"
 #include "util/json_fields.hpp"
 #include "util/lines.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -709,7 +710,7 @@ private:
         // Not this reply's fault: sent again once others have ended, and not an attempt.
         Reply r;
         r.error = "stopped: the replies in flight reached the run's budget of " +
-                  size_text(static_cast<std::int64_t>(m_budget.limit)) +
+                  util::text::size_text(static_cast<std::int64_t>(m_budget.limit)) +
                   " (2 x the largest max_reply_bytes)";
         --m_state[i].attempts;
         ended_attempt(lane, i, std::move(r), true, 0, false);

@@ -6,6 +6,7 @@
 #include "util/json_fields.hpp"
 #include "util/json_pointer.hpp"
 #include "util/json_write.hpp"
+#include "util/text.hpp"
 
 #include <cstdlib>
 
@@ -52,20 +53,8 @@ std::optional<double> ProviderSettings::cost(const Usage& usage) const {
   return reply::cost(pricing, usage);
 }
 
-std::string size_text(std::int64_t bytes) {
-  constexpr std::int64_t k_mib = std::int64_t{1} << 20;
-  constexpr std::int64_t k_kib = std::int64_t{1} << 10;
-  if (bytes > 0 && bytes % k_mib == 0) {
-    return std::to_string(bytes / k_mib) + " MiB";
-  }
-  if (bytes > 0 && bytes % k_kib == 0) {
-    return std::to_string(bytes / k_kib) + " KiB";
-  }
-  return std::to_string(bytes) + " bytes";
-}
-
 std::string ProviderSettings::reply_too_large() const {
-  return "the reply exceeds max_reply_bytes (" + size_text(max_reply_bytes) + ")";
+  return "the reply exceeds max_reply_bytes (" + util::text::size_text(max_reply_bytes) + ")";
 }
 
 std::string expand_environment(const std::string& text, const std::string& where) {

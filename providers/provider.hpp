@@ -98,9 +98,6 @@ struct ProviderSettings {
   std::string reply_too_large() const;
 };
 
-// A size in the largest unit that divides it: "64 MiB", "512 KiB", "1000 bytes".
-std::string size_text(std::int64_t bytes);
-
 // Expand ${VAR} and ${VAR:-default} from the environment. An unset ${VAR} without a default
 // throws InputError naming `where` and the variable.
 std::string expand_environment(const std::string& text, const std::string& where);

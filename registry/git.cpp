@@ -200,6 +200,8 @@ void check_object_size(git_repository* repo, const git_oid& id, const std::strin
   }
 }
 
+namespace {
+// "a commit", "a tree", "a blob", "a tag of a tree", ...: what object `id` is, for messages.
 std::string describe_object(git_repository* repo, const git_oid& id) {
   const git_object_t type = object_type(repo, id);
   if (type != GIT_OBJECT_TAG) {
@@ -211,6 +213,16 @@ std::string describe_object(git_repository* repo, const git_oid& id) {
   const std::unique_ptr<git_tag, GitDeleter<git_tag, git_tag_free>> tag(raw);
   return std::string("a tag of a ") + git_object_type2string(git_tag_target_type(tag.get()));
 }
+} // namespace
+
+void require_commit(git_repository* repo, const git_oid& id, const std::string& label,
+                    const std::string& remedy) {
+  if (object_type(repo, id) != GIT_OBJECT_COMMIT) {
+    throw InputError(
+        label + " points at " + describe_object(repo, id) + " (" + oid_hex(id).substr(0, 7) +
+        "), not a commit: neither promptops nor git's own commands write that" + remedy);
+  }
+}
 
 std::optional<Commit> branch_commit(git_repository* repo, const std::string& ref) {
   git_oid id;
@@ -220,13 +232,9 @@ std::optional<Commit> branch_commit(git_repository* repo, const std::string& ref
   }
   check(rc, "cannot read " + ref);
   const std::string branch = ref.rfind("refs/heads/", 0) == 0 ? ref.substr(11) : ref;
-  if (object_type(repo, id) != GIT_OBJECT_COMMIT) {
-    throw InputError(branch + " points at " + describe_object(repo, id) + " (" +
-                     oid_hex(id).substr(0, 7) +
-                     "), not a commit: neither promptops nor git's own commands write that. Point "
-                     "it back at a commit (git reflog " +
-                     branch + " lists where it was) or delete it (git update-ref -d " + ref + ")");
-  }
+  require_commit(repo, id, branch,
+                 ". Point it back at a commit (git reflog " + branch +
+                     " lists where it was) or delete it (git update-ref -d " + ref + ")");
   return lookup_commit(repo, id, branch);
 }
 

@@ -93,8 +93,10 @@ public:
 // the header.
 void check_object_size(git_repository* repo, const git_oid& id, const std::string& what);
 
-// "a commit", "a tree", "a blob", "a tag of a tree", ...: what object `id` is, for messages.
-std::string describe_object(git_repository* repo, const git_oid& id);
+// Throws InputError "<label> points at a tree (abc1234), not a commit: ...<remedy>" unless
+// object `id` is a commit: what a branch promptops reads must point at.
+void require_commit(git_repository* repo, const git_oid& id, const std::string& label,
+                    const std::string& remedy);
 
 // The commit branch `ref` ("refs/heads/...") points at, or std::nullopt when there is no such
 // branch. Throws InputError naming the branch and what it points at when that is not a commit

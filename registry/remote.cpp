@@ -150,11 +150,7 @@ public:
 
   // Throws InputError naming `label` ("promptops/env/prod on origin") and the path.
   void check(const git_oid& tip, const std::string& label) {
-    const std::string what = git::describe_object(m_repo, tip);
-    if (what != "a commit") {
-      throw InputError(label + " points at " + what + " (" + git::oid_hex(tip).substr(0, 7) +
-                       "), not a commit: it is no environment promptops or git wrote");
-    }
+    git::require_commit(m_repo, tip, label, "");
     std::vector<git_oid> queue{tip};
     while (!queue.empty()) {
       const git_oid id = queue.back();

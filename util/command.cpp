@@ -1,5 +1,7 @@
 #include "util/command.hpp"
 
+#include "util/text.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -62,12 +64,6 @@ private:
   sigset_t m_pipe{};
   sigset_t m_old{};
 };
-
-// What the command's output must not pass before it is stopped, as text: "64 MiB".
-std::string limit_text(std::size_t bytes) {
-  return bytes % (std::size_t{1} << 20) == 0 ? std::to_string(bytes >> 20) + " MiB"
-                                             : std::to_string(bytes) + " bytes";
-}
 
 // Whether `pid` has exited, without reaping it: until it is reaped its pid stays the id of its
 // process group, which is killed next.
@@ -222,7 +218,8 @@ private:
                           std::min(got, k_max_err - std::min(k_max_err, result.err.size())));
       } else if (result.out.size() + got > m_options.max_output_bytes) {
         result.output_over_limit = true;
-        result.failure = "the command's output exceeds " + limit_text(m_options.max_output_bytes);
+        result.failure = "the command's output exceeds " +
+                         text::size_text(static_cast<std::int64_t>(m_options.max_output_bytes));
         return false;
       } else {
         result.out.append(m_buffer, got);

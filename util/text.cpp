@@ -252,6 +252,18 @@ std::string_view trim(std::string_view s) {
   return s.substr(first, last - first + 1);
 }
 
+std::string size_text(std::int64_t bytes) {
+  constexpr std::int64_t k_mib = std::int64_t{1} << 20;
+  constexpr std::int64_t k_kib = std::int64_t{1} << 10;
+  if (bytes > 0 && bytes % k_mib == 0) {
+    return std::to_string(bytes / k_mib) + " MiB";
+  }
+  if (bytes > 0 && bytes % k_kib == 0) {
+    return std::to_string(bytes / k_kib) + " KiB";
+  }
+  return std::to_string(bytes) + " bytes";
+}
+
 std::string collapse_whitespace(std::string_view s) {
   std::string out;
   out.reserve(s.size());

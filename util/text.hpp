@@ -3,6 +3,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -112,6 +113,9 @@ std::string_view trim(std::string_view s);
 
 // `s` trimmed, with every run of ASCII whitespace replaced by one space.
 std::string collapse_whitespace(std::string_view s);
+
+// A size in the largest unit that divides it: "64 MiB", "512 KiB", "1000 bytes".
+std::string size_text(std::int64_t bytes);
 
 // Calls on_bracket(i, opens) for each bracket of `s` from `begin` on that is outside a JSON
 // string, until it returns false. One pass, no allocation: safe on texts of any size.

@@ -25,6 +25,10 @@ struct Registry {
   std::unique_ptr<TestRepo> repo;
   static constexpr const char* k_suite = "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
                                          "evaluators:\n  - {type: contains, value: Goodbye}\n";
+  // The attack of the issue: the same suite made easy (the echo's "Hello Ada" passes).
+  static constexpr const char* k_easy_suite =
+      "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
+      "evaluators:\n  - {type: contains, value: Hello}\n";
   static constexpr const char* k_cases = "{\"id\": \"ada\", \"vars\": {\"name\": \"Ada\"}}\n";
   Registry() {
     dir.write("promptops.yaml", "version: 1\nenvironments: [staging, prod]\nprotected: [prod]\n"
@@ -46,6 +50,13 @@ struct Registry {
     REQUIRE(r.exit_code == 0);
     return nlohmann::json::parse(r.out)["run_id"].get<std::string>();
   }
+  // The suite made easy, run (its gate passes), and put back as committed: the run's id.
+  std::string weakened_run() {
+    dir.write("golden/g.yaml", k_easy_suite);
+    const std::string id = passing_run();
+    dir.write("golden/g.yaml", k_suite);
+    return id;
+  }
   nlohmann::json run_record(const std::string& id) const {
     return nlohmann::json::parse(dir.read(".promptops/runs/" + id + "/run.json"));
   }
@@ -57,10 +68,7 @@ TEST_CASE("attacks: a run of a weakened, uncommitted suite is not evidence",
           "[attacks][evidence]") {
   Registry r;
   // The attack of the issue: make the suite easy, run it, put it back, promote.
-  r.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
-                               "evaluators:\n  - {type: contains, value: Hello}\n");
-  const std::string run_id = r.passing_run();
-  r.dir.write("golden/g.yaml", Registry::k_suite);
+  const std::string run_id = r.weakened_run();
 
   auto p = r.run({"promote", "greet", "--to", "prod"});
   INFO(p.err);
@@ -163,10 +171,7 @@ TEST_CASE("attacks: a suite only in the work tree covers nothing; a committed on
 TEST_CASE("attacks: a run.json whose recorded inputs were edited is not evidence",
           "[attacks][evidence]") {
   Registry r;
-  r.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
-                               "evaluators:\n  - {type: contains, value: Hello}\n");
-  const std::string run_id = r.passing_run();
-  r.dir.write("golden/g.yaml", Registry::k_suite);
+  const std::string run_id = r.weakened_run();
   // Claim the committed suite's digest without fixing the hash over the inputs.
   nlohmann::json record = r.run_record(run_id);
   record["evidence"]["g"]["inputs"]["suite golden/g.yaml"] = "0";
@@ -183,8 +188,7 @@ TEST_CASE("attacks: a run is not resumed over a changed suite", "[attacks][evide
   REQUIRE(t.exit_code == 1);
   const std::string run_id = nlohmann::json::parse(t.out)["run_id"].get<std::string>();
   std::filesystem::remove(r.dir.path() / ".promptops/runs" / run_id / "summary.json");
-  r.dir.write("golden/g.yaml", "prompt: greet\nproviders: [default]\ncases: g.jsonl\n"
-                               "evaluators:\n  - {type: contains, value: Hello}\n");
+  r.dir.write("golden/g.yaml", Registry::k_easy_suite);
   const auto resumed = r.run({"test", "--resume", run_id});
   CHECK(resumed.exit_code == 2);
   CHECK_THAT(resumed.err,

@@ -259,10 +259,3 @@ TEST_CASE("mask_url_credentials: userinfo of every URL masked, nothing else chan
     CHECK(mask_url_credentials(same) == same);
   }
 }
-
-TEST_CASE("size_text: the largest unit that divides", "[providers]") {
-  CHECK(size_text(64 << 20) == "64 MiB");
-  CHECK(size_text(512 << 10) == "512 KiB");
-  CHECK(size_text(1000) == "1000 bytes");
-  CHECK(size_text(0) == "0 bytes");
-}

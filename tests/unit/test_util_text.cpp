@@ -88,3 +88,11 @@ TEST_CASE("util::text::nests_deeper and balanced_end, brackets in strings do not
   CHECK(text::trim("  a b \n") == "a b");
   CHECK(text::collapse_whitespace(" a \t\n b  c ") == "a b c");
 }
+
+TEST_CASE("util::text::size_text: the largest unit that divides", "[util]") {
+  using promptops::util::text::size_text;
+  CHECK(size_text(64 << 20) == "64 MiB");
+  CHECK(size_text(512 << 10) == "512 KiB");
+  CHECK(size_text(1000) == "1000 bytes");
+  CHECK(size_text(0) == "0 bytes");
+}
